@@ -1,0 +1,29 @@
+import { Context, Effect } from "effect"
+import { SqlClient, type SqlError } from "effect/sql"
+import type { TenantId } from "../../domain/Ids.ts"
+
+export const appRole = "integration_app"
+
+const ActiveTenant = Context.Reference<TenantId | undefined>("integration-service/postgres/ActiveTenant", {
+  defaultValue: () => undefined
+})
+
+/**
+ * Runs `self` in a transaction whose queries see only `tenantId`'s rows:
+ * `app.tenant_id` is set transaction-locally (it never leaks to the pooled
+ * connection) and the role drops to the non-owner service role, so forced RLS
+ * applies even on a superuser connection such as the embedded PGlite.
+ * Nested calls for the same tenant join the open transaction.
+ */
+export const withTenant =
+  (tenantId: TenantId) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R | SqlClient.SqlClient> =>
+    Effect.gen(function* () {
+      if ((yield* ActiveTenant) === tenantId) return yield* self
+      const sql = yield* SqlClient.SqlClient
+      return yield* sql.withTransaction(
+        sql`SELECT set_config('role', ${appRole}, true), set_config('app.tenant_id', ${tenantId}, true)`.pipe(
+          Effect.andThen(Effect.provideService(self, ActiveTenant, tenantId))
+        )
+      )
+    })

@@ -1,0 +1,46 @@
+import { PgClient } from "@effect/sql-pg"
+import { Config, Context, Effect, Layer, Redacted } from "effect"
+import { appUrlFrom, type DatabaseUrls, layerDatabase, layerOwner } from "../../adapters/postgres/Database.ts"
+
+/** The URLs of this test file's own database. */
+export class TestDatabaseUrls extends Context.Service<TestDatabaseUrls, DatabaseUrls>()(
+  "integration-service/test/TestDatabaseUrls"
+) {
+  /**
+   * A fresh database per test file on the real PostgreSQL (TEST_DATABASE_URL,
+   * default postgres://postgres@127.0.0.1:5432/test), dropped afterwards.
+   * Unreachable PostgreSQL fails the test: nothing here skips.
+   */
+  static readonly layer = Layer.effect(
+    TestDatabaseUrls,
+    Effect.gen(function* () {
+      const admin = yield* Config.String("TEST_DATABASE_URL").pipe(
+        Config.withDefault("postgres://postgres@127.0.0.1:5432/test")
+      )
+      const name = `it_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+      const run = (statement: string) =>
+        Effect.gen(function* () {
+          const sql = yield* PgClient.PgClient
+          yield* sql.unsafe(statement)
+        }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(admin), maxConnections: 1 })), Effect.scoped)
+      yield* Effect.acquireRelease(run(`CREATE DATABASE ${name}`), () =>
+        run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).pipe(Effect.ignore)
+      )
+      const owner = new URL(admin)
+      owner.pathname = `/${name}`
+      const ownerUrl = Redacted.make(owner.toString())
+      return { owner: ownerUrl, app: appUrlFrom(ownerUrl), maxConnections: 5 }
+    }).pipe(Effect.orDie)
+  )
+}
+
+/** The service's pool (non-owner role) on a fresh, migrated database; the URLs stay available. */
+export const TestDatabase = Layer.unwrap(TestDatabaseUrls.use((urls) => Effect.succeed(layerDatabase(urls)))).pipe(
+  Layer.orDie,
+  Layer.provideMerge(TestDatabaseUrls.layer)
+)
+
+/** An owner pool on the same database, for setting up what the service role may not. */
+export const TestOwnerDatabase = Layer.unwrap(TestDatabaseUrls.use((urls) => Effect.succeed(layerOwner(urls)))).pipe(
+  Layer.orDie
+)
