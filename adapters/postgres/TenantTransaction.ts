@@ -1,5 +1,5 @@
 import { Context, Effect } from "effect"
-import { SqlClient, type SqlError } from "effect/sql"
+import type { SqlClient, SqlError } from "effect/sql"
 import type { TenantId } from "../../domain/Ids.ts"
 
 export const appRole = "integration_app"
@@ -16,14 +16,14 @@ const ActiveTenant = Context.Reference<TenantId | undefined>("integration-servic
  * Nested calls for the same tenant join the open transaction.
  */
 export const withTenant =
-  (tenantId: TenantId) =>
-  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R | SqlClient.SqlClient> =>
-    Effect.gen(function* () {
-      if ((yield* ActiveTenant) === tenantId) return yield* self
-      const sql = yield* SqlClient.SqlClient
-      return yield* sql.withTransaction(
-        sql`SELECT set_config('role', ${appRole}, true), set_config('app.tenant_id', ${tenantId}, true)`.pipe(
-          Effect.andThen(Effect.provideService(self, ActiveTenant, tenantId))
-        )
-      )
-    })
+  (sql: SqlClient.SqlClient, tenantId: TenantId) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
+    Effect.flatMap(ActiveTenant, (active) =>
+      active === tenantId
+        ? self
+        : sql.withTransaction(
+            sql`SELECT set_config('role', ${appRole}, true), set_config('app.tenant_id', ${tenantId}, true)`.pipe(
+              Effect.andThen(Effect.provideService(self, ActiveTenant, tenantId))
+            )
+          )
+    )

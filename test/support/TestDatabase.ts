@@ -1,5 +1,6 @@
 import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Effect, Layer, Redacted } from "effect"
+import { SqlClient } from "effect/sql"
 import { appUrlFrom, type DatabaseUrls, layerDatabase, layerOwner } from "../../adapters/postgres/Database.ts"
 
 /** The URLs of this test file's own database. */
@@ -35,12 +36,14 @@ export class TestDatabaseUrls extends Context.Service<TestDatabaseUrls, Database
 }
 
 /** The service's pool (non-owner role) on a fresh, migrated database; the URLs stay available. */
-export const TestDatabase = Layer.unwrap(TestDatabaseUrls.use((urls) => Effect.succeed(layerDatabase(urls)))).pipe(
+export const TestDatabase = Layer.unwrap(Effect.map(TestDatabaseUrls, layerDatabase)).pipe(
   Layer.orDie,
   Layer.provideMerge(TestDatabaseUrls.layer)
 )
 
-/** An owner pool on the same database, for setting up what the service role may not. */
-export const TestOwnerDatabase = Layer.unwrap(TestDatabaseUrls.use((urls) => Effect.succeed(layerOwner(urls)))).pipe(
-  Layer.orDie
-)
+/** A superuser pool on the same database, for setting up and checking what the service role may not. */
+export class OwnerSql extends Context.Service<OwnerSql, SqlClient.SqlClient>()("integration-service/test/OwnerSql") {
+  static readonly layer = Layer.effect(OwnerSql, SqlClient.SqlClient).pipe(
+    Layer.provide(Layer.unwrap(Effect.map(TestDatabaseUrls, layerOwner)).pipe(Layer.orDie))
+  )
+}
