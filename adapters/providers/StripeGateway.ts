@@ -1,0 +1,188 @@
+import { Config, Duration, Effect, Layer, Option, Redacted } from "effect"
+import Stripe from "stripe"
+import { ProviderAccount } from "../../domain/Connection.ts"
+import { InvalidCredentials, ProviderUnavailable, Unprocessable } from "../../domain/Errors.ts"
+import type { Provider } from "../../domain/Provider.ts"
+import { ProviderGateway } from "../../ports/ProviderGateway.ts"
+
+export interface StripeGatewayOptions {
+  /** A Stripe-compatible server (the sandbox fake); the SDK's default api.stripe.com when absent. */
+  readonly baseUrl: Option.Option<URL>
+  readonly timeout: Duration.Duration
+}
+
+export const StripeGatewayConfig = Config.all({
+  baseUrl: Config.option(Config.URL("STRIPE_API_BASE_URL")),
+  timeout: Config.Duration("STRIPE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10)))
+})
+
+export interface StripeKey {
+  readonly key: string
+  readonly livemode: boolean
+}
+
+const secretKeyPattern = /^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/
+
+/**
+ * Checks that `provider` takes API keys and that the key is a server-side Stripe key, before any network call.
+ * Messages never quote the key.
+ */
+export const checkStripeKey = (
+  provider: Provider,
+  apiKey: Redacted.Redacted<string>
+): Effect.Effect<StripeKey, Unprocessable> => {
+  if (provider !== "stripe") {
+    return Effect.fail(
+      new Unprocessable({ field: "provider", message: `${provider} connects through OAuth, not an API key` })
+    )
+  }
+  const key = Redacted.value(apiKey).trim()
+  if (/^pk_(test|live)_/.test(key)) {
+    return Effect.fail(
+      new Unprocessable({
+        field: "apiKey",
+        message: "This is a publishable key; use a secret key (sk_…) or a restricted key (rk_…)"
+      })
+    )
+  }
+  if (!secretKeyPattern.test(key)) {
+    return Effect.fail(
+      new Unprocessable({ field: "apiKey", message: "Not a Stripe secret key (sk_…) or restricted key (rk_…)" })
+    )
+  }
+  return Effect.succeed({ key, livemode: /^(sk|rk)_live_/.test(key) })
+}
+
+type GatewayError = InvalidCredentials | ProviderUnavailable | Unprocessable
+
+/** Maps what the SDK throws to the port's errors, with our own messages: Stripe's 401 text quotes part of the key. */
+const toGatewayError =
+  (action: string) =>
+  (error: unknown): GatewayError => {
+    if (error instanceof Stripe.errors.StripeAuthenticationError) {
+      return new InvalidCredentials({
+        provider: "stripe",
+        field: "apiKey",
+        message: "Stripe rejected the API key: it is wrong, revoked or expired"
+      })
+    }
+    if (error instanceof Stripe.errors.StripePermissionError) {
+      return new InvalidCredentials({
+        provider: "stripe",
+        field: "apiKey",
+        message: `The Stripe key lacks permission to ${action}; use a secret key or widen the restricted key`
+      })
+    }
+    if (error instanceof Stripe.errors.StripeRateLimitError) {
+      return new ProviderUnavailable({ provider: "stripe", message: "Stripe rate limit reached", retryable: true })
+    }
+    if (error instanceof Stripe.errors.StripeConnectionError) {
+      return new ProviderUnavailable({ provider: "stripe", message: "Stripe could not be reached", retryable: true })
+    }
+    if (error instanceof Stripe.errors.StripeAPIError) {
+      return new ProviderUnavailable({
+        provider: "stripe",
+        message: "Stripe answered with a server error",
+        retryable: true
+      })
+    }
+    if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 400) {
+      return new Unprocessable({ field: error.param ?? "request", message: error.message })
+    }
+    const status = error instanceof Stripe.errors.StripeError ? ` (HTTP ${error.statusCode ?? "?"})` : ""
+    return new ProviderUnavailable({
+      provider: "stripe",
+      message: `Stripe failed to ${action}${status}`,
+      retryable: false
+    })
+  }
+
+/** ProviderGateway for Stripe on the official SDK; one short-lived client per call, so no key is held between calls. */
+export const makeStripeGateway = (options: StripeGatewayOptions) => {
+  const clientFor = (key: string) =>
+    new Stripe(key, {
+      maxNetworkRetries: 1,
+      timeout: Duration.toMillis(options.timeout),
+      ...Option.match(options.baseUrl, {
+        onNone: () => ({}),
+        onSome: (url) => ({
+          host: url.hostname,
+          protocol: url.protocol === "http:" ? ("http" as const) : ("https" as const),
+          ...(url.port === "" ? {} : { port: Number(url.port) })
+        })
+      })
+    })
+
+  const call = <A>(action: string, key: string, run: (client: Stripe) => Promise<A>) =>
+    Effect.tryPromise({ try: () => run(clientFor(key)), catch: toGatewayError(action) })
+
+  const verifyApiKey = Effect.fn("StripeGateway.verifyApiKey")(function* (
+    provider: Provider,
+    apiKey: Redacted.Redacted<string>
+  ) {
+    yield* Effect.annotateCurrentSpan({ provider })
+    const { key, livemode } = yield* checkStripeKey(provider, apiKey)
+    const account = yield* call("read the account", key, (client) => client.accounts.retrieveCurrent())
+    yield* Effect.annotateCurrentSpan({ "stripe.account_id": account.id })
+    return new ProviderAccount({
+      accountId: account.id,
+      accountName: account.settings?.dashboard?.display_name || account.business_profile?.name || null,
+      livemode
+    })
+  })
+
+  const registerWebhookEndpoint = Effect.fn("StripeGateway.registerWebhookEndpoint")(function* (
+    provider: Provider,
+    apiKey: Redacted.Redacted<string>,
+    endpoint: { readonly url: string; readonly events: ReadonlyArray<string> }
+  ) {
+    yield* Effect.annotateCurrentSpan({ provider })
+    const { key } = yield* checkStripeKey(provider, apiKey)
+    const created = yield* call("create webhook endpoints", key, (client) =>
+      client.webhookEndpoints.create({
+        url: endpoint.url,
+        enabled_events: [...endpoint.events] as Array<Stripe.WebhookEndpointCreateParams.EnabledEvent>
+      })
+    )
+    yield* Effect.annotateCurrentSpan({ "stripe.webhook_endpoint_id": created.id })
+    if (!created.secret) {
+      return yield* new ProviderUnavailable({
+        provider: "stripe",
+        message: "Stripe created the webhook endpoint without a signing secret",
+        retryable: false
+      })
+    }
+    return { endpointId: created.id, secret: Redacted.make(created.secret) }
+  })
+
+  const deleteWebhookEndpoint = Effect.fn("StripeGateway.deleteWebhookEndpoint")(function* (
+    provider: Provider,
+    apiKey: Redacted.Redacted<string>,
+    endpointId: string
+  ) {
+    yield* Effect.annotateCurrentSpan({ provider, "stripe.webhook_endpoint_id": endpointId })
+    const { key } = yield* checkStripeKey(provider, apiKey)
+    yield* call("delete webhook endpoints", key, (client) =>
+      client.webhookEndpoints.del(endpointId).then(
+        () => undefined,
+        (error: unknown) => {
+          if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined
+          throw error
+        }
+      )
+    )
+  })
+
+  return ProviderGateway.of({ verifyApiKey, registerWebhookEndpoint, deleteWebhookEndpoint })
+}
+
+export const StripeGateway = {
+  /** Reads STRIPE_API_BASE_URL (optional) and STRIPE_TIMEOUT (default 10 seconds). */
+  layer: Layer.effect(
+    ProviderGateway,
+    Effect.gen(function* () {
+      return makeStripeGateway(yield* StripeGatewayConfig)
+    })
+  ),
+  layerWith: (options: StripeGatewayOptions) => Layer.succeed(ProviderGateway, makeStripeGateway(options))
+}
