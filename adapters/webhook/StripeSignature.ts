@@ -18,15 +18,16 @@ export interface StripeSignatureInput {
   readonly toleranceSeconds?: number | undefined
 }
 
+/** `t` stays text: the MAC covers it exactly as sent. */
 const parseHeader = (header: string) => {
-  let timestamp: number | undefined
+  let timestamp: string | undefined
   const signatures: Array<string> = []
   for (const part of header.split(",")) {
     const at = part.indexOf("=")
+    if (at < 0) continue
     const key = part.slice(0, at).trim()
     const value = part.slice(at + 1).trim()
-    if (at < 0) continue
-    if (key === "t" && /^\d{1,15}$/.test(value)) timestamp = Number(value)
+    if (key === "t" && /^\d{1,15}$/.test(value)) timestamp = value
     else if (key === "v1") signatures.push(value)
   }
   return { timestamp, signatures }
@@ -50,7 +51,7 @@ export const verifyStripeSignature: (input: StripeSignatureInput) => Effect.Effe
     false
   )
   if (!matched) return yield* reject("stripe", "no signature matched")
-  const ageSeconds = (yield* Clock.currentTimeMillis) / 1000 - timestamp
+  const ageSeconds = (yield* Clock.currentTimeMillis) / 1000 - Number(timestamp)
   const tolerance = input.toleranceSeconds ?? stripeToleranceSeconds
   if (ageSeconds > tolerance) return yield* reject("stripe", "timestamp older than the tolerance")
   if (ageSeconds < -tolerance) return yield* reject("stripe", "timestamp in the future beyond the tolerance")
