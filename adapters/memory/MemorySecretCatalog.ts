@@ -1,0 +1,63 @@
+import { Effect, Layer, Option } from "effect"
+import type { SealedSecret, SecretPlace } from "../../domain/Credential.ts"
+import { type CatalogedSecret, SecretCatalog } from "../../ports/SecretCatalog.ts"
+
+const placeKey = (p: SecretPlace) => `${p.tenantId}|${p.venueId}|${p.provider}|${p.field}`
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i])
+
+/** The sealed secrets of a memory store, shared by the catalog layer and whoever stores secrets in it. */
+export interface MemorySecrets {
+  readonly layer: Layer.Layer<SecretCatalog>
+  readonly put: (secret: CatalogedSecret) => void
+  readonly get: (place: SecretPlace) => Option.Option<SealedSecret>
+}
+
+export const MemorySecretCatalog = {
+  make: (initial: Iterable<CatalogedSecret> = []): MemorySecrets => {
+    const rows = new Map<string, CatalogedSecret>()
+    const put = (secret: CatalogedSecret) => {
+      rows.set(placeKey(secret.place), secret)
+    }
+    for (const secret of initial) put(secret)
+
+    const catalog = SecretCatalog.of({
+      notWrappedUnder: Effect.fn("MemorySecretCatalog.notWrappedUnder")(function* (keyId: string, limit: number) {
+        return [...rows.entries()]
+          .filter(([, row]) => row.sealed.keyId !== keyId)
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .slice(0, limit)
+          .map(([, row]) => row)
+      }),
+      replaceWrappedKey: Effect.fn("MemorySecretCatalog.replaceWrappedKey")(function* (
+        place: SecretPlace,
+        previous: SealedSecret,
+        next: SealedSecret
+      ) {
+        const row = rows.get(placeKey(place))
+        if (
+          row === undefined ||
+          row.sealed.keyId !== previous.keyId ||
+          !sameBytes(row.sealed.wrappedKey, previous.wrappedKey) ||
+          !sameBytes(row.sealed.ciphertext, next.ciphertext) ||
+          !sameBytes(row.sealed.iv, next.iv)
+        )
+          return false
+        put({ place, sealed: next })
+        return true
+      }),
+      count: Effect.fn("MemorySecretCatalog.count")(function* (keyId: Option.Option<string>) {
+        return Option.match(keyId, {
+          onNone: () => rows.size,
+          onSome: (id) => [...rows.values()].filter((row) => row.sealed.keyId === id).length
+        })
+      })
+    })
+
+    return {
+      layer: Layer.succeed(SecretCatalog, catalog),
+      put,
+      get: (place) => Option.fromNullishOr(rows.get(placeKey(place))?.sealed)
+    }
+  }
+}
