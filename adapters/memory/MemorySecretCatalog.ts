@@ -22,36 +22,35 @@ export const MemorySecretCatalog = {
     for (const secret of initial) put(secret)
 
     const catalog = SecretCatalog.of({
-      notWrappedUnder: Effect.fn("MemorySecretCatalog.notWrappedUnder")(function* (keyId: string, limit: number) {
-        return [...rows.entries()]
-          .filter(([, row]) => row.sealed.keyId !== keyId)
-          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-          .slice(0, limit)
-          .map(([, row]) => row)
-      }),
-      replaceWrappedKey: Effect.fn("MemorySecretCatalog.replaceWrappedKey")(function* (
-        place: SecretPlace,
-        previous: SealedSecret,
-        next: SealedSecret
-      ) {
-        const row = rows.get(placeKey(place))
-        if (
-          row === undefined ||
-          row.sealed.keyId !== previous.keyId ||
-          !sameBytes(row.sealed.wrappedKey, previous.wrappedKey) ||
-          !sameBytes(row.sealed.ciphertext, next.ciphertext) ||
-          !sameBytes(row.sealed.iv, next.iv)
-        )
-          return false
-        put({ place, sealed: next })
-        return true
-      }),
-      count: Effect.fn("MemorySecretCatalog.count")(function* (keyId: Option.Option<string>) {
-        return Option.match(keyId, {
-          onNone: () => rows.size,
-          onSome: (id) => [...rows.values()].filter((row) => row.sealed.keyId === id).length
-        })
-      })
+      notWrappedUnder: (keyId, limit) =>
+        Effect.sync(() =>
+          [...rows.entries()]
+            .filter(([, row]) => row.sealed.keyId !== keyId)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .slice(0, limit)
+            .map(([, row]) => row)
+        ).pipe(Effect.withSpan("MemorySecretCatalog.notWrappedUnder")),
+      replaceWrappedKey: (place, previous, next) =>
+        Effect.sync(() => {
+          const row = rows.get(placeKey(place))
+          if (
+            row === undefined ||
+            row.sealed.keyId !== previous.keyId ||
+            !sameBytes(row.sealed.wrappedKey, previous.wrappedKey) ||
+            !sameBytes(row.sealed.ciphertext, next.ciphertext) ||
+            !sameBytes(row.sealed.iv, next.iv)
+          )
+            return false
+          put({ place, sealed: next })
+          return true
+        }).pipe(Effect.withSpan("MemorySecretCatalog.replaceWrappedKey")),
+      count: (keyId) =>
+        Effect.sync(() =>
+          Option.match(keyId, {
+            onNone: () => rows.size,
+            onSome: (id) => [...rows.values()].filter((row) => row.sealed.keyId === id).length
+          })
+        ).pipe(Effect.withSpan("MemorySecretCatalog.count"))
     })
 
     return {
