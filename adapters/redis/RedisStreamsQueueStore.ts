@@ -371,8 +371,6 @@ const hasText = (error: Redis.RedisError, text: string) => String(error.cause).i
 const queueError = (message: string) => (error: Redis.RedisError) =>
   new PersistedQueue.PersistedQueueError({ message, cause: error.cause })
 
-const escapeGlob = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
-
 const make = Effect.fnUntraced(function* (options: RedisStreamsQueueStoreOptions) {
   const redis = yield* Redis.Redis
   const clock = yield* Clock.Clock
@@ -714,7 +712,25 @@ const make = Effect.fnUntraced(function* (options: RedisStreamsQueueStoreOptions
     }
   })
 
-  return Context.make(PersistedQueue.PersistedQueueStore, store).pipe(Context.add(QueueDeadLetters, deadLetters))
+  const span = (method: string, name: string) =>
+    Effect.withSpan(`RedisStreamsQueueStore.${method}`, { attributes: { "queue.name": name } })
+  return Context.make(
+    PersistedQueue.PersistedQueueStore,
+    PersistedQueue.PersistedQueueStore.of({
+      offer: (o) => store.offer(o).pipe(span("offer", o.name), Effect.annotateSpans({ "queue.message_id": o.id })),
+      take: (o) => store.take(o).pipe(span("take", o.name)),
+      cleanup: (o) => store.cleanup(o).pipe(Effect.withSpan("RedisStreamsQueueStore.cleanup"))
+    })
+  ).pipe(
+    Context.add(
+      QueueDeadLetters,
+      QueueDeadLetters.of({
+        list: (name, o) => deadLetters.list(name, o).pipe(span("listDeadLetters", name)),
+        retry: (name, id) => deadLetters.retry(name, id).pipe(span("retryDeadLetter", name)),
+        retryAll: (name) => deadLetters.retryAll(name).pipe(span("retryAllDeadLetters", name))
+      })
+    )
+  )
 })
 
 /**

@@ -1,0 +1,125 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Fiber, Layer, Redacted, Schedule, Schema } from "effect"
+import { PersistedQueue, Redis } from "effect/persistence"
+import { PostgresQueueStore } from "../../adapters/postgres/PostgresQueueStore.ts"
+import { splitStatements } from "../../adapters/postgres/SqlScript.ts"
+import { IoRedis } from "../../adapters/redis/IoRedis.ts"
+import { RedisStreamsQueueStore } from "../../adapters/redis/RedisStreamsQueueStore.ts"
+import { makeRedisServer } from "../support/RedisServer.ts"
+import { OwnerSql, TestDatabase, TestDatabaseUrls } from "../support/TestDatabase.ts"
+import { queueStoreContract } from "./QueueStoreContract.ts"
+
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
+const consumerGroup = "workers"
+const claimIdleMillis = 600
+
+/** This file's key prefix on the shared Redis; its keys are deleted afterwards. */
+class RedisPrefix extends Context.Service<RedisPrefix, string>()("test/QueueStore/RedisPrefix") {
+  static readonly layer = Layer.effect(
+    RedisPrefix,
+    Effect.gen(function* () {
+      const prefix = `test:queue:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}:`
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function* () {
+          const redis = yield* Redis.Redis
+          let cursor = "0"
+          do {
+            const [next, keys] = yield* redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", `${prefix}*`)
+            cursor = next
+            if (keys.length > 0) yield* redis.send("DEL", ...keys)
+          } while (cursor !== "0")
+        }).pipe(Effect.provide(IoRedis.layer({ url: Redacted.make(redisUrl) })), Effect.orDie)
+      )
+      return prefix
+    })
+  )
+}
+
+const redisConsumer = (prefix: string, consumerName: string) =>
+  Layer.effect(PersistedQueue.PersistedQueueFactory, PersistedQueue.makeFactory).pipe(
+    Layer.provideMerge(
+      RedisStreamsQueueStore.layer({ prefix, consumerGroup, consumerName, blockMillis: 50, claimIdleMillis })
+    ),
+    Layer.provide(IoRedis.layer({ url: Redacted.make(redisUrl) }))
+  )
+
+queueStoreContract("RedisStreamsQueueStore", RedisPrefix.layer, {
+  consumer: (consumerName) =>
+    Layer.unwrap(RedisPrefix.use((prefix) => Effect.succeed(redisConsumer(prefix, consumerName)))).pipe(Layer.orDie),
+  workerConfig: (queue, consumerName) =>
+    RedisPrefix.use((prefix) =>
+      Effect.succeed({
+        store: "redis" as const,
+        url: redisUrl,
+        prefix,
+        consumerGroup,
+        consumerName,
+        claimIdleMillis,
+        queue
+      })
+    ),
+  delayStep: "1 milli"
+})
+
+const lockExpirationMillis = 1_000
+
+/** The test database with the queue table created by its owner, as the migration would. */
+const QueueDatabase = Layer.effectDiscard(
+  OwnerSql.use((sql) =>
+    Effect.forEach(splitStatements(PostgresQueueStore.migrationSql), (statement) => sql.unsafe(statement), {
+      discard: true
+    })
+  ).pipe(Effect.orDie)
+).pipe(Layer.provide(OwnerSql.layer), Layer.provideMerge(TestDatabase))
+
+queueStoreContract("PostgresQueueStore (PersistedQueue.layerStoreSql) as the service role", QueueDatabase, {
+  consumer: () =>
+    Layer.effect(PersistedQueue.PersistedQueueFactory, PersistedQueue.makeFactory).pipe(
+      Layer.provideMerge(
+        PostgresQueueStore.layer({
+          pollInterval: "50 millis",
+          lockRefreshInterval: "200 millis",
+          lockExpiration: lockExpirationMillis
+        })
+      ),
+      Layer.orDie
+    ),
+  workerConfig: (queue) =>
+    TestDatabaseUrls.use((urls) =>
+      Effect.succeed({ store: "sql" as const, url: Redacted.value(urls.app), lockExpirationMillis, queue })
+    ),
+  delayStep: "1 second"
+})
+
+describe("RedisStreamsQueueStore when Redis goes down", () => {
+  it.live(
+    "offers fail with a typed error during the outage, and offers and takes work again after a restart",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* makeRedisServer
+        const context = yield* Layer.build(
+          PersistedQueue.layer.pipe(
+            Layer.provide(RedisStreamsQueueStore.layer({ prefix: "fault:", consumerGroup, blockMillis: 50 })),
+            Layer.provide(IoRedis.layer({ url: server.url }))
+          )
+        )
+        const queue = yield* PersistedQueue.make({ name: "jobs", schema: Schema.Struct({ n: Schema.Number }) }).pipe(
+          Effect.provideContext(context)
+        )
+        yield* queue.offer({ n: 1 })
+        assert.deepStrictEqual(yield* queue.take(Effect.succeed), { n: 1 })
+
+        const waiting = yield* queue.take(Effect.succeed).pipe(Effect.forkChild)
+        yield* server.stop
+        const started = Date.now()
+        const error = yield* Effect.flip(queue.offer({ n: 2 }))
+        assert.strictEqual(error._tag, "PersistedQueueError")
+        assert.isBelow(Date.now() - started, 1_000, "fails fast instead of queueing the command")
+
+        yield* server.start
+        yield* queue.offer({ n: 3 }).pipe(Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 50 }))
+        assert.deepStrictEqual(yield* Fiber.join(waiting).pipe(Effect.timeout("10 seconds")), { n: 3 })
+      }),
+    30_000
+  )
+})
