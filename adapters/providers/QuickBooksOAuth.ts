@@ -1,0 +1,192 @@
+import { Clock, Duration, Effect, Redacted } from "effect"
+import OAuthClient from "intuit-oauth"
+import { ProviderUnavailable } from "../../domain/Errors.ts"
+import { OAuthGrantRejected, type TokenGrant, type TokenSet } from "../../domain/OAuth.ts"
+import type { AuthorizationRequest, CodeExchange, OAuthProvider, TokenRevocation } from "../../ports/OAuthProvider.ts"
+
+export interface QuickBooksEndpoints {
+  readonly authorize: string
+  readonly token: string
+  readonly revoke: string
+  readonly userInfo: string
+}
+
+/** Intuit's production OAuth endpoints (PROVIDERS.md §1a). */
+export const intuitEndpoints: QuickBooksEndpoints = {
+  authorize: "https://appcenter.intuit.com/connect/oauth2",
+  token: "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+  revoke: "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
+  userInfo: "https://accounts.platform.intuit.com/v1/openid_connect/userinfo"
+}
+
+/** The same paths under one base URL, as a sandbox fake serves them. */
+export const endpointsUnder = (baseUrl: string): QuickBooksEndpoints => ({
+  authorize: new URL("/connect/oauth2", baseUrl).toString(),
+  token: new URL("/oauth2/v1/tokens/bearer", baseUrl).toString(),
+  revoke: new URL("/v2/oauth2/tokens/revoke", baseUrl).toString(),
+  userInfo: new URL("/v1/openid_connect/userinfo", baseUrl).toString()
+})
+
+export interface QuickBooksOAuthConfig {
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+  readonly endpoints: QuickBooksEndpoints
+  /** Accounting API host, e.g. `https://quickbooks.api.intuit.com`; used to read the company name. */
+  readonly apiBaseUrl: string
+  readonly scopes: ReadonlyArray<string>
+  readonly timeout: Duration.Input
+}
+
+interface IntuitFailure {
+  readonly error?: unknown
+  readonly authResponse?: { readonly response?: { readonly status?: number } }
+}
+
+const unavailable = (message: string, retryable: boolean) =>
+  new ProviderUnavailable({ provider: "quickbooks", message, retryable })
+
+/**
+ * intuit-oauth's errors carry the whole axios exchange (Basic header, form
+ * body with the refresh token): only the status and the OAuth error code leave.
+ */
+const classify = (cause: unknown): OAuthGrantRejected | ProviderUnavailable => {
+  const failure = (typeof cause === "object" && cause !== null ? cause : {}) as IntuitFailure
+  const status = failure.authResponse?.response?.status
+  const code = typeof failure.error === "string" && /^[a-z_]{1,64}$/.test(failure.error) ? failure.error : "unknown"
+  if (status === undefined) return unavailable("QuickBooks OAuth unreachable", true)
+  if (status === 408 || status === 429 || status >= 500)
+    return unavailable(`QuickBooks OAuth answered ${status} ${code}`, true)
+  if (status === 400 && code === "invalid_grant")
+    return new OAuthGrantRejected({
+      provider: "quickbooks",
+      code,
+      message: "QuickBooks refused the grant (invalid_grant)"
+    })
+  return unavailable(`QuickBooks OAuth refused the request: ${status} ${code}`, false)
+}
+
+interface IntuitTokenJson {
+  readonly access_token?: string
+  readonly refresh_token?: string
+  readonly expires_in?: number
+  readonly x_refresh_token_expires_in?: number
+}
+
+/**
+ * QuickBooks OAuth on `intuit-oauth`. That SDK keeps its endpoint URLs in class
+ * statics (process-global) and reads them synchronously when a call builds its
+ * request; every call here re-applies this configuration's URLs right before,
+ * so configurations never leak into each other. A fresh SDK client per call
+ * keeps its mutable token state private, and its built-in retries (a static
+ * policy: 3 retries with 1-4 s waits) are switched off per instance: one call
+ * here is one request, so the caller's retry policy and the "one refresh at a
+ * time" lock stay in charge. No PKCE: Intuit does not document it.
+ */
+export const makeQuickBooksOAuth = (config: QuickBooksOAuthConfig): OAuthProvider => {
+  const timeoutMs = Duration.toMillis(Duration.fromInputUnsafe(config.timeout))
+
+  const sdk = (redirectUri = "") => {
+    const client = new OAuthClient({
+      environment: "production",
+      clientId: config.clientId,
+      clientSecret: Redacted.value(config.clientSecret),
+      redirectUri,
+      logging: false
+    })
+    client.shouldRetry = () => false
+    return client.setAuthorizeURLs({
+      authorizeEndpoint: config.endpoints.authorize,
+      tokenEndpoint: config.endpoints.token,
+      revokeEndpoint: config.endpoints.revoke,
+      userInfoEndpoint: config.endpoints.userInfo
+    })
+  }
+
+  const call = <A>(run: () => Promise<A>) =>
+    Effect.tryPromise({ try: run, catch: classify }).pipe(
+      Effect.timeoutOrElse({
+        duration: config.timeout,
+        orElse: () => Effect.fail(unavailable("QuickBooks OAuth timed out", true))
+      })
+    )
+
+  const toTokenSet = (
+    json: IntuitTokenJson | null,
+    obtainedAt: number
+  ): Effect.Effect<TokenSet, ProviderUnavailable> =>
+    json?.access_token === undefined || typeof json.expires_in !== "number"
+      ? Effect.fail(unavailable("QuickBooks token response was incomplete", false))
+      : Effect.succeed({
+          accessToken: Redacted.make(json.access_token),
+          refreshToken: json.refresh_token === undefined ? null : Redacted.make(json.refresh_token),
+          obtainedAt: new Date(obtainedAt),
+          expiresAt: new Date(obtainedAt + json.expires_in * 1000),
+          refreshTokenExpiresAt:
+            typeof json.x_refresh_token_expires_in === "number"
+              ? new Date(obtainedAt + json.x_refresh_token_expires_in * 1000)
+              : null,
+          scopes: config.scopes
+        })
+
+  /** Display name only: a failed lookup leaves it null rather than failing a connect that already holds tokens. */
+  const companyName = (client: OAuthClient, realmId: string) =>
+    call(() =>
+      client.makeApiCall({
+        url: `${new URL(`/v3/company/${realmId}/companyinfo/${realmId}`, config.apiBaseUrl)}?minorversion=75`,
+        method: "GET",
+        timeout: timeoutMs
+      })
+    ).pipe(
+      Effect.map((r) => {
+        const name = (r.json as { CompanyInfo?: { CompanyName?: unknown } } | null)?.CompanyInfo?.CompanyName
+        return typeof name === "string" ? name : null
+      }),
+      Effect.catch((e) => Effect.logWarning("QuickBooks company lookup failed", e.message).pipe(Effect.as(null)))
+    )
+
+  return {
+    provider: "quickbooks",
+    supportsPkce: false,
+    scopes: config.scopes,
+    authorizationUrl: (request: AuthorizationRequest) =>
+      sdk(request.redirectUri).authorizeUri({ scope: [...(request.scopes ?? config.scopes)], state: request.state }),
+
+    exchangeCode: Effect.fn("QuickBooksOAuth.exchangeCode")(function* (exchange: CodeExchange) {
+      const realmId = exchange.callbackQuery.realmId
+      if (realmId === undefined || realmId === "")
+        return yield* new OAuthGrantRejected({
+          provider: "quickbooks",
+          code: "missing_realm_id",
+          message: "the QuickBooks callback carried no realmId"
+        })
+      const obtainedAt = yield* Clock.currentTimeMillis
+      const client = sdk(exchange.redirectUri)
+      const callback = new URL(exchange.redirectUri)
+      for (const [key, value] of Object.entries(exchange.callbackQuery)) callback.searchParams.set(key, value)
+      callback.searchParams.set("code", exchange.code)
+      const response = yield* call(() => client.createToken(callback.toString()))
+      const tokens = yield* toTokenSet(response.json as IntuitTokenJson | null, obtainedAt)
+      const accountName = yield* companyName(client, realmId)
+      return { ...tokens, accountId: realmId, accountName, extra: {} } satisfies TokenGrant
+    }),
+
+    refresh: Effect.fn("QuickBooksOAuth.refresh")(function* (refreshToken: Redacted.Redacted<string>) {
+      const obtainedAt = yield* Clock.currentTimeMillis
+      const client = sdk()
+      const response = yield* call(() => client.refreshUsingToken(Redacted.value(refreshToken)))
+      return yield* toTokenSet(response.json as IntuitTokenJson | null, obtainedAt)
+    }),
+
+    revoke: Effect.fn("QuickBooksOAuth.revoke")(function* (tokens: TokenRevocation) {
+      // Revoking the refresh token ends the whole grant; the access token alone only ends itself.
+      const client = sdk()
+      yield* call(() =>
+        client.revoke(
+          tokens.refreshToken === null
+            ? { access_token: Redacted.value(tokens.accessToken) }
+            : { refresh_token: Redacted.value(tokens.refreshToken) }
+        )
+      )
+    })
+  }
+}

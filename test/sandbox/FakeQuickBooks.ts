@@ -1,0 +1,275 @@
+import { randomBytes } from "node:crypto"
+import { createServer, type IncomingMessage } from "node:http"
+import type { AddressInfo } from "node:net"
+
+/**
+ * Intuit's OAuth 2 server and the QuickBooks Online company-info endpoint, on
+ * the wire `intuit-oauth` speaks (PROVIDERS.md §1a, §1f, §4, §8): form body +
+ * Basic client auth, 1 h access tokens, refresh tokens that rotate on every
+ * refresh (the old one is dead after use, so a lost rotation shows up as
+ * `invalid_grant` and in `staleRefreshes`), `realmId` on the redirect. No PKCE.
+ * Paths are Intuit's: `/connect/oauth2`, `/oauth2/v1/tokens/bearer`,
+ * `/v2/oauth2/tokens/revoke`, `/v3/company/{realm}/companyinfo/{realm}`.
+ */
+export type FakeOAuthFailure = "invalid_grant" | "server_error" | "rate_limited"
+
+export interface FakeQuickBooksOptions {
+  readonly port?: number
+  readonly clientId?: string
+  readonly clientSecret?: string
+  readonly realmId?: string
+  readonly companyName?: string
+}
+
+interface Code {
+  readonly redirectUri: string
+  readonly issuedAt: number
+  used: boolean
+}
+
+interface Grant {
+  revoked: boolean
+}
+
+const accessLifetimeSeconds = 3600
+const refreshLifetimeSeconds = 8_726_400
+const hardLifetimeSeconds = 5 * 365 * 86_400
+const codeLifetime = 5 * 60_000
+const token = (prefix: string) => `${prefix}${randomBytes(24).toString("base64url")}`
+
+interface Reply {
+  readonly status: number
+  readonly headers: Record<string, string>
+  readonly body: string
+}
+
+const text = (status: number, body: string): Reply => ({ status, headers: { "content-type": "text/plain" }, body })
+
+const readBody = (req: IncomingMessage): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    req.on("error", reject)
+  })
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { "content-type": "application/json", intuit_tid: randomBytes(8).toString("hex"), ...headers },
+  body: JSON.stringify(body)
+})
+
+const authenticationFault = () => ({
+  Fault: {
+    Error: [
+      {
+        Message: "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+        Detail: "Token expired or revoked",
+        code: "3200"
+      }
+    ],
+    type: "AUTHENTICATION"
+  },
+  time: new Date().toISOString()
+})
+
+export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) => {
+  const clientId = options.clientId ?? "ABfakeQuickBooksClientId"
+  const clientSecret = options.clientSecret ?? "fakeQuickBooksClientSecret"
+  const realmId = options.realmId ?? "9341450000000001"
+  const companyName = options.companyName ?? "Fake QuickBooks Venue LLC"
+
+  const codes = new Map<string, Code>()
+  const refreshTokens = new Map<string, { grant: Grant; expiresAt: number }>()
+  const rotated = new Set<string>()
+  const accessTokens = new Map<string, { grant: Grant; expiresAt: number }>()
+  const stats = { authorizations: 0, exchanges: 0, refreshes: 0, revocations: 0, staleRefreshes: 0 }
+  let offset = 0
+  let delayMs = 0
+  let failure: { mode: FakeOAuthFailure; remaining: number } | null = null
+  const now = () => Date.now() + offset
+
+  const takeFailure = (): FakeOAuthFailure | null => {
+    if (failure === null) return null
+    const { mode } = failure
+    failure.remaining -= 1
+    if (failure.remaining <= 0) failure = null
+    return mode
+  }
+
+  const failureReply = (mode: FakeOAuthFailure) => {
+    if (mode === "invalid_grant") return json(400, { error: "invalid_grant" })
+    if (mode === "rate_limited") return json(429, { error: "rate_limit_exceeded" }, { "retry-after": "60" })
+    return json(503, { error: "server_error", error_description: "Service Unavailable" })
+  }
+
+  const clientAuthenticated = (req: IncomingMessage) =>
+    req.headers.authorization === `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString("base64")}`
+
+  const issue = (req: IncomingMessage, grant: Grant) => {
+    const accessToken = token("eyJfakeQboAccess.")
+    const refreshToken = token("AB11fakeQboRefresh")
+    accessTokens.set(accessToken, { grant, expiresAt: now() + accessLifetimeSeconds * 1000 })
+    refreshTokens.set(refreshToken, { grant, expiresAt: now() + refreshLifetimeSeconds * 1000 })
+    return json(200, {
+      token_type: "bearer",
+      access_token: accessToken,
+      refresh_token: refreshToken,
+      expires_in: accessLifetimeSeconds,
+      x_refresh_token_expires_in: refreshLifetimeSeconds,
+      ...(req.headers["x-include-refresh-token-hard-expires-in"] === "true"
+        ? { x_refresh_token_hard_expires_in: hardLifetimeSeconds }
+        : {})
+    })
+  }
+
+  const authorize = (url: URL) => {
+    const q = url.searchParams
+    const redirectUri = q.get("redirect_uri")
+    if (q.get("client_id") !== clientId || redirectUri === null || q.get("response_type") !== "code") {
+      return text(400, "invalid_request")
+    }
+    stats.authorizations += 1
+    const target = new URL(redirectUri)
+    const state = q.get("state")
+    if (q.get("deny") === "1") {
+      target.searchParams.set("error", "access_denied")
+      if (state !== null) target.searchParams.set("state", state)
+    } else {
+      const code = token("AB11fakeCode")
+      codes.set(code, { redirectUri, issuedAt: now(), used: false })
+      target.searchParams.set("code", code)
+      if (state !== null) target.searchParams.set("state", state)
+      target.searchParams.set("realmId", realmId)
+    }
+    return { status: 302, headers: { location: target.toString() }, body: "" }
+  }
+
+  const tokenEndpoint = (req: IncomingMessage, form: URLSearchParams) => {
+    const grantType = form.get("grant_type")
+    if (grantType === "refresh_token") stats.refreshes += 1
+    else stats.exchanges += 1
+    const failed = takeFailure()
+    if (failed !== null) return failureReply(failed)
+    if (!clientAuthenticated(req)) return json(401, { error: "invalid_client" })
+    if (!(req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded"))
+      return json(400, { error: "invalid_request" })
+
+    if (grantType === "authorization_code") {
+      const code = codes.get(form.get("code") ?? "")
+      if (code === undefined || code.used || now() - code.issuedAt > codeLifetime)
+        return json(400, { error: "invalid_grant" })
+      code.used = true
+      if (form.get("redirect_uri") !== code.redirectUri) return json(400, { error: "invalid_grant" })
+      return issue(req, { revoked: false })
+    }
+    if (grantType === "refresh_token") {
+      const presented = form.get("refresh_token") ?? ""
+      const found = refreshTokens.get(presented)
+      if (found === undefined || found.grant.revoked || found.expiresAt <= now()) {
+        if (rotated.has(presented)) stats.staleRefreshes += 1
+        return json(400, { error: "invalid_grant" })
+      }
+      refreshTokens.delete(presented)
+      rotated.add(presented)
+      return issue(req, found.grant)
+    }
+    return json(400, { error: "unsupported_grant_type" })
+  }
+
+  const revoke = (req: IncomingMessage, raw: string) => {
+    stats.revocations += 1
+    const failed = takeFailure()
+    if (failed !== null) return failureReply(failed)
+    if (!clientAuthenticated(req)) return json(401, { error: "invalid_client" })
+    const presented = (JSON.parse(raw === "" ? "{}" : raw) as { token?: string }).token ?? ""
+    const grant = refreshTokens.get(presented)?.grant ?? accessTokens.get(presented)?.grant
+    if (grant !== undefined) grant.revoked = true
+    // RFC 7009: an unknown token is not an error.
+    return { status: 200, headers: {}, body: "" }
+  }
+
+  const companyInfo = (req: IncomingMessage, realm: string) => {
+    const header = req.headers.authorization ?? ""
+    const found = accessTokens.get(header.startsWith("Bearer ") ? header.slice(7) : "")
+    if (found === undefined || found.grant.revoked || found.expiresAt <= now())
+      return json(401, authenticationFault(), { "www-authenticate": 'Bearer realm="Intuit"' })
+    if (realm !== realmId) return json(403, authenticationFault())
+    return json(200, {
+      CompanyInfo: {
+        CompanyName: companyName,
+        LegalName: companyName,
+        Country: "US",
+        domain: "QBO",
+        sparse: false,
+        Id: "1",
+        SyncToken: "4",
+        MetaData: { CreateTime: "2026-01-01T00:00:00-08:00", LastUpdatedTime: "2026-01-01T00:00:00-08:00" }
+      },
+      time: new Date(now()).toISOString()
+    })
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    const route = `${req.method} ${url.pathname}`
+    void readBody(req)
+      .then((raw): Reply => {
+        if (route === "GET /connect/oauth2") return authorize(url)
+        if (route === "POST /oauth2/v1/tokens/bearer") return tokenEndpoint(req, new URLSearchParams(raw))
+        if (route === "POST /v2/oauth2/tokens/revoke") return revoke(req, raw)
+        const info = /^\/v3\/company\/([^/]+)\/companyinfo\/([^/]+)$/.exec(url.pathname)
+        if (req.method === "GET" && info !== null && info[1] === info[2]) return companyInfo(req, info[1] ?? "")
+        return json(404, { error: "not_found" })
+      })
+      .catch(() => json(400, { error: "invalid_request" }))
+      .then(async (reply) => {
+        // The request is processed at once and only the answer waits, as when a client times out on a slow provider.
+        if (delayMs > 0 && !url.pathname.startsWith("/v3/"))
+          await new Promise((resolve) => setTimeout(resolve, delayMs))
+        res.writeHead(reply.status, reply.headers)
+        res.end(reply.body)
+      })
+  })
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+
+  return {
+    url,
+    clientId,
+    clientSecret,
+    realmId,
+    companyName,
+    /** Calls seen per endpoint; `staleRefreshes` counts refreshes with an already-rotated token. */
+    stats: () => ({ ...stats }),
+    /** The next `times` token/revoke calls fail this way. */
+    fail: (mode: FakeOAuthFailure, times = 1) => {
+      failure = { mode, remaining: times }
+    },
+    /** Every OAuth response waits this long first. */
+    setDelay: (ms: number) => {
+      delayMs = ms
+    },
+    /** Moves the fake's clock (code and token expiry). */
+    advance: (ms: number) => {
+      offset += ms
+    },
+    /** Plays the company admin at the authorize page; returns the redirect's query. */
+    consent: async (authorizeUrl: string, choice: { readonly deny?: boolean } = {}) => {
+      const target = new URL(authorizeUrl)
+      if (choice.deny === true) target.searchParams.set("deny", "1")
+      const response = await fetch(target, { redirect: "manual" })
+      const location = response.headers.get("location")
+      if (response.status !== 302 || location === null) throw new Error(`authorize answered ${response.status}`)
+      return Object.fromEntries(new URL(location).searchParams)
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections()
+        server.close((e) => (e ? reject(e) : resolve()))
+      })
+  }
+}
+
+export type FakeQuickBooks = Awaited<ReturnType<typeof startFakeQuickBooks>>

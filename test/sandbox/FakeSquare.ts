@@ -1,0 +1,339 @@
+import { createHash, randomBytes } from "node:crypto"
+import { createServer, type IncomingMessage } from "node:http"
+import type { AddressInfo } from "node:net"
+
+/**
+ * Square's OAuth and the few data endpoints a connection check touches, on the
+ * wire the `square` SDK speaks (PROVIDERS.md §1a, §1f, §3, §8): JSON token
+ * endpoint, `expires_at` ISO, `merchant_id`, code flow keeps its refresh
+ * token, PKCE rotates it, revoke with `Authorization: Client <secret>`.
+ */
+export type FakeOAuthFailure = "invalid_grant" | "server_error" | "rate_limited"
+
+export interface FakeSquareOptions {
+  readonly port?: number
+  readonly clientId?: string
+  readonly clientSecret?: string
+  readonly merchantId?: string
+  readonly businessName?: string
+}
+
+interface Code {
+  readonly clientId: string
+  readonly redirectUri: string | null
+  readonly scopes: ReadonlyArray<string>
+  readonly challenge: string | null
+  readonly issuedAt: number
+  used: boolean
+}
+
+interface Grant {
+  readonly pkce: boolean
+  readonly scopes: ReadonlyArray<string>
+  revoked: boolean
+}
+
+interface AccessToken {
+  readonly grant: Grant
+  readonly expiresAt: number
+}
+
+const DAY = 86_400_000
+const codeLifetime = 5 * 60_000
+const token = (prefix: string) => `${prefix}${randomBytes(24).toString("base64url")}`
+const s256 = (verifier: string) => createHash("sha256").update(verifier).digest("base64url")
+
+interface Reply {
+  readonly status: number
+  readonly headers: Record<string, string>
+  readonly body: string
+}
+
+const text = (status: number, body: string): Reply => ({ status, headers: { "content-type": "text/plain" }, body })
+
+const readBody = (req: IncomingMessage): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    req.on("error", reject)
+  })
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { "content-type": "application/json", ...headers },
+  body: JSON.stringify(body)
+})
+
+const squareError = (category: string, code: string, detail: string, field?: string) => ({
+  errors: [{ category, code, detail, ...(field === undefined ? {} : { field }) }]
+})
+const unauthorized = (code: string, detail: string) => squareError("AUTHENTICATION_ERROR", code, detail)
+
+export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
+  const clientId = options.clientId ?? "sq0idp-fake-application"
+  const clientSecret = options.clientSecret ?? "sq0csp-fake-application-secret"
+  const merchantId = options.merchantId ?? "MLFAKEMERCHANT01"
+  const businessName = options.businessName ?? "Fake Square Venue"
+
+  const codes = new Map<string, Code>()
+  const refreshTokens = new Map<string, Grant>()
+  const accessTokens = new Map<string, AccessToken>()
+  const rotated = new Set<string>()
+  const stats = { authorizations: 0, exchanges: 0, refreshes: 0, revocations: 0, staleRefreshes: 0 }
+  let offset = 0
+  let delayMs = 0
+  let failure: { mode: FakeOAuthFailure; remaining: number } | null = null
+  const now = () => Date.now() + offset
+
+  const takeFailure = (): FakeOAuthFailure | null => {
+    if (failure === null) return null
+    const { mode } = failure
+    failure.remaining -= 1
+    if (failure.remaining <= 0) failure = null
+    return mode
+  }
+
+  const failureReply = (mode: FakeOAuthFailure) => {
+    if (mode === "invalid_grant") return json(401, unauthorized("UNAUTHORIZED", "The grant is invalid or revoked."))
+    if (mode === "rate_limited")
+      return json(429, squareError("RATE_LIMIT_ERROR", "RATE_LIMITED", "Rate limited."), { "retry-after": "1" })
+    return json(500, squareError("API_ERROR", "INTERNAL_SERVER_ERROR", "An internal error occurred."))
+  }
+
+  const issue = (grant: Grant, refreshToken: string) => {
+    const accessToken = token("EAAAl")
+    const expiresAt = now() + 30 * DAY
+    accessTokens.set(accessToken, { grant, expiresAt })
+    return json(200, {
+      access_token: accessToken,
+      token_type: "bearer",
+      expires_at: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      merchant_id: merchantId,
+      refresh_token: refreshToken,
+      short_lived: false,
+      ...(grant.pkce ? { refresh_token_expires_at: new Date(now() + 90 * DAY).toISOString() } : {})
+    })
+  }
+
+  const bearer = (req: IncomingMessage): AccessToken | { readonly error: object } => {
+    const header = req.headers.authorization ?? ""
+    const value = header.startsWith("Bearer ") ? header.slice(7) : ""
+    const found = accessTokens.get(value)
+    if (found === undefined) return { error: unauthorized("UNAUTHORIZED", "This request could not be authorized.") }
+    if (found.grant.revoked)
+      return { error: unauthorized("ACCESS_TOKEN_REVOKED", "The access token has been revoked.") }
+    if (found.expiresAt <= now())
+      return { error: unauthorized("ACCESS_TOKEN_EXPIRED", "The access token has expired.") }
+    return found
+  }
+
+  const authorize = (url: URL) => {
+    const q = url.searchParams
+    const redirectUri = q.get("redirect_uri")
+    if (q.get("client_id") !== clientId || redirectUri === null) {
+      return text(400, "Invalid client_id or redirect_uri")
+    }
+    const method = q.get("code_challenge_method")
+    if (method !== null && method !== "S256") {
+      return text(400, "Only S256 code challenges are supported")
+    }
+    stats.authorizations += 1
+    const target = new URL(redirectUri)
+    const state = q.get("state")
+    if (state !== null) target.searchParams.set("state", state)
+    if (q.get("deny") === "1") {
+      target.searchParams.set("error", "access_denied")
+      target.searchParams.set("error_description", "user_denied")
+    } else {
+      const code = token("sq0cgb-")
+      codes.set(code, {
+        clientId,
+        redirectUri,
+        scopes: (q.get("scope") ?? "").split(/[ +]/).filter((s) => s !== ""),
+        challenge: q.get("code_challenge"),
+        issuedAt: now(),
+        used: false
+      })
+      target.searchParams.set("code", code)
+      target.searchParams.set("response_type", "code")
+    }
+    return { status: 302, headers: { location: target.toString() }, body: "" }
+  }
+
+  const obtainToken = (body: Record<string, unknown>) => {
+    const grantType = body.grant_type
+    if (grantType === "refresh_token") stats.refreshes += 1
+    else stats.exchanges += 1
+    const failed = takeFailure()
+    if (failed !== null) return failureReply(failed)
+    if (body.client_id !== clientId) return json(401, unauthorized("UNAUTHORIZED", "Invalid client_id."))
+    const secret = body.client_secret
+    if (secret !== undefined && secret !== null && secret !== clientSecret)
+      return json(401, unauthorized("UNAUTHORIZED", "Invalid client_secret."))
+
+    if (grantType === "authorization_code") {
+      const code = typeof body.code === "string" ? codes.get(body.code) : undefined
+      if (code === undefined || code.used || now() - code.issuedAt > codeLifetime)
+        return json(401, unauthorized("UNAUTHORIZED", "Invalid, expired or redeemed authorization code."))
+      code.used = true
+      if (code.redirectUri !== null && body.redirect_uri !== code.redirectUri)
+        return json(400, squareError("INVALID_REQUEST_ERROR", "INVALID_VALUE", "redirect_uri mismatch", "redirect_uri"))
+      if (code.challenge !== null) {
+        if (typeof body.code_verifier !== "string" || s256(body.code_verifier) !== code.challenge)
+          return json(401, unauthorized("UNAUTHORIZED", "code_verifier does not match the code_challenge."))
+      } else if (secret !== clientSecret) {
+        return json(
+          400,
+          squareError(
+            "INVALID_REQUEST_ERROR",
+            "MISSING_REQUIRED_PARAMETER",
+            "client_secret is required",
+            "client_secret"
+          )
+        )
+      }
+      const grant: Grant = { pkce: code.challenge !== null, scopes: code.scopes, revoked: false }
+      const refreshToken = token("EQAAl")
+      refreshTokens.set(refreshToken, grant)
+      return issue(grant, refreshToken)
+    }
+
+    if (grantType === "refresh_token") {
+      const presented = typeof body.refresh_token === "string" ? body.refresh_token : ""
+      const grant = refreshTokens.get(presented)
+      if (grant === undefined || grant.revoked) {
+        if (grant === undefined && rotated.has(presented)) stats.staleRefreshes += 1
+        return json(401, unauthorized("UNAUTHORIZED", "Invalid or revoked refresh token."))
+      }
+      if (!grant.pkce && secret !== clientSecret)
+        return json(
+          400,
+          squareError(
+            "INVALID_REQUEST_ERROR",
+            "MISSING_REQUIRED_PARAMETER",
+            "client_secret is required",
+            "client_secret"
+          )
+        )
+      if (!grant.pkce) return issue(grant, presented)
+      refreshTokens.delete(presented)
+      rotated.add(presented)
+      const next = token("EQAAl")
+      refreshTokens.set(next, grant)
+      return issue(grant, next)
+    }
+    return json(400, squareError("INVALID_REQUEST_ERROR", "INVALID_VALUE", "Unsupported grant_type", "grant_type"))
+  }
+
+  const revoke = (req: IncomingMessage, body: Record<string, unknown>) => {
+    stats.revocations += 1
+    const failed = takeFailure()
+    if (failed !== null) return failureReply(failed)
+    if (req.headers.authorization !== `Client ${clientSecret}` || body.client_id !== clientId)
+      return json(401, unauthorized("UNAUTHORIZED", "Not authorized to revoke tokens for this application."))
+    const target =
+      typeof body.access_token === "string"
+        ? accessTokens.get(body.access_token)?.grant
+        : body.merchant_id === merchantId
+          ? [...refreshTokens.values()].find((g) => !g.revoked)
+          : undefined
+    if (target === undefined || target.revoked)
+      return json(404, squareError("INVALID_REQUEST_ERROR", "NOT_FOUND", "Access token not found."))
+    // One revocation ends every token the application holds for the merchant.
+    for (const grant of refreshTokens.values()) grant.revoked = true
+    for (const access of accessTokens.values()) access.grant.revoked = true
+    return json(200, { success: true })
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    const route = `${req.method} ${url.pathname}`
+    void readBody(req)
+      .then((raw): Reply => {
+        const payload = (): Record<string, unknown> => (raw === "" ? {} : (JSON.parse(raw) as Record<string, unknown>))
+        if (route === "GET /oauth2/authorize") return authorize(url)
+        if (route === "POST /oauth2/token") return obtainToken(payload())
+        if (route === "POST /oauth2/revoke") return revoke(req, payload())
+        if (route === "POST /oauth2/token/status") {
+          const found = bearer(req)
+          if ("error" in found) return json(401, found.error)
+          return json(200, {
+            scopes: found.grant.scopes,
+            expires_at: new Date(found.expiresAt).toISOString(),
+            client_id: clientId,
+            merchant_id: merchantId
+          })
+        }
+        if (route === "GET /v2/locations") {
+          const found = bearer(req)
+          if ("error" in found) return json(401, found.error)
+          return json(200, {
+            locations: [
+              {
+                id: "LFAKELOCATION01",
+                name: `${businessName} (main)`,
+                business_name: businessName,
+                merchant_id: merchantId,
+                status: "ACTIVE",
+                country: "US",
+                currency: "USD",
+                timezone: "America/New_York",
+                created_at: "2026-01-01T00:00:00Z"
+              }
+            ]
+          })
+        }
+        return json(404, squareError("INVALID_REQUEST_ERROR", "NOT_FOUND", `No route for ${route}`))
+      })
+      .catch(() => json(400, squareError("INVALID_REQUEST_ERROR", "EXPECTED_JSON_BODY", "Invalid JSON body.")))
+      .then(async (reply) => {
+        // The request is processed at once and only the answer waits, as when a client times out on a slow provider.
+        if (delayMs > 0 && url.pathname.startsWith("/oauth2/"))
+          await new Promise((resolve) => setTimeout(resolve, delayMs))
+        res.writeHead(reply.status, reply.headers)
+        res.end(reply.body)
+      })
+  })
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+
+  return {
+    url,
+    clientId,
+    clientSecret,
+    merchantId,
+    businessName,
+    /** Calls seen per endpoint; `staleRefreshes` counts refreshes with an already-rotated token. */
+    stats: () => ({ ...stats }),
+    /** The next `times` token/revoke calls fail this way. */
+    fail: (mode: FakeOAuthFailure, times = 1) => {
+      failure = { mode, remaining: times }
+    },
+    /** Every OAuth response waits this long first. */
+    setDelay: (ms: number) => {
+      delayMs = ms
+    },
+    /** Moves the fake's clock (code and token expiry). */
+    advance: (ms: number) => {
+      offset += ms
+    },
+    /** Plays the seller at the authorize page; returns the redirect's query. */
+    consent: async (authorizeUrl: string, choice: { readonly deny?: boolean } = {}) => {
+      const target = new URL(authorizeUrl)
+      if (choice.deny === true) target.searchParams.set("deny", "1")
+      const response = await fetch(target, { redirect: "manual" })
+      const location = response.headers.get("location")
+      if (response.status !== 302 || location === null) throw new Error(`authorize answered ${response.status}`)
+      return Object.fromEntries(new URL(location).searchParams)
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections()
+        server.close((e) => (e ? reject(e) : resolve()))
+      })
+  }
+}
+
+export type FakeSquare = Awaited<ReturnType<typeof startFakeSquare>>
