@@ -1,0 +1,116 @@
+import { Schema } from "effect"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
+import { Connection } from "../../domain/Connection.ts"
+import { ConnectionHealth } from "../../domain/Health.ts"
+import { VenueId } from "../../domain/Ids.ts"
+import { Provider } from "../../domain/Provider.ts"
+import { ApiErrors, ServiceUnavailable, Unauthorized } from "./ApiErrors.ts"
+import { Authorization } from "./Authorization.ts"
+
+export const ApiKey = Schema.RedactedFromValue(Schema.String.check(Schema.isNonEmpty()), { disallowEncode: true })
+
+export const ConnectionResponse = Schema.Struct({
+  ...Connection.fields,
+  health: Schema.NullOr(ConnectionHealth)
+}).annotate({ identifier: "Connection" })
+
+export const TestResponse = Schema.Struct({
+  ok: Schema.Boolean,
+  latencyMs: Schema.Number,
+  error: Schema.NullOr(Schema.String),
+  health: ConnectionHealth
+}).annotate({ identifier: "ConnectionTest" })
+
+const providerParam = { provider: Provider }
+const venueQuery = { venueId: VenueId }
+const venueBody = Schema.Struct({ venueId: VenueId })
+const apiKeyBody = Schema.Struct({ venueId: VenueId, apiKey: ApiKey })
+
+export class ConnectionsGroup extends HttpApiGroup.make("connections")
+  .add(
+    HttpApiEndpoint.get("list", "/", {
+      query: { venueId: Schema.optionalKey(VenueId) },
+      success: Schema.Array(ConnectionResponse),
+      error: ApiErrors
+    }),
+    HttpApiEndpoint.get("get", "/:provider", {
+      params: providerParam,
+      query: venueQuery,
+      success: ConnectionResponse,
+      error: ApiErrors
+    }),
+    HttpApiEndpoint.post("connect", "/connect/:provider", {
+      params: providerParam,
+      payload: Schema.Struct({ venueId: VenueId, apiKey: Schema.optionalKey(ApiKey) }),
+      success: ConnectionResponse.pipe(HttpApiSchema.status(201)),
+      error: ApiErrors
+    }),
+    HttpApiEndpoint.post("disconnect", "/:provider/disconnect", {
+      params: providerParam,
+      payload: venueBody,
+      success: ConnectionResponse,
+      error: ApiErrors
+    }),
+    HttpApiEndpoint.post("reconnect", "/:provider/reconnect", {
+      params: providerParam,
+      payload: venueBody,
+      success: ConnectionResponse,
+      error: ApiErrors
+    }),
+    HttpApiEndpoint.post("replaceApiKey", "/:provider/api-key", {
+      params: providerParam,
+      payload: apiKeyBody,
+      success: ConnectionResponse,
+      error: ApiErrors
+    })
+  )
+  .middleware(Authorization)
+  .prefix("/api/v1/integrations") {}
+
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(
+    HttpApiEndpoint.get("health", "/health/:provider", {
+      params: providerParam,
+      query: venueQuery,
+      success: ConnectionHealth,
+      error: ApiErrors
+    }),
+    HttpApiEndpoint.post("test", "/health/:provider/test", {
+      params: providerParam,
+      payload: venueBody,
+      success: TestResponse,
+      error: ApiErrors
+    })
+  )
+  .middleware(Authorization)
+  .prefix("/api/v1/integrations") {}
+
+const Probe = Schema.Struct({
+  status: Schema.Literals(["ok", "unavailable"]),
+  checks: Schema.Record(Schema.String, Schema.String)
+})
+
+export class MonitoringGroup extends HttpApiGroup.make("monitoring")
+  .add(
+    HttpApiEndpoint.get("live", "/health/live", { success: Probe }),
+    HttpApiEndpoint.get("ready", "/health/ready", { success: Probe, error: ServiceUnavailable })
+  )
+  .prefix("/monitoring") {}
+
+export class MonitoringAdminGroup extends HttpApiGroup.make("monitoringAdmin")
+  .add(HttpApiEndpoint.get("deep", "/health/deep", { success: Probe, error: [...ApiErrors, Unauthorized] }))
+  .middleware(Authorization)
+  .prefix("/monitoring") {}
+
+export class Api extends HttpApi.make("integration-service")
+  .add(ConnectionsGroup)
+  .add(HealthGroup)
+  .add(MonitoringGroup)
+  .add(MonitoringAdminGroup)
+  .annotateMerge(
+    OpenApi.annotations({
+      title: "integration-service",
+      version: "1.0.0",
+      description: "Connects ticketing venues to Stripe, Square, Mailchimp and QuickBooks Online."
+    })
+  ) {}

@@ -1,0 +1,78 @@
+import { Schema } from "effect"
+import type * as DomainErrors from "../../domain/Errors.ts"
+
+/**
+ * The API's error bodies: `_tag` is the HTTP class, `code` the stable reason,
+ * `message` says what is wrong and `field` names the offending input.
+ */
+const body = { code: Schema.String, message: Schema.String, field: Schema.optionalKey(Schema.String) }
+
+export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", body, { httpApiStatus: 400 }) {}
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", body, { httpApiStatus: 401 }) {}
+export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", body, { httpApiStatus: 403 }) {}
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", body, { httpApiStatus: 404 }) {}
+export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", body, { httpApiStatus: 409 }) {}
+export class UnprocessableEntity extends Schema.TaggedError<UnprocessableEntity>()("UnprocessableEntity", body, {
+  httpApiStatus: 422
+}) {}
+export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", body, {
+  httpApiStatus: 500
+}) {}
+export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()("ServiceUnavailable", body, {
+  httpApiStatus: 503
+}) {}
+
+/** Every error an authenticated endpoint may answer with. */
+export const ApiErrors = [
+  BadRequest,
+  Unauthorized,
+  Forbidden,
+  NotFound,
+  Conflict,
+  UnprocessableEntity,
+  InternalError,
+  ServiceUnavailable
+] as const
+
+export type DomainError =
+  | DomainErrors.ConnectionNotFound
+  | DomainErrors.AlreadyConnected
+  | DomainErrors.Forbidden
+  | DomainErrors.InvalidCredentials
+  | DomainErrors.Unprocessable
+  | DomainErrors.ProviderUnavailable
+  | DomainErrors.SecretUnreadable
+  | DomainErrors.KeyManagementUnavailable
+  | DomainErrors.StoreUnavailable
+
+/** The one place domain errors become HTTP statuses. */
+export const toHttpError = (error: DomainError) => {
+  switch (error._tag) {
+    case "ConnectionNotFound":
+      return new NotFound({
+        code: error._tag,
+        message: `venue ${error.venueId} has no ${error.provider} connection`,
+        field: "provider"
+      })
+    case "AlreadyConnected":
+      return new Conflict({
+        code: error._tag,
+        message: `venue ${error.venueId} is already connected to ${error.provider}; disconnect first or replace the key with POST /${error.provider}/api-key`,
+        field: "provider"
+      })
+    case "Forbidden":
+      return new Forbidden({ code: error._tag, message: error.message, field: "venueId" })
+    case "InvalidCredentials":
+      return new UnprocessableEntity({ code: error._tag, message: error.message, field: error.field })
+    case "Unprocessable":
+      return new UnprocessableEntity({ code: error._tag, message: error.message, field: error.field })
+    case "ProviderUnavailable":
+      return new ServiceUnavailable({ code: error._tag, message: `${error.provider} is unavailable: ${error.message}` })
+    case "SecretUnreadable":
+      return new InternalError({ code: error._tag, message: "a stored credential could not be opened" })
+    case "KeyManagementUnavailable":
+      return new ServiceUnavailable({ code: error._tag, message: "key management is unavailable" })
+    case "StoreUnavailable":
+      return new ServiceUnavailable({ code: error._tag, message: "the database is unavailable" })
+  }
+}

@@ -1,0 +1,57 @@
+import { Effect } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
+import { KeyManagement } from "../../ports/KeyManagement.ts"
+import { StoreHealth } from "../../ports/StoreHealth.ts"
+import { Api } from "./Api.ts"
+import { Forbidden, ServiceUnavailable } from "./ApiErrors.ts"
+import { CurrentPrincipal } from "./Authorization.ts"
+
+const probe = <E>(check: Effect.Effect<void, E>) =>
+  check.pipe(
+    Effect.timeout("2 seconds"),
+    Effect.as("ok"),
+    Effect.catch(() => Effect.succeed("unavailable"))
+  )
+
+export const MonitoringHttp = HttpApiBuilder.group(
+  Api,
+  "monitoring",
+  Effect.fn(function* (handlers) {
+    const store = yield* StoreHealth
+    return handlers
+      .handle("live", () => Effect.succeed({ status: "ok" as const, checks: {} }))
+      .handle("ready", () =>
+        Effect.gen(function* () {
+          const database = yield* probe(store.ping)
+          if (database !== "ok") {
+            return yield* new ServiceUnavailable({ code: "NotReady", message: "database is unavailable" })
+          }
+          return { status: "ok" as const, checks: { database } }
+        })
+      )
+  })
+)
+
+/** The deep check reaches KMS too, so it is for admins only. */
+export const MonitoringAdminHttp = HttpApiBuilder.group(
+  Api,
+  "monitoringAdmin",
+  Effect.fn(function* (handlers) {
+    const store = yield* StoreHealth
+    const keys = yield* KeyManagement
+    return handlers.handle("deep", () =>
+      Effect.gen(function* () {
+        const principal = yield* CurrentPrincipal
+        if (principal.role !== "admin") {
+          return yield* new Forbidden({ code: "Forbidden", message: "the deep health check is for admins" })
+        }
+        const [database, kms] = yield* Effect.all([probe(store.ping), probe(keys.ping)], { concurrency: 2 })
+        const checks = { database, kms }
+        if (database !== "ok" || kms !== "ok") {
+          return yield* new ServiceUnavailable({ code: "Degraded", message: JSON.stringify(checks) })
+        }
+        return { status: "ok" as const, checks }
+      })
+    )
+  })
+)

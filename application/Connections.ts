@@ -1,0 +1,234 @@
+import { Clock, Context, Effect, Layer, Option, type Redacted } from "effect"
+import { Connection, type ProviderAccount } from "../domain/Connection.ts"
+import { SecretPlace } from "../domain/Credential.ts"
+import {
+  AlreadyConnected,
+  ConnectionNotFound,
+  InvalidCredentials,
+  type ProviderUnavailable,
+  Unprocessable
+} from "../domain/Errors.ts"
+import { type ConnectionHealth, HealthCheck } from "../domain/Health.ts"
+import { ConnectionId, type VenueId } from "../domain/Ids.ts"
+import type { Principal } from "../domain/Principal.ts"
+import { authTypeOf, type Provider } from "../domain/Provider.ts"
+import { ConnectionStore } from "../ports/ConnectionStore.ts"
+import { CredentialVault } from "../ports/CredentialVault.ts"
+import { ProviderGateway } from "../ports/ProviderGateway.ts"
+import { requireManage, requireRead } from "./Authorize.ts"
+
+export interface ConnectionView {
+  readonly connection: Connection
+  readonly health: Option.Option<ConnectionHealth>
+}
+
+export interface ApiKeyRequest {
+  readonly venueId: VenueId
+  readonly provider: Provider
+  readonly apiKey: Redacted.Redacted<string>
+}
+
+export interface TestResult {
+  readonly ok: boolean
+  readonly latencyMs: number
+  readonly error: string | null
+  readonly health: ConnectionHealth
+}
+
+const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
+
+const apiKeyPlace = (connection: Pick<Connection, "tenantId" | "venueId" | "provider">) =>
+  new SecretPlace({ ...connection, field: "api_key" })
+
+/** Connection use cases: API-key connect, inspect, test, reconnect, disconnect. */
+export class Connections extends Context.Service<Connections>()("integration-service/application/Connections", {
+  make: Effect.gen(function* () {
+    const store = yield* ConnectionStore
+    const vault = yield* CredentialVault
+    const gateway = yield* ProviderGateway
+
+    const existing = Effect.fnUntraced(function* (principal: Principal, venueId: VenueId, provider: Provider) {
+      const found = yield* store.find(principal.tenantId, venueId, provider)
+      return yield* Option.match(found, {
+        onNone: () => Effect.fail(new ConnectionNotFound({ provider, venueId })),
+        onSome: Effect.succeed
+      })
+    })
+
+    /** The provider call, timed, as one health sample; a refused key is a failed check, not an outage. */
+    const timedVerify = Effect.fnUntraced(function* (provider: Provider, apiKey: Redacted.Redacted<string>) {
+      const started = yield* Clock.currentTimeMillis
+      const result = yield* Effect.result(gateway.verifyApiKey(provider, apiKey))
+      const latencyMs = (yield* Clock.currentTimeMillis) - started
+      return { result, latencyMs }
+    })
+
+    const view = Effect.fnUntraced(function* (connection: Connection) {
+      return { connection, health: yield* store.health(connection.tenantId, connection.id) } satisfies ConnectionView
+    })
+
+    const connected = (principal: Principal, request: ApiKeyRequest, account: ProviderAccount, at: Date, id: string) =>
+      new Connection({
+        id: ConnectionId.make(id),
+        tenantId: principal.tenantId,
+        venueId: request.venueId,
+        provider: request.provider,
+        authType: "api_key",
+        status: "connected",
+        accountId: account.accountId,
+        accountName: account.accountName,
+        livemode: account.livemode,
+        lastError: null,
+        connectedAt: at,
+        disconnectedAt: null,
+        createdAt: at,
+        updatedAt: at
+      })
+
+    /** Validate with the provider, then seal and store in one step: a refused or unreachable key stores nothing. */
+    const storeApiKey = Effect.fnUntraced(function* (
+      principal: Principal,
+      request: ApiKeyRequest,
+      previous: Option.Option<Connection>
+    ) {
+      if (authTypeOf(request.provider) !== "api_key") {
+        return yield* new Unprocessable({
+          field: "provider",
+          message: `${request.provider} connects through OAuth, not an API key`
+        })
+      }
+      const { result, latencyMs } = yield* timedVerify(request.provider, request.apiKey)
+      const account = yield* Effect.fromResult(result)
+      const at = yield* now
+      const base = connected(principal, request, account, at, crypto.randomUUID())
+      const connection = Option.match(previous, {
+        onNone: () => base,
+        onSome: (p) => new Connection({ ...base, id: p.id, createdAt: p.createdAt })
+      })
+      const sealed = yield* vault.seal(apiKeyPlace(connection), request.apiKey)
+      yield* store.saveConnected(connection, [{ field: "api_key", sealed }])
+      yield* store.recordHealth(
+        new HealthCheck({
+          tenantId: connection.tenantId,
+          connectionId: connection.id,
+          ok: true,
+          latencyMs,
+          error: null,
+          checkedAt: at
+        })
+      )
+      return yield* view(connection)
+    })
+
+    const list = Effect.fn("Connections.list")(function* (principal: Principal, venueId: Option.Option<VenueId>) {
+      yield* Option.match(venueId, { onNone: () => Effect.void, onSome: (v) => requireRead(principal, v) })
+      const venues =
+        principal.role === "admin"
+          ? Option.map(venueId, (v) => [v])
+          : Option.some(Option.match(venueId, { onNone: () => principal.venueIds, onSome: (v) => [v] }))
+      const connections = yield* store.list(principal.tenantId, venues)
+      return yield* Effect.forEach(connections, view)
+    })
+
+    const get = Effect.fn("Connections.get")(function* (principal: Principal, venueId: VenueId, provider: Provider) {
+      yield* requireRead(principal, venueId)
+      return yield* view(yield* existing(principal, venueId, provider))
+    })
+
+    const connectApiKey = Effect.fn("Connections.connectApiKey")(function* (
+      principal: Principal,
+      request: ApiKeyRequest
+    ) {
+      yield* Effect.annotateCurrentSpan({ provider: request.provider, "venue.id": request.venueId })
+      yield* requireManage(principal, request.venueId)
+      const previous = yield* store.find(principal.tenantId, request.venueId, request.provider)
+      if (Option.isSome(previous) && previous.value.status === "connected") {
+        return yield* new AlreadyConnected({ provider: request.provider, venueId: request.venueId })
+      }
+      return yield* storeApiKey(principal, request, previous)
+    })
+
+    const replaceApiKey = Effect.fn("Connections.replaceApiKey")(function* (
+      principal: Principal,
+      request: ApiKeyRequest
+    ) {
+      yield* Effect.annotateCurrentSpan({ provider: request.provider, "venue.id": request.venueId })
+      yield* requireManage(principal, request.venueId)
+      const previous = yield* existing(principal, request.venueId, request.provider)
+      return yield* storeApiKey(principal, request, Option.some(previous))
+    })
+
+    /** Opens the stored key and asks the provider again; records the outcome as a health sample. */
+    const check = Effect.fnUntraced(function* (connection: Connection) {
+      const sealed = yield* store.secret(apiKeyPlace(connection))
+      if (Option.isNone(sealed)) {
+        return yield* new Unprocessable({
+          field: "provider",
+          message: `${connection.provider} for venue ${connection.venueId} has no stored credential; connect it again`
+        })
+      }
+      const apiKey = yield* vault.open(apiKeyPlace(connection), sealed.value)
+      const { result, latencyMs } = yield* timedVerify(connection.provider, apiKey)
+      const at = yield* now
+      const error = result._tag === "Failure" ? result.failure.message : null
+      const health = yield* store.recordHealth(
+        new HealthCheck({
+          tenantId: connection.tenantId,
+          connectionId: connection.id,
+          ok: error === null,
+          latencyMs,
+          error,
+          checkedAt: at
+        })
+      )
+      return { result, latencyMs, error, health, at }
+    })
+
+    const test = Effect.fn("Connections.test")(function* (principal: Principal, venueId: VenueId, provider: Provider) {
+      yield* requireRead(principal, venueId)
+      const connection = yield* existing(principal, venueId, provider)
+      if (connection.status === "disconnected") {
+        return yield* new Unprocessable({ field: "provider", message: `${provider} is disconnected for this venue` })
+      }
+      const { latencyMs, error, health } = yield* check(connection)
+      return { ok: error === null, latencyMs, error, health } satisfies TestResult
+    })
+
+    const reconnect = Effect.fn("Connections.reconnect")(function* (
+      principal: Principal,
+      venueId: VenueId,
+      provider: Provider
+    ) {
+      yield* requireManage(principal, venueId)
+      const connection = yield* existing(principal, venueId, provider)
+      const { result, at } = yield* check(connection)
+      if (result._tag === "Failure") {
+        const failure: InvalidCredentials | ProviderUnavailable | Unprocessable = result.failure
+        if (failure instanceof InvalidCredentials) {
+          yield* store.setStatus(connection.tenantId, connection.id, "needs_reauth", failure.message, at)
+        }
+        return yield* Effect.fail(failure)
+      }
+      yield* store.setStatus(connection.tenantId, connection.id, "connected", null, at)
+      return yield* view(new Connection({ ...connection, status: "connected", lastError: null, updatedAt: at }))
+    })
+
+    const disconnect = Effect.fn("Connections.disconnect")(function* (
+      principal: Principal,
+      venueId: VenueId,
+      provider: Provider
+    ) {
+      yield* requireManage(principal, venueId)
+      const connection = yield* existing(principal, venueId, provider)
+      const at = yield* now
+      yield* store.disconnect(connection.tenantId, connection.id, at)
+      return yield* view(
+        new Connection({ ...connection, status: "disconnected", disconnectedAt: at, updatedAt: at, lastError: null })
+      )
+    })
+
+    return { list, get, connectApiKey, replaceApiKey, test, reconnect, disconnect }
+  })
+}) {
+  static readonly layer = Layer.effect(this, this.make)
+}

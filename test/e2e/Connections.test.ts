@@ -1,0 +1,283 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { SqlClient } from "effect/sql"
+import { call, TestApp, TestWorld } from "../support/TestApp.ts"
+
+const tenant = "aaaaaaaa-0000-4000-8000-0000000000e1"
+const otherTenant = "bbbbbbbb-0000-4000-8000-0000000000e2"
+const venue = "aaaaaaaa-1111-4000-8000-0000000000e1"
+const venue2 = "aaaaaaaa-2222-4000-8000-0000000000e2"
+const admin = { tenantId: tenant, venueIds: [], role: "admin" }
+const venueAdmin = { tenantId: tenant, venueIds: [venue2], role: "venue_admin" }
+const viewer = { tenantId: tenant, venueIds: [venue], role: "viewer" }
+
+/** Rows of the test tenant, counted through the service role under RLS. */
+const tenantRowCount = (table: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql.withTransaction(
+      Effect.gen(function* () {
+        yield* sql`SELECT set_config('app.tenant_id', ${tenant}, true)`
+        return yield* sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)
+      })
+    )
+    return rows[0]!.n
+  })
+
+layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
+  it.effect("refuses requests without a valid bearer token, with a JSON error", () =>
+    Effect.gen(function* () {
+      const none = yield* call("GET", "/api/v1/integrations/")
+      assert.strictEqual(none.status, 401)
+      assert.strictEqual(none.body._tag, "Unauthorized")
+      assert.strictEqual(none.body.code, "MissingToken")
+      const forged = yield* call("GET", "/api/v1/integrations/", { token: "eyJhbGciOiJIUzI1NiJ9.e30.bad" })
+      assert.strictEqual(forged.status, 401)
+      assert.strictEqual(forged.body.code, "InvalidToken")
+    })
+  )
+
+  it.effect("names the bad field: unknown provider, missing or malformed venueId, missing apiKey", () =>
+    Effect.gen(function* () {
+      const unknown = yield* call("POST", "/api/v1/integrations/connect/paypal", {
+        caller: admin,
+        body: { venueId: venue, apiKey: "sk_test_x" }
+      })
+      assert.strictEqual(unknown.status, 400)
+      assert.strictEqual(unknown.body.field, "provider")
+      const missing = yield* call("POST", "/api/v1/integrations/connect/stripe", { caller: admin, body: {} })
+      assert.strictEqual(missing.status, 400)
+      assert.strictEqual(missing.body.field, "venueId")
+      const malformed = yield* call("GET", "/api/v1/integrations/stripe?venueId=nope", { caller: admin })
+      assert.strictEqual(malformed.status, 400)
+      assert.strictEqual(malformed.body.field, "venueId")
+      assert.match(malformed.body.message, /UUID/)
+      const noKey = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+        caller: admin,
+        body: { venueId: venue }
+      })
+      assert.strictEqual(noKey.status, 400)
+      assert.strictEqual(noKey.body.field, "apiKey")
+      const notJson = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+        caller: admin,
+        headers: { "content-type": "application/json" },
+        body: "{"
+      })
+      assert.strictEqual(notJson.status, 400)
+    })
+  )
+
+  it.effect("a wrong key is 422 and stores nothing; Stripe down is 503 and stores nothing", () =>
+    Effect.gen(function* () {
+      const { stripe } = yield* TestWorld
+      const wrong = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+        caller: admin,
+        body: { venueId: venue, apiKey: "sk_test_notarealkey000000" }
+      })
+      assert.strictEqual(wrong.status, 422)
+      assert.strictEqual(wrong.body.field, "apiKey")
+      assert.strictEqual(wrong.body.code, "InvalidCredentials")
+      const key = "sk_test_down4242424242424242"
+      stripe.addKey(key)
+      stripe.setFailure("unavailable")
+      const down = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+        caller: admin,
+        body: { venueId: venue, apiKey: key }
+      }).pipe(Effect.ensuring(Effect.sync(() => stripe.setFailure(null))))
+      assert.strictEqual(down.status, 503)
+      assert.strictEqual(down.body.code, "ProviderUnavailable")
+      assert.strictEqual(yield* tenantRowCount("connections"), 0)
+      assert.strictEqual(yield* tenantRowCount("credentials"), 0)
+      assert.strictEqual(
+        (yield* call("GET", `/api/v1/integrations/stripe?venueId=${venue}`, { caller: admin })).status,
+        404
+      )
+    })
+  )
+
+  it.effect("connect, list, get, test, reconnect, conflict, disconnect: the whole life of a Stripe connection", () =>
+    Effect.gen(function* () {
+      const { stripe } = yield* TestWorld
+      const apiKey = "sk_test_venuelife51Hxyz0123456789"
+      const { accountId } = stripe.addKey(apiKey, { name: "Grand Hall" })
+
+      const created = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+        caller: admin,
+        body: { venueId: venue, apiKey }
+      })
+      assert.strictEqual(created.status, 201)
+      assert.strictEqual(created.body.status, "connected")
+      assert.strictEqual(created.body.accountId, accountId)
+      assert.strictEqual(created.body.accountName, "Grand Hall")
+      assert.strictEqual(created.body.livemode, false)
+      assert.strictEqual(created.body.health.status, "healthy")
+      assert.notInclude(created.text, apiKey)
+      assert.strictEqual(yield* tenantRowCount("credentials"), 1)
+      assert.strictEqual(yield* tenantRowCount("integration_health"), 1)
+
+      const again = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+        caller: admin,
+        body: { venueId: venue, apiKey }
+      })
+      assert.strictEqual(again.status, 409)
+
+      const listed = yield* call("GET", "/api/v1/integrations/", { caller: admin })
+      assert.strictEqual(listed.status, 200)
+      assert.deepStrictEqual(
+        listed.body.map((c: any) => [c.venueId, c.provider]),
+        [[venue, "stripe"]]
+      )
+      const seenByViewer = yield* call("GET", `/api/v1/integrations/stripe?venueId=${venue}`, { caller: viewer })
+      assert.strictEqual(seenByViewer.status, 200)
+      assert.strictEqual(seenByViewer.body.id, created.body.id)
+
+      const tested = yield* call("POST", "/api/v1/integrations/health/stripe/test", {
+        caller: viewer,
+        body: { venueId: venue }
+      })
+      assert.strictEqual(tested.status, 200)
+      assert.strictEqual(tested.body.ok, true)
+      assert.strictEqual(tested.body.health.consecutiveFailures, 0)
+
+      stripe.revokeKey(apiKey)
+      const failing = yield* call("POST", "/api/v1/integrations/health/stripe/test", {
+        caller: admin,
+        body: { venueId: venue }
+      })
+      assert.strictEqual(failing.body.ok, false)
+      assert.strictEqual(failing.body.health.status, "degraded")
+      const reconnect = yield* call("POST", "/api/v1/integrations/stripe/reconnect", {
+        caller: admin,
+        body: { venueId: venue }
+      })
+      assert.strictEqual(reconnect.status, 422)
+      const afterReconnect = yield* call("GET", `/api/v1/integrations/stripe?venueId=${venue}`, { caller: admin })
+      assert.strictEqual(afterReconnect.body.status, "needs_reauth")
+
+      const newKey = "sk_test_venueliferotated987654321"
+      stripe.addKey(newKey, { accountId })
+      const replaced = yield* call("POST", "/api/v1/integrations/stripe/api-key", {
+        caller: admin,
+        body: { venueId: venue, apiKey: newKey }
+      })
+      assert.strictEqual(replaced.status, 200)
+      assert.strictEqual(replaced.body.status, "connected")
+      assert.strictEqual(replaced.body.id, created.body.id)
+      const health = yield* call("GET", `/api/v1/integrations/health/stripe?venueId=${venue}`, { caller: admin })
+      assert.strictEqual(health.body.status, "healthy")
+
+      const gone = yield* call("POST", "/api/v1/integrations/stripe/disconnect", {
+        caller: admin,
+        body: { venueId: venue }
+      })
+      assert.strictEqual(gone.status, 200)
+      assert.strictEqual(gone.body.status, "disconnected")
+      assert.strictEqual(yield* tenantRowCount("credentials"), 0)
+      const testAfter = yield* call("POST", "/api/v1/integrations/health/stripe/test", {
+        caller: admin,
+        body: { venueId: venue }
+      })
+      assert.strictEqual(testAfter.status, 422)
+    })
+  )
+
+  it.effect("roles: viewers read only, venue admins manage only their venues, other tenants see nothing", () =>
+    Effect.gen(function* () {
+      const { stripe } = yield* TestWorld
+      const apiKey = "sk_test_roles0000111122223333"
+      stripe.addKey(apiKey)
+      const byViewer = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+        caller: viewer,
+        body: { venueId: venue, apiKey }
+      })
+      assert.strictEqual(byViewer.status, 403)
+      const otherVenue = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+        caller: venueAdmin,
+        body: { venueId: venue, apiKey }
+      })
+      assert.strictEqual(otherVenue.status, 403)
+      assert.strictEqual(otherVenue.body.field, "venueId")
+      const own = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+        caller: venueAdmin,
+        body: { venueId: venue2, apiKey }
+      })
+      assert.strictEqual(own.status, 201)
+      const listedByVenueAdmin = yield* call("GET", "/api/v1/integrations/", { caller: venueAdmin })
+      assert.isTrue(listedByVenueAdmin.body.every((c: any) => c.venueId === venue2))
+      const stranger = { tenantId: otherTenant, venueIds: [venue2], role: "admin" }
+      assert.deepStrictEqual((yield* call("GET", "/api/v1/integrations/", { caller: stranger })).body, [])
+      const strangerGet = yield* call("GET", `/api/v1/integrations/stripe?venueId=${venue2}`, { caller: stranger })
+      assert.strictEqual(strangerGet.status, 404)
+      const strangerDisconnect = yield* call("POST", "/api/v1/integrations/stripe/disconnect", {
+        caller: stranger,
+        body: { venueId: venue2 }
+      })
+      assert.strictEqual(strangerDisconnect.status, 404)
+    })
+  )
+
+  it.effect("replacing the key of a venue that never connected is 404; OAuth providers take no API key", () =>
+    Effect.gen(function* () {
+      const unconnected = "aaaaaaaa-3333-4000-8000-0000000000e3"
+      const reply = yield* call("POST", "/api/v1/integrations/stripe/api-key", {
+        caller: admin,
+        body: { venueId: unconnected, apiKey: "sk_test_whatever1234567890" }
+      })
+      assert.strictEqual(reply.status, 404)
+      assert.strictEqual(reply.body.code, "ConnectionNotFound")
+      const square = yield* call("POST", "/api/v1/integrations/connect/square", {
+        caller: admin,
+        body: { venueId: unconnected, apiKey: "EAAAtoken" }
+      })
+      assert.strictEqual(square.status, 422)
+      assert.strictEqual(square.body.field, "provider")
+    })
+  )
+
+  it.effect("echoes or generates x-request-id", () =>
+    Effect.gen(function* () {
+      const given = yield* call("GET", "/monitoring/health/live", { headers: { "x-request-id": "req-abc.123" } })
+      assert.strictEqual(given.headers["x-request-id"], "req-abc.123")
+      const generated = yield* call("GET", "/monitoring/health/live", {
+        headers: { "x-request-id": "bad id with spaces" }
+      })
+      assert.match(generated.headers["x-request-id"]!, /^[0-9a-f-]{36}$/)
+      const notFound = yield* call("GET", "/nope")
+      assert.strictEqual(notFound.status, 404)
+      assert.strictEqual(notFound.body._tag, "NotFound")
+      assert.isDefined(notFound.headers["x-request-id"])
+    })
+  )
+
+  it.effect("serves OpenAPI with the bearer scheme and Scalar docs", () =>
+    Effect.gen(function* () {
+      const openapi = yield* call("GET", "/openapi.json")
+      assert.strictEqual(openapi.status, 200)
+      assert.property(openapi.body.paths, "/api/v1/integrations/connect/{provider}")
+      assert.property(openapi.body.paths, "/monitoring/health/ready")
+      assert.deepInclude(JSON.stringify(openapi.body.components.securitySchemes), "bearer")
+      const docs = yield* call("GET", "/docs")
+      assert.strictEqual(docs.status, 200)
+      assert.match(docs.text, /<html/i)
+    })
+  )
+
+  it.effect("readiness is open; the deep check is for admins and reaches the database and KMS", () =>
+    Effect.gen(function* () {
+      const ready = yield* call("GET", "/monitoring/health/ready")
+      assert.strictEqual(ready.status, 200)
+      assert.strictEqual(ready.body.checks.database, "ok")
+      assert.strictEqual((yield* call("GET", "/monitoring/health/deep")).status, 401)
+      assert.strictEqual((yield* call("GET", "/monitoring/health/deep", { caller: viewer })).status, 403)
+      const { kms } = yield* TestWorld
+      const deep = yield* call("GET", "/monitoring/health/deep", { caller: admin })
+      assert.strictEqual(deep.status, 200)
+      assert.deepStrictEqual(deep.body.checks, { database: "ok", kms: "ok" })
+      kms.setUnavailable(true)
+      const degraded = yield* call("GET", "/monitoring/health/deep", { caller: admin }).pipe(
+        Effect.ensuring(Effect.sync(() => kms.setUnavailable(false)))
+      )
+      assert.strictEqual(degraded.status, 503)
+    })
+  )
+})
