@@ -76,7 +76,7 @@ const takeInAnotherProcess = (config: QueueWorkerConfig) =>
 
 /** One contract for every PersistedQueueStore adapter, driven through PersistedQueue. */
 export const queueStoreContract = <R>(name: string, environment: Layer.Layer<R>, subject: QueueStoreSubject<R>): void =>
-  layer(environment, { timeout: "60 seconds", excludeTestServices: true })(name, (it) => {
+  layer(environment, { timeout: "60 seconds", excludeTestServices: true, concurrent: true })(name, (it) => {
     const step = Duration.fromInputUnsafe(subject.delayStep)
 
     it.effect("delivers every offered element at least once across competing consumers", () =>
@@ -117,7 +117,7 @@ export const queueStoreContract = <R>(name: string, environment: Layer.Layer<R>,
         yield* queue.offer({ n: 3 }, { id: "order-1" })
         yield* none(queue.take(Effect.succeed))
 
-        yield* Effect.sleep("1100 millis")
+        yield* Effect.sleep("20 millis")
         yield* a(
           PersistedQueue.PersistedQueueStore.use((store) =>
             store.cleanup({ timeToLive: Duration.zero, failedTimeToLive: undefined })
