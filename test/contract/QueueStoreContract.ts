@@ -75,10 +75,15 @@ const takeInAnotherProcess = (config: QueueWorkerConfig) =>
   })
 
 /** One contract for every PersistedQueueStore adapter, driven through PersistedQueue. */
-export const queueStoreContract = <R>(name: string, environment: Layer.Layer<R>, subject: QueueStoreSubject<R>): void =>
-  layer(environment, { timeout: "60 seconds", excludeTestServices: true, concurrent: true })(name, (it) => {
-    const step = Duration.fromInputUnsafe(subject.delayStep)
+export const queueStoreContract = <R>(
+  name: string,
+  environment: Layer.Layer<R>,
+  subject: QueueStoreSubject<R>
+): void => {
+  const step = Duration.fromInputUnsafe(subject.delayStep)
 
+  // every test has its own queue, so they run side by side
+  layer(environment, { timeout: "60 seconds", excludeTestServices: true, concurrent: true })(name, (it) => {
     it.effect("delivers every offered element at least once across competing consumers", () =>
       Effect.gen(function* () {
         const name = queueName("alo")
@@ -102,30 +107,6 @@ export const queueStoreContract = <R>(name: string, environment: Layer.Layer<R>,
           [...new Set(seen)].sort((x, y) => x - y),
           offered
         )
-      })
-    )
-
-    it.effect("an id offered twice is processed once, even after completion, until cleanup", () =>
-      Effect.gen(function* () {
-        const name = queueName("dedupe")
-        const a = within(yield* build(subject, "a"))
-        const queue = yield* a(PersistedQueue.make({ name, schema: Job }))
-        assert.strictEqual(yield* queue.offer({ n: 1 }, { id: "order-1" }), "order-1")
-        yield* queue.offer({ n: 2 }, { id: "order-1" })
-        const first = yield* queue.take((job, meta) => Effect.succeed({ job, meta }))
-        assert.deepStrictEqual(first, { job: { n: 1 }, meta: { id: "order-1", attempts: 1 } })
-        yield* queue.offer({ n: 3 }, { id: "order-1" })
-        yield* none(queue.take(Effect.succeed))
-
-        yield* Effect.sleep("20 millis")
-        yield* a(
-          PersistedQueue.PersistedQueueStore.use((store) =>
-            store.cleanup({ timeToLive: Duration.zero, failedTimeToLive: undefined })
-          )
-        )
-        yield* queue.offer({ n: 4 }, { id: "order-1" })
-        const again = yield* queue.take((job) => Effect.succeed(job)).pipe(Effect.timeout("5 seconds"))
-        assert.deepStrictEqual(again, { n: 4 })
       })
     )
 
@@ -313,3 +294,56 @@ export const queueStoreContract = <R>(name: string, environment: Layer.Layer<R>,
       })
     )
   })
+
+  // cleanup spans every queue of the store: these run one at a time on an environment of their own
+  layer(environment, { timeout: "60 seconds", excludeTestServices: true })(`${name} cleanup`, (it) => {
+    it.effect("an id offered twice is processed once, even after completion, until cleanup", () =>
+      Effect.gen(function* () {
+        const name = queueName("dedupe")
+        const a = within(yield* build(subject, "a"))
+        const queue = yield* a(PersistedQueue.make({ name, schema: Job }))
+        assert.strictEqual(yield* queue.offer({ n: 1 }, { id: "order-1" }), "order-1")
+        yield* queue.offer({ n: 2 }, { id: "order-1" })
+        const first = yield* queue.take((job, meta) => Effect.succeed({ job, meta }))
+        assert.deepStrictEqual(first, { job: { n: 1 }, meta: { id: "order-1", attempts: 1 } })
+        yield* queue.offer({ n: 3 }, { id: "order-1" })
+        yield* none(queue.take(Effect.succeed))
+
+        yield* Effect.sleep("20 millis")
+        yield* a(
+          PersistedQueue.PersistedQueueStore.use((store) =>
+            store.cleanup({ timeToLive: Duration.zero, failedTimeToLive: undefined })
+          )
+        )
+        yield* queue.offer({ n: 4 }, { id: "order-1" })
+        const again = yield* queue.take((job) => Effect.succeed(job)).pipe(Effect.timeout("5 seconds"))
+        assert.deepStrictEqual(again, { n: 4 })
+      })
+    )
+
+    it.effect("cleanup with a failed time-to-live drops dead letters and frees their ids", () =>
+      Effect.gen(function* () {
+        const name = queueName("cleanup")
+        const a = within(yield* build(subject, "a"))
+        const deadLetters = yield* a(Effect.service(QueueDeadLetters))
+        const queue = yield* a(PersistedQueue.make({ name, schema: Job, maxAttempts: 1 }))
+        yield* queue.offer({ n: 1 }, { id: "gone" })
+        yield* Effect.flip(queue.take(() => Effect.fail(new Boom({ message: "no" }))))
+        assert.strictEqual((yield* deadLetters.list(name)).length, 1)
+        const cleanup = (failedTimeToLive: Duration.Duration | undefined) =>
+          a(
+            PersistedQueue.PersistedQueueStore.use((store) =>
+              store.cleanup({ timeToLive: Duration.zero, failedTimeToLive })
+            )
+          )
+        yield* Effect.sleep("20 millis")
+        yield* cleanup(undefined)
+        assert.strictEqual((yield* deadLetters.list(name)).length, 1, "dead letters are kept by default")
+        yield* cleanup(Duration.zero)
+        assert.deepStrictEqual(yield* deadLetters.list(name), [])
+        yield* queue.offer({ n: 2 }, { id: "gone" })
+        assert.deepStrictEqual(yield* queue.take(Effect.succeed).pipe(Effect.timeout("5 seconds")), { n: 2 })
+      })
+    )
+  })
+}
