@@ -1,5 +1,7 @@
+import { createRequire } from "node:module"
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Layer, Redacted } from "effect"
+import { SquareClient, type SquareError } from "square"
 import { MemoryOAuthControl, MemoryOAuthProvider } from "../../adapters/memory/MemoryOAuthProvider.ts"
 import { SdkOAuthProviders } from "../../adapters/providers/OAuthProviders.ts"
 import {
@@ -360,3 +362,101 @@ const contract = (name: string, harnessLayer: Layer.Layer<OAuthProviders | Harne
 
 contract("official SDKs against the sandbox fakes", SandboxHarness)
 contract("in-memory", MemoryHarness)
+
+interface MailchimpApiClient {
+  basePath: string
+  setConfig: (config: { accessToken: string; server: string }) => void
+  ping: { get: () => Promise<{ health_status: string }> }
+}
+const MailchimpApiClient = createRequire(import.meta.url)(
+  "@mailchimp/mailchimp_marketing/src/ApiClient.js"
+) as new () => MailchimpApiClient
+
+/** The fakes' data endpoints as the SDKs see them, and what a lost QuickBooks rotation looks like. */
+layer(SandboxHarness, { timeout: "30 seconds", excludeTestServices: true })(
+  "sandbox fakes on the SDKs' data wire",
+  (it) => {
+    it.effect("Square: ListLocations opens with the granted token; bad and revoked tokens get Square's 401 codes", () =>
+      Effect.gen(function* () {
+        const { oauth, grant } = yield* connect("square")
+        const baseUrl = new URL(oauth.authorizationUrl({ state: "s", redirectUri, codeChallenge: null })).origin
+        const list = (token: string) =>
+          Effect.tryPromise({
+            try: () => new SquareClient({ token, baseUrl, maxRetries: 0 }).locations.list(),
+            catch: (e) => e as SquareError
+          })
+        const locations = yield* list(Redacted.value(grant.accessToken))
+        assert.strictEqual(locations.locations?.[0]?.merchantId, grant.accountId)
+        const bad = yield* list("EAAAnot-a-token").pipe(Effect.flip)
+        assert.strictEqual(bad.statusCode, 401)
+        assert.deepInclude(bad.errors[0], { category: "AUTHENTICATION_ERROR", code: "UNAUTHORIZED" })
+        yield* oauth.revoke({ accessToken: grant.accessToken, refreshToken: grant.refreshToken })
+        const revoked = yield* list(Redacted.value(grant.accessToken)).pipe(Effect.flip)
+        assert.strictEqual(revoked.errors[0]?.code, "ACCESS_TOKEN_REVOKED")
+      })
+    )
+
+    it.effect(
+      "QuickBooks: companyinfo opens with the granted token; a bad one gets the 3200 AUTHENTICATION fault",
+      () =>
+        Effect.gen(function* () {
+          const { oauth, grant } = yield* connect("quickbooks")
+          const base = new URL(oauth.authorizationUrl({ state: "s", redirectUri, codeChallenge: null })).origin
+          const info = (token: string) =>
+            Effect.promise(async () => {
+              const realm = grant.accountId
+              const r = await fetch(`${base}/v3/company/${realm}/companyinfo/${realm}?minorversion=75`, {
+                headers: { authorization: `Bearer ${token}`, accept: "application/json" }
+              })
+              return { status: r.status, body: (await r.json()) as Record<string, any> }
+            })
+          const ok = yield* info(Redacted.value(grant.accessToken))
+          assert.strictEqual(ok.status, 200)
+          assert.strictEqual(ok.body.CompanyInfo.CompanyName, grant.accountName)
+          const bad = yield* info("nope")
+          assert.strictEqual(bad.status, 401)
+          assert.strictEqual(bad.body.Fault.type, "AUTHENTICATION")
+          assert.strictEqual(bad.body.Fault.Error[0].code, "3200")
+        })
+    )
+
+    it.effect("QuickBooks: a refresh answered too late still rotated — the old refresh token is dead and counted", () =>
+      Effect.gen(function* () {
+        const harness = yield* Harness
+        const { oauth, grant } = yield* connect("quickbooks")
+        const before = yield* harness.stats("quickbooks")
+        yield* harness.fail("quickbooks", "timeout")
+        const lost = yield* oauth.refresh(grant.refreshToken ?? Redacted.make("")).pipe(Effect.flip)
+        assert.deepInclude(lost, { _tag: "ProviderUnavailable", retryable: true })
+        yield* Effect.sleep("900 millis")
+        yield* harness.recover("quickbooks")
+        const retry = yield* oauth.refresh(grant.refreshToken ?? Redacted.make("")).pipe(Effect.flip)
+        assert.deepInclude(retry, { _tag: "OAuthGrantRejected", code: "invalid_grant" })
+        assert.strictEqual((yield* harness.stats("quickbooks")).staleRefreshes - before.staleRefreshes, 1)
+      })
+    )
+
+    it.effect(
+      "Mailchimp: the marketing SDK pings at the metadata's api_endpoint; a bad token gets the problem+json 401",
+      () =>
+        Effect.gen(function* () {
+          const { grant } = yield* connect("mailchimp")
+          const ping = (token: string) =>
+            Effect.tryPromise({
+              try: () => {
+                const client = new MailchimpApiClient()
+                client.setConfig({ accessToken: token, server: grant.extra.dc ?? "" })
+                client.basePath = `${grant.extra.apiEndpoint}/3.0`
+                return client.ping.get()
+              },
+              catch: (e) => e as { status: number; response: { body: { title: string; status: number } } }
+            })
+          const health = yield* ping(Redacted.value(grant.accessToken))
+          assert.strictEqual(health.health_status, "Everything's Chimpy!")
+          const bad = yield* ping("0123456789abcdef").pipe(Effect.flip)
+          assert.strictEqual(bad.status, 401)
+          assert.deepInclude(bad.response.body, { title: "API Key Invalid", status: 401 })
+        })
+    )
+  }
+)
