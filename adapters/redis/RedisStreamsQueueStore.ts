@@ -331,6 +331,27 @@ return #found
 `
 }).withReturnType<number>()
 
+// Consumer names are per process, so the group collects the names of stopped
+// workers; those idle past the threshold with nothing pending are removed
+// (atomically: a consumer that still holds entries is never dropped).
+const pruneConsumersScript = Redis.script((...args: [stream: string, group: string, idleMillis: number]) => args, {
+  numberOfKeys: 1,
+  lua: `
+local ok, consumers = pcall(redis.call, "XINFO", "CONSUMERS", KEYS[1], ARGV[1])
+if not ok then return 0 end
+local removed = 0
+for _, consumer in ipairs(consumers) do
+  local info = {}
+  for i = 1, #consumer, 2 do info[consumer[i]] = consumer[i + 1] end
+  if tonumber(info["pending"]) == 0 and tonumber(info["idle"]) > tonumber(ARGV[2]) then
+    redis.call("XGROUP", "DELCONSUMER", KEYS[1], ARGV[1], info["name"])
+    removed = removed + 1
+  end
+end
+return removed
+`
+}).withReturnType<number>()
+
 type Fields = Record<string, string>
 
 const toFields = (flat: ReadonlyArray<string> | null): Fields => {
@@ -381,6 +402,7 @@ const make = Effect.fnUntraced(function* (options: RedisStreamsQueueStoreOptions
   const claimIdleMillis = Math.max(1, Math.round(options.claimIdleMillis ?? 60_000))
   const refreshMillis = Math.max(1, Math.floor(claimIdleMillis / 3))
   const autoclaimEveryMillis = Math.max(blockMillis, Math.floor(claimIdleMillis / 4))
+  const consumerIdleMillis = Math.max(claimIdleMillis, 10 * blockMillis)
   const registry = `${prefix}queues`
   const keys = (name: string) => keysFor(prefix, name)
 
@@ -394,6 +416,7 @@ const make = Effect.fnUntraced(function* (options: RedisStreamsQueueStoreOptions
   const requeueDead = redis.eval(requeueDeadScript)
   const requeueDeadAll = redis.eval(requeueDeadBatchScript)
   const trimDead = redis.eval(trimDeadScript)
+  const pruneConsumers = redis.eval(pruneConsumersScript)
 
   // Per queue, in this process: whether the group is known to exist, where
   // XAUTOCLAIM resumes, and the entries whose handlers are running here.
@@ -653,6 +676,7 @@ const make = Effect.fnUntraced(function* (options: RedisStreamsQueueStoreOptions
           const k = keys(name)
           const at = now()
           yield* redis.send("ZREMRANGEBYSCORE", k.ids, "-inf", `(${at - Duration.toMillis(timeToLive)}`)
+          yield* pruneConsumers(k.stream, group, consumerIdleMillis)
           if (failedTimeToLive !== undefined) {
             const cutoff = at - Duration.toMillis(failedTimeToLive)
             yield* trimDead(k.dead, k.deadIndex, k.ids, cutoff).pipe(
