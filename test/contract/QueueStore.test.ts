@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Redacted, Schedule, Schema } from "effect"
+import { Context, Effect, Fiber, Layer, Queue, Redacted, Schedule, Schema } from "effect"
 import { PersistedQueue, Redis } from "effect/persistence"
 import { PostgresQueueStore } from "../../adapters/postgres/PostgresQueueStore.ts"
 import { splitStatements } from "../../adapters/postgres/SqlScript.ts"
@@ -121,5 +121,43 @@ describe("RedisStreamsQueueStore when Redis goes down", () => {
         assert.deepStrictEqual(yield* Fiber.join(waiting).pipe(Effect.timeout("10 seconds")), { n: 3 })
       }),
     30_000
+  )
+})
+
+describe("IoRedis", () => {
+  it.live("sends commands, reloads flushed scripts, reserves connections for blocking reads, subscribes", () =>
+    Effect.gen(function* () {
+      const server = yield* makeRedisServer
+      const context = yield* Layer.build(IoRedis.layer({ url: server.url, pool: { maxConnections: 1 } }))
+      const redis = Context.get(context, Redis.Redis)
+      assert.strictEqual(yield* redis.send("PING"), "PONG")
+
+      const echo = Redis.script((key: string, value: string) => [key, value], {
+        lua: `redis.call("SET", KEYS[1], ARGV[1]) return redis.call("GET", KEYS[1])`,
+        numberOfKeys: 1
+      }).withReturnType<string>()
+      assert.strictEqual(yield* redis.eval(echo)("k", "one"), "one")
+      yield* redis.send("SCRIPT", "FLUSH")
+      assert.strictEqual(yield* redis.eval(echo)("k", "two"), "two")
+
+      // an interrupted blocking read closes its connection; the pool of one still serves the next reservation
+      const blocked = yield* Effect.scoped(
+        Effect.flatMap(redis.reserve, (connection) => connection.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$"))
+      ).pipe(Effect.forkChild)
+      yield* Effect.sleep("50 millis")
+      yield* Fiber.interrupt(blocked)
+      const read = yield* Effect.scoped(
+        Effect.flatMap(redis.reserve, (connection) =>
+          connection.send("XREAD", "COUNT", "1", "BLOCK", "20", "STREAMS", "s", "$")
+        )
+      )
+      assert.isNull(read)
+
+      const messages = yield* redis.subscribe("news")
+      yield* redis
+        .send<number>("PUBLISH", "news", "hello")
+        .pipe(Effect.repeat({ until: (receivers) => receivers > 0, schedule: Schedule.spaced("10 millis") }))
+      assert.deepStrictEqual(yield* Queue.take(messages), { channel: "news", message: "hello" })
+    })
   )
 })
