@@ -2,10 +2,12 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeHttpServer } from "@effect/platform-node"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { ConfigProvider, Context, Effect, Layer, Logger, Redacted, References } from "effect"
 import { HttpClient, HttpClientRequest, HttpRouter } from "effect/http"
 import { signToken } from "../../adapters/http/JoseTokenVerifier.ts"
 import { HttpRoutes, Services } from "../../adapters/main/App.ts"
+import { layerWith } from "../../adapters/telemetry/Telemetry.ts"
 import { type FakeKms, startFakeKms } from "../sandbox/FakeKms.ts"
 import { type FakeStripe, startFakeStripe } from "../sandbox/FakeStripe.ts"
 import { TestDatabaseUrls } from "./TestDatabase.ts"
@@ -16,7 +18,13 @@ export const kmsKeyId = "e2e-master-key"
 /** Everything the app under test talks to, so tests can arrange and inspect it. */
 export class TestWorld extends Context.Service<
   TestWorld,
-  { readonly stripe: FakeStripe; readonly kms: FakeKms; readonly logs: Array<string>; readonly dataDir: string }
+  {
+    readonly stripe: FakeStripe
+    readonly kms: FakeKms
+    readonly logs: Array<string>
+    readonly spans: InMemorySpanExporter
+    readonly dataDir: string
+  }
 >()("integration-service/test/TestWorld") {}
 
 const fakes = Layer.effect(
@@ -25,11 +33,20 @@ const fakes = Layer.effect(
     Effect.promise(async () => {
       const stripe = await startFakeStripe()
       const kms = await startFakeKms({ keys: [kmsKeyId] })
-      return { stripe, kms, logs: [] as Array<string>, dataDir: mkdtempSync(join(tmpdir(), "integration-e2e-")) }
+      return {
+        stripe,
+        kms,
+        logs: [] as Array<string>,
+        spans: new InMemorySpanExporter(),
+        dataDir: mkdtempSync(join(tmpdir(), "integration-e2e-"))
+      }
     }),
     ({ stripe, kms }) => Effect.promise(() => Promise.all([stripe.close(), kms.close()]))
   )
 )
+
+/** Every span, kept in memory (read them before the layer is released). */
+const tracing = Layer.unwrap(Effect.map(TestWorld, ({ spans }) => layerWith(new SimpleSpanProcessor(spans))))
 
 /** Every log line, at every level, as text: tests assert no secret is ever written. */
 const capturedLogs = Layer.unwrap(
@@ -41,41 +58,47 @@ const capturedLogs = Layer.unwrap(
   )
 )
 
-const config = Layer.unwrap(
-  Effect.gen(function* () {
-    const urls = yield* TestDatabaseUrls
-    const world = yield* TestWorld
-    // The AWS SDK reads its credentials from the environment.
-    process.env.AWS_ACCESS_KEY_ID = "AKIDSANDBOX"
-    process.env.AWS_SECRET_ACCESS_KEY = "sandbox-secret"
-    return ConfigProvider.layer(
-      ConfigProvider.fromUnknown({
-        DATABASE_URL: Redacted.value(urls.owner),
-        DATABASE_APP_URL: Redacted.value(urls.app),
-        DATA_DIR: world.dataDir,
-        JWT_SECRET: jwtSecret,
-        KMS_KEY_ID: kmsKeyId,
-        AWS_REGION: "us-east-1",
-        KMS_ENDPOINT: world.kms.url,
-        STRIPE_API_BASE_URL: world.stripe.url
-      })
-    )
-  })
-)
+const config = <R>(overrides: Effect.Effect<Record<string, string>, never, R>) =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const urls = yield* TestDatabaseUrls
+      const world = yield* TestWorld
+      // The AWS SDK reads its credentials from the environment.
+      process.env.AWS_ACCESS_KEY_ID = "AKIDSANDBOX"
+      process.env.AWS_SECRET_ACCESS_KEY = "sandbox-secret"
+      return ConfigProvider.layer(
+        ConfigProvider.fromUnknown({
+          DATABASE_URL: Redacted.value(urls.owner),
+          DATABASE_APP_URL: Redacted.value(urls.app),
+          DATA_DIR: world.dataDir,
+          JWT_SECRET: jwtSecret,
+          KMS_KEY_ID: kmsKeyId,
+          AWS_REGION: "us-east-1",
+          KMS_ENDPOINT: world.kms.url,
+          STRIPE_API_BASE_URL: world.stripe.url,
+          ...(yield* overrides)
+        })
+      )
+    })
+  )
 
 /**
  * The whole service on an ephemeral port against the real PostgreSQL (a fresh
  * database), the Stripe fake through the official SDK and the KMS fake through
  * the AWS SDK. Services are built before the socket listens, as in main.
  */
-export const TestApp = HttpRouter.serve(HttpRoutes, { disableListenLog: true, disableLogger: false }).pipe(
-  Layer.provideMerge(NodeHttpServer.layerTest),
-  Layer.provideMerge(Services),
-  Layer.provide(config),
-  Layer.provideMerge(capturedLogs),
-  Layer.provideMerge(fakes),
-  Layer.provideMerge(TestDatabaseUrls.layer)
-)
+export const testAppWith = <R>(overrides: Effect.Effect<Record<string, string>, never, R>) =>
+  HttpRouter.serve(HttpRoutes, { disableListenLog: true, disableLogger: false }).pipe(
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provideMerge(Services),
+    Layer.provide(config(overrides)),
+    Layer.provideMerge(capturedLogs),
+    Layer.provideMerge(tracing),
+    Layer.provideMerge(fakes),
+    Layer.provideMerge(TestDatabaseUrls.layer)
+  )
+
+export const TestApp = testAppWith(Effect.succeed({}))
 
 export interface Caller {
   readonly sub?: string
