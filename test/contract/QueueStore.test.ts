@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Queue, Redacted, Schedule, Schema } from "effect"
+import { Context, Duration, Effect, Fiber, Layer, Queue, Redacted, Schedule, Schema } from "effect"
 import { PersistedQueue, Redis } from "effect/persistence"
 import { PostgresQueueStore } from "../../adapters/postgres/PostgresQueueStore.ts"
 import { splitStatements } from "../../adapters/postgres/SqlScript.ts"
@@ -58,6 +58,7 @@ queueStoreContract("RedisStreamsQueueStore", RedisPrefix.layer, {
         queue
       })
     ),
+  claimTimeout: Duration.millis(claimIdleMillis),
   delayStep: "1 milli"
 })
 
@@ -88,6 +89,7 @@ queueStoreContract("PostgresQueueStore (PersistedQueue.layerStoreSql) as the ser
     TestDatabaseUrls.use((urls) =>
       Effect.succeed({ store: "sql" as const, url: Redacted.value(urls.app), lockExpirationMillis, queue })
     ),
+  claimTimeout: Duration.millis(lockExpirationMillis),
   delayStep: "1 second"
 })
 

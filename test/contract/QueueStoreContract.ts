@@ -17,6 +17,8 @@ export interface QueueStoreSubject<R> {
   readonly consumer: (consumerName: string) => Layer.Layer<Consumer, never, R>
   /** How to run the same kind of consumer in another process (QueueStoreWorker.ts). */
   readonly workerConfig: (queue: string, consumerName: string) => Effect.Effect<QueueWorkerConfig, never, R>
+  /** How long a claim outlives its consumer (claim idle time / lock expiration). */
+  readonly claimTimeout: Duration.Input
   /** The store's smallest delay step: SQL rounds delays up to whole seconds. */
   readonly delayStep: Duration.Input
 }
@@ -240,6 +242,28 @@ export const queueStoreContract = <R>(
         const taken = yield* queue.take((job, meta) => Effect.succeed({ job, meta })).pipe(Effect.timeout("15 seconds"))
         assert.deepStrictEqual(taken, { job: { n: 42 }, meta: { id, attempts: 2 } })
         yield* none(queue.take(Effect.succeed))
+      })
+    )
+
+    it.effect("a slow handler keeps its claim past the claim timeout", () =>
+      Effect.gen(function* () {
+        const name = queueName("slow")
+        const a = within(yield* build(subject, "a"))
+        const b = within(yield* build(subject, "b"))
+        const queueA = yield* a(PersistedQueue.make({ name, schema: Job }))
+        const queueB = yield* b(PersistedQueue.make({ name, schema: Job }))
+        yield* queueA.offer({ n: 1 })
+        const slow = Duration.times(Duration.fromInputUnsafe(subject.claimTimeout), 2.5)
+        const started = yield* Deferred.make<void>()
+        const handled = yield* queueA
+          .take((_, meta) =>
+            Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.sleep(slow)), Effect.as(meta))
+          )
+          .pipe(Effect.forkChild)
+        yield* Deferred.await(started)
+        yield* none(queueB.take(Effect.succeed), slow)
+        assert.strictEqual((yield* Fiber.join(handled)).attempts, 1)
+        yield* none(queueB.take(Effect.succeed))
       })
     )
 
