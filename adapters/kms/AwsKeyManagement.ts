@@ -150,18 +150,34 @@ const make = Effect.fnUntraced(function* (options: AwsKeyManagementOptions) {
   })
 })
 
-/** `KMS_KEY_ID`, `AWS_REGION` and optionally `KMS_ENDPOINT`; credentials from the SDK's default chain. */
+/**
+ * `KMS_KEY_ID`, `AWS_REGION`, optionally `KMS_ENDPOINT`. Credentials from
+ * `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`) when
+ * both are set, else the SDK's default chain (instance or task role, SSO, …).
+ */
 export const AwsKeyManagementConfig = Config.all({
   keyId: Config.String("KMS_KEY_ID"),
   region: Config.String("AWS_REGION"),
-  endpoint: Config.option(Config.String("KMS_ENDPOINT"))
+  endpoint: Config.option(Config.String("KMS_ENDPOINT")),
+  accessKeyId: Config.option(Config.String("AWS_ACCESS_KEY_ID")),
+  secretAccessKey: Config.option(Config.Redacted("AWS_SECRET_ACCESS_KEY")),
+  sessionToken: Config.option(Config.Redacted("AWS_SESSION_TOKEN"))
 }).pipe(
   Config.map(
-    ({ keyId, region, endpoint }): AwsKeyManagementOptions =>
-      Option.match(endpoint, {
-        onNone: () => ({ keyId, region }),
-        onSome: (endpoint) => ({ keyId, region, endpoint })
-      })
+    ({ keyId, region, endpoint, accessKeyId, secretAccessKey, sessionToken }): AwsKeyManagementOptions => ({
+      keyId,
+      region,
+      ...Option.match(endpoint, { onNone: () => ({}), onSome: (endpoint) => ({ endpoint }) }),
+      ...(Option.isSome(accessKeyId) && Option.isSome(secretAccessKey)
+        ? {
+            credentials: {
+              accessKeyId: accessKeyId.value,
+              secretAccessKey: secretAccessKey.value,
+              ...Option.match(sessionToken, { onNone: () => ({}), onSome: (token) => ({ sessionToken: token }) })
+            }
+          }
+        : {})
+    })
   )
 )
 
