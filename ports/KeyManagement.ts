@@ -7,6 +7,7 @@ export interface DataKey {
   readonly plaintext: Redacted.Redacted<Uint8Array>
   /** The same key wrapped by the master key `keyId`: this is what is stored. */
   readonly wrapped: Uint8Array
+  /** The master key as the key manager names it (AWS KMS: the key ARN, even when configured by alias). */
   readonly keyId: string
 }
 
@@ -21,7 +22,7 @@ export class KeyManagement extends Context.Service<
       wrapped: Uint8Array,
       keyId: string
     ) => Effect.Effect<Redacted.Redacted<Uint8Array>, KeyManagementUnavailable | SecretUnreadable>
-    /** Re-wraps a data key under another master key without exposing it. */
+    /** Re-wraps a data key under another master key without exposing it; `keyId` is named as in DataKey. */
     readonly reEncrypt: (
       wrapped: Uint8Array,
       fromKeyId: string,
