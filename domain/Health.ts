@@ -26,3 +26,17 @@ export class ConnectionHealth extends Schema.Class<ConnectionHealth>("Connection
 /** Three failures in a row make a connection unhealthy; one makes it degraded. */
 export const statusAfter = (consecutiveFailures: number): HealthStatus =>
   consecutiveFailures === 0 ? "healthy" : consecutiveFailures < 3 ? "degraded" : "unhealthy"
+
+/** The health after one more check: failures count up until a success resets them. */
+export const afterCheck = (before: ConnectionHealth | undefined, check: HealthCheck): ConnectionHealth => {
+  const consecutiveFailures = check.ok ? 0 : (before?.consecutiveFailures ?? 0) + 1
+  return new ConnectionHealth({
+    connectionId: check.connectionId,
+    status: statusAfter(consecutiveFailures),
+    consecutiveFailures,
+    lastCheckAt: check.checkedAt,
+    lastSuccessAt: check.ok ? check.checkedAt : (before?.lastSuccessAt ?? null),
+    lastError: check.error,
+    lastLatencyMs: check.latencyMs
+  })
+}

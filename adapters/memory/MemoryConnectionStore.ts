@@ -1,7 +1,7 @@
 import { Effect, Layer, Option, Ref } from "effect"
 import { Connection } from "../../domain/Connection.ts"
 import type { SealedSecret, SecretPlace } from "../../domain/Credential.ts"
-import { ConnectionHealth, type HealthCheck, statusAfter } from "../../domain/Health.ts"
+import { afterCheck, ConnectionHealth, type HealthCheck } from "../../domain/Health.ts"
 import type { ConnectionId, TenantId } from "../../domain/Ids.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 
@@ -107,17 +107,7 @@ export const MemoryConnectionStore = {
         recordHealth: (check: HealthCheck) =>
           Ref.modify(state, (s) => {
             const key = healthKey(check.tenantId, check.connectionId)
-            const before = s.health.get(key)
-            const failures = check.ok ? 0 : (before?.consecutiveFailures ?? 0) + 1
-            const next = new ConnectionHealth({
-              connectionId: check.connectionId,
-              status: statusAfter(failures),
-              consecutiveFailures: failures,
-              lastCheckAt: check.checkedAt,
-              lastSuccessAt: check.ok ? check.checkedAt : (before?.lastSuccessAt ?? null),
-              lastError: check.error,
-              lastLatencyMs: check.latencyMs
-            })
+            const next = afterCheck(s.health.get(key), check)
             return [next, { ...s, health: new Map(s.health).set(key, next) }]
           }),
         health: (tenantId, connectionId) =>

@@ -3,7 +3,7 @@ import { SqlClient, type SqlError } from "effect/sql"
 import { Connection, type ConnectionStatus } from "../../domain/Connection.ts"
 import { SealedSecret, type SecretPlace } from "../../domain/Credential.ts"
 import { StoreUnavailable } from "../../domain/Errors.ts"
-import { ConnectionHealth, type HealthCheck, statusAfter } from "../../domain/Health.ts"
+import { afterCheck, ConnectionHealth, type HealthCheck } from "../../domain/Health.ts"
 import type { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
 import type { Provider } from "../../domain/Provider.ts"
 import { ConnectionStore, type SealedField } from "../../ports/ConnectionStore.ts"
@@ -125,24 +125,24 @@ export const PostgresConnectionStore = {
       })
 
       const recordHealth = Effect.fn("PostgresConnectionStore.recordHealth")(function* (check: HealthCheck) {
-        const rows = yield* sql`
-          INSERT INTO integration_health AS h (tenant_id, connection_id, status, consecutive_failures, checks_total,
-            checks_failed, last_check_at, last_success_at, last_error, last_latency_ms, updated_at)
-          VALUES (${check.tenantId}, ${check.connectionId}, ${statusAfter(check.ok ? 0 : 1)}, ${check.ok ? 0 : 1}, 1,
-            ${check.ok ? 0 : 1}, ${check.checkedAt}, ${check.ok ? check.checkedAt : null}, ${check.error},
-            ${check.latencyMs}, ${check.checkedAt})
-          ON CONFLICT (tenant_id, connection_id) DO UPDATE SET
-            consecutive_failures = CASE WHEN ${check.ok} THEN 0 ELSE h.consecutive_failures + 1 END,
-            status = CASE WHEN ${check.ok} THEN 'healthy'
-              WHEN h.consecutive_failures + 1 >= 3 THEN 'unhealthy' ELSE 'degraded' END,
-            checks_total = h.checks_total + 1,
-            checks_failed = h.checks_failed + CASE WHEN ${check.ok} THEN 0 ELSE 1 END,
-            last_check_at = EXCLUDED.last_check_at,
-            last_success_at = COALESCE(EXCLUDED.last_success_at, h.last_success_at),
-            last_error = EXCLUDED.last_error, last_latency_ms = EXCLUDED.last_latency_ms,
-            updated_at = EXCLUDED.updated_at
-          RETURNING ${sql.literal(healthColumns)}`.pipe(inTenant(check.tenantId))
-        return decodeHealth(rows[0])
+        return yield* Effect.gen(function* () {
+          const rows = yield* sql`SELECT ${sql.literal(healthColumns)} FROM integration_health
+            WHERE connection_id = ${check.connectionId} FOR UPDATE`
+          const next = afterCheck(rows[0] === undefined ? undefined : decodeHealth(rows[0]), check)
+          yield* sql`
+            INSERT INTO integration_health AS h (tenant_id, connection_id, status, consecutive_failures, checks_total,
+              checks_failed, last_check_at, last_success_at, last_error, last_latency_ms, updated_at)
+            VALUES (${check.tenantId}, ${check.connectionId}, ${next.status}, ${next.consecutiveFailures}, 1,
+              ${check.ok ? 0 : 1}, ${next.lastCheckAt}, ${next.lastSuccessAt}, ${next.lastError},
+              ${next.lastLatencyMs}, ${check.checkedAt})
+            ON CONFLICT (tenant_id, connection_id) DO UPDATE SET
+              status = EXCLUDED.status, consecutive_failures = EXCLUDED.consecutive_failures,
+              checks_total = h.checks_total + 1, checks_failed = h.checks_failed + EXCLUDED.checks_failed,
+              last_check_at = EXCLUDED.last_check_at, last_success_at = EXCLUDED.last_success_at,
+              last_error = EXCLUDED.last_error, last_latency_ms = EXCLUDED.last_latency_ms,
+              updated_at = EXCLUDED.updated_at`
+          return next
+        }).pipe(inTenant(check.tenantId))
       })
 
       const health = Effect.fn("PostgresConnectionStore.health")(function* (
