@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises"
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Config, Effect, Layer, Option, Redacted, Semaphore } from "effect"
 import { KeyManagementUnavailable, SecretUnreadable } from "../../domain/Errors.ts"
@@ -152,18 +152,27 @@ const loadOrCreateKeyringFile = Effect.fn("LocalKeyring.loadOrCreate")(function*
  */
 export const addKeyToKeyringFile = Effect.fn("LocalKeyring.addKey")(function* (dataDir: string) {
   const path = keyringPath(dataDir)
-  const existing = Option.getOrElse(yield* readKeyringFile(path), () => "")
-  if (existing.trim() !== "") yield* parseKeyring(existing)
+  const lock = `${path}.lock`
   yield* Effect.tryPromise({
     try: () => mkdir(dataDir, { recursive: true, mode: 0o700 }),
     catch: () => configError(`cannot create ${dataDir}`)
   })
+  // Two additions racing would lose a key that secrets may already be wrapped under.
+  yield* Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => writeFile(lock, "", { mode: 0o600, flag: "wx" }),
+      catch: () => configError(`${lock} exists: another key is being added (remove it if nothing is running)`)
+    }),
+    () => Effect.promise(() => rm(lock, { force: true }))
+  )
+  const existing = Option.getOrElse(yield* readKeyringFile(path), () => "")
+  if (existing.trim() !== "") yield* parseKeyring(existing)
   const entry = newEntry()
   yield* writeKeyringFile(path, `${entry}\n${existing}`, false).pipe(
     Effect.mapError(() => configError(`cannot write ${path}`))
   )
   return entry.slice(0, entry.indexOf(":"))
-})
+}, Effect.scoped)
 
 const importKey = (entry: KeyringEntry) =>
   Effect.promise(() =>

@@ -93,6 +93,23 @@ describe("LocalKeyring", () => {
     })
   )
 
+  it.effect("never loses a key when additions race", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      yield* keyManagerOf(LocalKeyring.layerFile(dir))
+      const results = yield* Effect.all(
+        Array.from({ length: 4 }, () => Effect.result(LocalKeyring.addKey(dir))),
+        { concurrency: "unbounded" }
+      )
+      const added = results.flatMap((r) => (r._tag === "Success" ? [r.success] : []))
+      assert.isAbove(added.length, 0)
+      const text = yield* Effect.promise(() => readFile(join(dir, "keyring"), "utf8"))
+      for (const id of added) assert.include(text, `${id}:`)
+      assert.strictEqual(text.trim().split("\n").length, added.length + 1)
+      yield* LocalKeyring.addKey(dir)
+    })
+  )
+
   it.effect("fails clearly when the keyring file is damaged", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
