@@ -67,9 +67,9 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
     })
   )
 
-  it.effect("a wrong key is 422 and stores nothing; Stripe down is 503 and stores nothing", () =>
+  it.effect("a wrong key is 422 and stores nothing; Stripe or KMS down is 503 and stores nothing", () =>
     Effect.gen(function* () {
-      const { stripe } = yield* TestWorld
+      const { stripe, kms } = yield* TestWorld
       const wrong = yield* call("POST", "/api/v1/integrations/connect/stripe", {
         caller: admin,
         body: { venueId: venue, apiKey: "sk_test_notarealkey000000" }
@@ -86,6 +86,13 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       }).pipe(Effect.ensuring(Effect.sync(() => stripe.setFailure(null))))
       assert.strictEqual(down.status, 503)
       assert.strictEqual(down.body.code, "ProviderUnavailable")
+      kms.setUnavailable(true)
+      const kmsDown = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+        caller: admin,
+        body: { venueId: venue, apiKey: key }
+      }).pipe(Effect.ensuring(Effect.sync(() => kms.setUnavailable(false))))
+      assert.strictEqual(kmsDown.status, 503)
+      assert.strictEqual(kmsDown.body.code, "KeyManagementUnavailable")
       assert.strictEqual(yield* tenantRowCount("connections"), 0)
       assert.strictEqual(yield* tenantRowCount("credentials"), 0)
       assert.strictEqual(
