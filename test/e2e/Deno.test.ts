@@ -1,0 +1,63 @@
+import { existsSync } from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import { signToken } from "../../adapters/http/JoseTokenVerifier.ts"
+import { freePort, spawnProcess } from "../support/Process.ts"
+import { TestDatabaseUrls } from "../support/TestDatabase.ts"
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
+const deno = join(repoRoot, "node_modules", ".bin", "deno")
+const jwtSecret = "deno-e2e-jwt-secret-4b1d9e7c2a6f8e0d3c5b7a9f1e3d5c7b"
+
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => mkdtemp(join(tmpdir(), "integration-deno-"))),
+  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+)
+
+layer(TestDatabaseUrls.layer, { timeout: "60 seconds", excludeTestServices: true })("the service under Deno", (it) => {
+  it.effect(
+    "`deno task start` serves the same API on PostgreSQL and exits cleanly on SIGTERM",
+    () =>
+      Effect.gen(function* () {
+        assert.isTrue(existsSync(deno), `Deno is missing at ${deno}: run npm ci (deno is a devDependency)`)
+        const urls = yield* TestDatabaseUrls
+        const port = yield* freePort
+        const base = `http://127.0.0.1:${port}`
+        const service = yield* spawnProcess(deno, ["task", "start"], {
+          cwd: repoRoot,
+          env: {
+            DATABASE_URL: Redacted.value(urls.owner),
+            DATA_DIR: yield* tempDir,
+            JWT_SECRET: jwtSecret,
+            PORT: String(port)
+          }
+        })
+        yield* service.waitForUrl(`${base}/monitoring/health/ready`, "60 seconds")
+        assert.include(service.output(), `Listening on ${base}`)
+
+        const token = yield* Effect.promise(() =>
+          signToken(Redacted.make(jwtSecret), {
+            sub: "deno-user",
+            tenantId: "dddddddd-0000-4000-8000-0000000000d1",
+            venueIds: [],
+            role: "admin"
+          })
+        )
+        const response = yield* Effect.promise(() =>
+          fetch(`${base}/api/v1/integrations/`, { headers: { authorization: `Bearer ${token}` } })
+        )
+        assert.strictEqual(response.status, 200)
+        assert.deepStrictEqual(yield* Effect.promise(() => response.json()), [])
+
+        // 130 is the interrupted-only exit of Effect's runMain: every finalizer ran without failing.
+        const exit = yield* service.stop("SIGTERM")
+        assert.deepStrictEqual(exit, { code: 130, signal: null }, service.output())
+        assert.notMatch(service.output(), /\b(ERROR|FATAL)\b|Uncaught/)
+      }),
+    120_000
+  )
+})
