@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
+import { link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Config, Effect, Layer, Option, Redacted, Semaphore } from "effect"
 import { KeyManagementUnavailable, SecretUnreadable } from "../../domain/Errors.ts"
@@ -97,12 +97,15 @@ const readKeyringFile = (path: string) =>
 
 const writeKeyringFile = (path: string, text: string, exclusive: boolean) =>
   Effect.tryPromise({
+    // Written aside, then moved in whole, so a reader never sees half a keyring; link refuses to replace.
     try: async () => {
-      if (exclusive) return writeFile(path, text, { mode: 0o600, flag: "wx" })
       const temporary = `${path}.${crypto.randomUUID()}.tmp`
       await writeFile(temporary, text, { mode: 0o600, flag: "wx" })
-      await chmod(temporary, 0o600)
-      await rename(temporary, path)
+      try {
+        await (exclusive ? link(temporary, path) : rename(temporary, path))
+      } finally {
+        await rm(temporary, { force: true })
+      }
     },
     catch: (cause) => cause
   })
