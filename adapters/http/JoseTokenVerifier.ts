@@ -1,4 +1,4 @@
-import { Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Effect, Layer, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify, SignJWT } from "jose"
 import { TenantId, UserId, VenueId } from "../../domain/Ids.ts"
 import { Principal, Role } from "../../domain/Principal.ts"
@@ -11,6 +11,12 @@ const Claims = Schema.Struct({
   role: Role
 })
 const decodeClaims = Schema.decodeUnknownEffect(Claims)
+
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+const describeIssues = (issue: SchemaIssue.Issue) =>
+  formatIssues(issue)
+    .issues.map((i) => `${(i.path ?? []).map(String).join(".")}: ${i.message}`)
+    .join("; ")
 
 export type JwtKeys =
   | { readonly _tag: "Secret"; readonly secret: Redacted.Redacted<string> }
@@ -47,7 +53,7 @@ export const JoseTokenVerifier = {
             Effect.mapError((e) =>
               e._tag === "InvalidToken"
                 ? e
-                : new InvalidToken({ message: `bearer token claims are invalid: ${e.message.split("\n")[0]}` })
+                : new InvalidToken({ message: `bearer token claims are invalid: ${describeIssues(e.issue)}` })
             ),
             Effect.map(
               (claims) =>
