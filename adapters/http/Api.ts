@@ -3,9 +3,11 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import { Connection } from "../../domain/Connection.ts"
 import { ConnectionHealth } from "../../domain/Health.ts"
 import { VenueId } from "../../domain/Ids.ts"
+import { OAuthProviderName } from "../../domain/OAuth.ts"
 import { Provider } from "../../domain/Provider.ts"
 import { ApiErrors, ServiceUnavailable, Unauthorized } from "./ApiErrors.ts"
 import { Authorization } from "./Authorization.ts"
+import { WebhookEventsGroup } from "./WebhookEventsApi.ts"
 
 export const ApiKey = Schema.RedactedFromValue(Schema.String.check(Schema.isNonEmpty()), { disallowEncode: true })
 
@@ -20,6 +22,18 @@ export const TestResponse = Schema.Struct({
   error: Schema.NullOr(Schema.String),
   health: ConnectionHealth
 }).annotate({ identifier: "ConnectionTest" })
+
+/** What connecting an OAuth provider answers: where to send the user, and until when that link works. */
+export const OAuthStartResponse = Schema.Struct({
+  authorizationUrl: Schema.String,
+  expiresAt: Schema.Date
+}).annotate({ identifier: "OAuthStart" })
+
+/** A disconnect; for OAuth, also whether the provider revoked the grant (local secrets are deleted either way). */
+export const DisconnectResponse = Schema.Struct({
+  ...ConnectionResponse.fields,
+  revocation: Schema.optionalKey(Schema.Struct({ revoked: Schema.Boolean, error: Schema.NullOr(Schema.String) }))
+}).annotate({ identifier: "Disconnect" })
 
 const providerParam = { provider: Provider }
 const venueQuery = { venueId: VenueId }
@@ -42,13 +56,13 @@ export class ConnectionsGroup extends HttpApiGroup.make("connections")
     HttpApiEndpoint.post("connect", "/connect/:provider", {
       params: providerParam,
       payload: Schema.Struct({ venueId: VenueId, apiKey: Schema.optionalKey(ApiKey) }),
-      success: ConnectionResponse.pipe(HttpApiSchema.status(201)),
+      success: [ConnectionResponse.pipe(HttpApiSchema.status(201)), OAuthStartResponse],
       error: ApiErrors
     }),
     HttpApiEndpoint.post("disconnect", "/:provider/disconnect", {
       params: providerParam,
       payload: venueBody,
-      success: ConnectionResponse,
+      success: DisconnectResponse,
       error: ApiErrors
     }),
     HttpApiEndpoint.post("reconnect", "/:provider/reconnect", {
@@ -61,6 +75,49 @@ export class ConnectionsGroup extends HttpApiGroup.make("connections")
       params: providerParam,
       payload: apiKeyBody,
       success: ConnectionResponse,
+      error: ApiErrors
+    })
+  )
+  .middleware(Authorization)
+  .prefix("/api/v1/integrations") {}
+
+export const OAuthCallbackResponse = Schema.Struct({
+  status: Schema.Literals(["connected", "denied"]),
+  provider: OAuthProviderName,
+  venueId: VenueId,
+  connection: Schema.NullOr(Connection),
+  error: Schema.NullOr(Schema.String)
+}).annotate({ identifier: "OAuthCallback" })
+
+export const TokenRefreshResponse = Schema.Struct({
+  ...ConnectionResponse.fields,
+  accessTokenExpiresAt: Schema.NullOr(Schema.Date)
+}).annotate({ identifier: "TokenRefresh" })
+
+/** The provider's redirect back: no JWT, the state is the credential. */
+export class OAuthCallbackGroup extends HttpApiGroup.make("oauthCallback")
+  .add(
+    HttpApiEndpoint.get("callback", "/oauth/callback/:provider", {
+      params: { provider: OAuthProviderName },
+      query: {
+        code: Schema.optionalKey(Schema.String),
+        state: Schema.optionalKey(Schema.String),
+        error: Schema.optionalKey(Schema.String),
+        error_description: Schema.optionalKey(Schema.String),
+        realmId: Schema.optionalKey(Schema.String)
+      },
+      success: OAuthCallbackResponse,
+      error: ApiErrors
+    })
+  )
+  .prefix("/api/v1/integrations") {}
+
+export class OAuthGroup extends HttpApiGroup.make("oauth")
+  .add(
+    HttpApiEndpoint.post("refresh", "/oauth/refresh/:provider", {
+      params: { provider: OAuthProviderName },
+      payload: venueBody,
+      success: TokenRefreshResponse,
       error: ApiErrors
     })
   )
@@ -107,6 +164,9 @@ export class Api extends HttpApi.make("integration-service")
   .add(HealthGroup)
   .add(MonitoringGroup)
   .add(MonitoringAdminGroup)
+  .add(OAuthCallbackGroup)
+  .add(OAuthGroup)
+  .add(WebhookEventsGroup)
   .annotateMerge(
     OpenApi.annotations({
       title: "integration-service",

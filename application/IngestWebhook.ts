@@ -1,0 +1,145 @@
+import { Config, Context, DateTime, Effect, Layer, Option, Redacted } from "effect"
+import { SecretPlace } from "../domain/Credential.ts"
+import type { KeyManagementUnavailable, StoreUnavailable } from "../domain/Errors.ts"
+import type { Provider } from "../domain/Provider.ts"
+import type { WebhookEvent } from "../domain/WebhookEvent.ts"
+import { ConnectionStore } from "../ports/ConnectionStore.ts"
+import { CredentialVault } from "../ports/CredentialVault.ts"
+import { type InboxUnavailable, type StoreOutcome, WebhookInbox } from "../ports/WebhookInbox.ts"
+import { messageId, WebhookQueue } from "../ports/WebhookQueue.ts"
+
+/** Which secrets may have signed a delivery; empty means refuse (fail closed). */
+export interface DeliverySecrets {
+  readonly secrets: ReadonlyArray<Redacted.Redacted<string>>
+  readonly notificationUrl: string | undefined
+}
+
+export interface Accepted {
+  readonly stored: number
+  readonly duplicates: number
+  readonly unroutable: number
+}
+
+/** "whsec_new, whsec_old" → two secrets (rolling); blanks dropped, so an empty setting yields none. */
+const secretList = (name: string) =>
+  Config.option(Config.Redacted(name)).pipe(
+    Config.map((value) =>
+      Option.match(value, {
+        onNone: () => [],
+        onSome: (v) =>
+          Redacted.value(v)
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s !== "")
+            .map((s) => Redacted.make(s))
+      })
+    )
+  )
+
+export const WebhookSecretsConfig = Config.all({
+  stripe: secretList("STRIPE_WEBHOOK_SECRET"),
+  square: secretList("SQUARE_WEBHOOK_SIGNATURE_KEY"),
+  quickbooks: secretList("QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN"),
+  mailchimp: secretList("MAILCHIMP_WEBHOOK_SECRET"),
+  squareUrl: Config.option(Config.String("SQUARE_WEBHOOK_URL"))
+})
+
+/**
+ * Receiving webhooks after the HTTP adapter verified them: which secrets apply, then store (acknowledged only once
+ * committed) and offer to the queue. A queue that is down loses nothing: the row waits for the reconciler.
+ */
+export class IngestWebhook extends Context.Service<IngestWebhook>()("integration-service/application/IngestWebhook", {
+  make: Effect.gen(function* () {
+    const inbox = yield* WebhookInbox
+    const queue = yield* WebhookQueue
+    const store = yield* ConnectionStore
+    const vault = yield* CredentialVault
+    const config = yield* WebhookSecretsConfig
+    const configured: Record<Provider, ReadonlyArray<Redacted.Redacted<string>>> = config
+    const notificationUrl = Option.getOrUndefined(config.squareUrl)
+
+    /**
+     * Service-wide secrets from configuration; with `?endpoint=<public id>` only that connection's own sealed
+     * webhook secret, never a scan of every connection's secret.
+     */
+    const secretsFor = Effect.fn("IngestWebhook.secretsFor")(function* (
+      provider: Provider,
+      endpoint: string | undefined
+    ): Effect.fn.Return<DeliverySecrets, InboxUnavailable | StoreUnavailable | KeyManagementUnavailable> {
+      if (endpoint === undefined) return { secrets: configured[provider], notificationUrl }
+      const route = yield* inbox.endpoint(provider, endpoint)
+      if (Option.isNone(route)) return { secrets: [], notificationUrl }
+      const place = new SecretPlace({
+        tenantId: route.value.tenantId,
+        venueId: route.value.venueId,
+        provider,
+        field: "webhook_secret"
+      })
+      const sealed = yield* store.secret(place)
+      if (Option.isNone(sealed)) return { secrets: [], notificationUrl }
+      const secret = yield* vault.open(place, sealed.value).pipe(
+        Effect.map(Option.some),
+        Effect.catchTag("SecretUnreadable", () => Effect.succeed(Option.none()))
+      )
+      return { secrets: Option.toArray(secret), notificationUrl }
+    })
+
+    const offer = (outcome: StoreOutcome, provider: Provider, traceParent: string | null) =>
+      outcome._tag === "Stored" && outcome.fresh
+        ? queue
+            .offer({ inboxId: outcome.id, tenantId: outcome.tenantId, provider, traceParent }, messageId(outcome.id, 0))
+            .pipe(
+              Effect.timeout("1 second"),
+              Effect.catch((error) =>
+                Effect.logDebug("webhook stored, queue offer failed; the reconciler will enqueue it", error)
+              )
+            )
+        : Effect.void
+
+    /** Stores every event of one delivery (committed before this returns), then offers the new ones. */
+    const accept = Effect.fn("IngestWebhook.accept")(function* (
+      provider: Provider,
+      events: ReadonlyArray<WebhookEvent>,
+      body: { readonly json: string | undefined; readonly endpoint: string | undefined },
+      traceParent: string | null
+    ) {
+      const outcomes = yield* Effect.forEach(
+        events,
+        (event) =>
+          inbox.store({
+            provider,
+            eventId: event.eventId,
+            type: event.type,
+            accountId: event.accountId,
+            endpoint: body.endpoint ?? null,
+            occurredAt: event.occurredAt === null ? null : DateTime.formatIso(event.occurredAt),
+            // A single-event body is stored as received; otherwise each event's own JSON.
+            payloadJson: events.length === 1 && body.json !== undefined ? body.json : JSON.stringify(event.payload),
+            traceParent
+          }),
+        { concurrency: "unbounded" }
+      )
+      yield* Effect.forEach(outcomes, (outcome) => offer(outcome, provider, traceParent), {
+        concurrency: "unbounded",
+        discard: true
+      })
+      let stored = 0
+      let duplicates = 0
+      let unroutable = 0
+      for (const o of outcomes) {
+        if (o._tag === "Unroutable") unroutable++
+        else if (o.fresh) stored++
+        else duplicates++
+      }
+      return { stored, duplicates, unroutable } satisfies Accepted
+    })
+
+    const reject = Effect.fn("IngestWebhook.reject")(function* (provider: Provider, detail: string, raw: Uint8Array) {
+      yield* inbox.reject(provider, detail, raw)
+    })
+
+    return { secretsFor, accept, reject }
+  })
+}) {
+  static readonly layer = Layer.effect(this, this.make)
+}

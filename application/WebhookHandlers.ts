@@ -1,0 +1,144 @@
+import { Clock, Context, Effect, Layer, Schema } from "effect"
+import type { StoreUnavailable } from "../domain/Errors.ts"
+import { ConnectionId, TenantId } from "../domain/Ids.ts"
+import { ConnectionStore } from "../ports/ConnectionStore.ts"
+import { type ContactChange, MarketingContacts } from "../ports/MarketingContacts.ts"
+import { type SyncEntity, SyncRequests } from "../ports/SyncRequests.ts"
+import type { Applied, InboxEvent } from "../ports/WebhookInbox.ts"
+
+/** A handler could not apply an event; the queue retries it, then dead-letters it with this message. */
+export class WebhookHandlerFailed extends Schema.TaggedError<WebhookHandlerFailed>()("WebhookHandlerFailed", {
+  message: Schema.String
+}) {}
+
+export type WebhookHandler = (event: InboxEvent) => Effect.Effect<Applied, WebhookHandlerFailed | StoreUnavailable>
+
+type Json = Schema.Json
+const field = (value: Json | undefined, ...path: ReadonlyArray<string>): string | null => {
+  let at: Json | undefined = value
+  for (const key of path) {
+    at = typeof at === "object" && at !== null && !Array.isArray(at) ? (at as Record<string, Json>)[key] : undefined
+  }
+  return typeof at === "string" && at !== "" ? at : null
+}
+
+const required = (event: InboxEvent, ...path: ReadonlyArray<string>) => {
+  const value = field(event.payload, ...path)
+  return value === null
+    ? Effect.fail(
+        new WebhookHandlerFailed({ message: `${event.provider} ${event.type}: ${path.join(".")} is missing` })
+      )
+    : Effect.succeed(value)
+}
+
+/** Events not tied to a connection have nothing to change. */
+const onConnection =
+  (
+    f: (
+      tenantId: TenantId,
+      connectionId: ConnectionId,
+      event: InboxEvent
+    ) => Effect.Effect<void, WebhookHandlerFailed | StoreUnavailable>
+  ): WebhookHandler =>
+  (event) =>
+    event.connectionId === null
+      ? Effect.succeed("ignored")
+      : Effect.as(f(TenantId.make(event.tenantId), ConnectionId.make(event.connectionId), event), "processed")
+
+// QuickBooks entities the sync engine knows, and the entity type each becomes.
+const quickBooksEntities: ReadonlyArray<readonly [string, SyncEntity]> = [
+  ["customer", "customer"],
+  ["item", "product"],
+  ["invoice", "invoice"],
+  ["payment", "payment"],
+  ["salesreceipt", "order"]
+]
+const quickBooksOperations = ["created", "updated", "deleted", "merged", "voided", "emailed"]
+
+/**
+ * One handler per (provider, type), keyed `provider:type`. An event with no handler is stored and marked ignored.
+ * `WebhookHandlers.layerWith(extra)` adds or replaces handlers (tests use it for failure injection).
+ */
+export class WebhookHandlers extends Context.Service<
+  WebhookHandlers,
+  { readonly handle: (event: InboxEvent) => Effect.Effect<Applied, WebhookHandlerFailed | StoreUnavailable> }
+>()("integration-service/application/WebhookHandlers") {
+  static readonly make = (extra: Readonly<Record<string, WebhookHandler>>) =>
+    Effect.gen(function* () {
+      const connections = yield* ConnectionStore
+      const syncs = yield* SyncRequests
+      const contacts = yield* MarketingContacts
+      const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
+
+      const requestSync = (entityType: SyncEntity) =>
+        onConnection((tenantId, connectionId, event) =>
+          syncs.request({
+            tenantId,
+            connectionId,
+            entityType,
+            source: `webhook:${event.provider}:${event.type}`,
+            eventId: event.eventId
+          })
+        )
+
+      const contactChange = (change: (event: InboxEvent) => Effect.Effect<ContactChange, WebhookHandlerFailed>) =>
+        onConnection((tenantId, connectionId, event) =>
+          Effect.flatMap(change(event), (c) => contacts.apply(tenantId, connectionId, c))
+        )
+
+      const withdrawn = (reasonOf: (event: InboxEvent) => string) =>
+        contactChange((event) =>
+          Effect.map(required(event, "data", "email"), (email) => ({
+            _tag: "ConsentWithdrawn" as const,
+            email,
+            memberId: field(event.payload, "data", "id"),
+            reason: reasonOf(event)
+          }))
+        )
+
+      const handlers: Record<string, WebhookHandler> = {
+        "stripe:account.application.deauthorized": onConnection((tenantId, connectionId) =>
+          Effect.flatMap(now, (at) => connections.disconnect(tenantId, connectionId, at))
+        ),
+        "square:oauth.authorization.revoked": onConnection((tenantId, connectionId) =>
+          Effect.flatMap(now, (at) =>
+            connections.setStatus(tenantId, connectionId, "needs_reauth", "Square authorization revoked", at)
+          )
+        ),
+        "square:catalog.version.updated": requestSync("product"),
+        "mailchimp:unsubscribe": withdrawn(
+          (e) => `unsubscribe:${field(e.payload, "data", "reason") ?? field(e.payload, "data", "action") ?? "unknown"}`
+        ),
+        "mailchimp:cleaned": withdrawn((e) => `cleaned:${field(e.payload, "data", "reason") ?? "unknown"}`),
+        "mailchimp:upemail": contactChange((event) =>
+          Effect.all({
+            oldEmail: required(event, "data", "old_email"),
+            newEmail: required(event, "data", "new_email")
+          }).pipe(
+            Effect.map(({ oldEmail, newEmail }) => ({
+              _tag: "EmailChanged" as const,
+              oldEmail,
+              newEmail,
+              memberId: field(event.payload, "data", "new_id")
+            }))
+          )
+        )
+      }
+      for (const [entity, entityType] of quickBooksEntities) {
+        for (const operation of quickBooksOperations) {
+          handlers[`quickbooks:qbo.${entity}.${operation}.v1`] = requestSync(entityType)
+        }
+      }
+      Object.assign(handlers, extra)
+
+      const handle = Effect.fn("WebhookHandlers.handle")(function* (event: InboxEvent) {
+        yield* Effect.annotateCurrentSpan({ "webhook.provider": event.provider, "webhook.type": event.type })
+        const handler = handlers[`${event.provider}:${event.type}`]
+        return handler === undefined ? ("ignored" as const) : yield* handler(event)
+      })
+      return WebhookHandlers.of({ handle })
+    })
+
+  static readonly layer = Layer.effect(this, this.make({}))
+  static readonly layerWith = (extra: Readonly<Record<string, WebhookHandler>>) => Layer.effect(this, this.make(extra))
+}
