@@ -1,0 +1,50 @@
+import { startFakeKms } from "./FakeKms.ts"
+import { startFakeMailchimp } from "./FakeMailchimp.ts"
+import { startFakeQuickBooks } from "./FakeQuickBooks.ts"
+import { startFakeSquare } from "./FakeSquare.ts"
+import { startFakeStripe } from "./FakeStripe.ts"
+
+// npm run sandbox: every provider and KMS fake on fixed loopback ports, printed as the env that points the service at them.
+const port = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback)
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name} must be a port number`)
+  return value
+}
+const stripeKey = process.env.SANDBOX_STRIPE_KEY ?? "sk_test_sandboxDemoVenue0123456789abcdef"
+const kmsKeyId = process.env.SANDBOX_KMS_KEY_ID ?? "sandbox-master-key"
+const region = "us-east-1"
+
+const stripe = await startFakeStripe({ port: port("SANDBOX_STRIPE_PORT", 12111) })
+const kms = await startFakeKms({ port: port("SANDBOX_KMS_PORT", 12112), keys: [kmsKeyId], region })
+const square = await startFakeSquare({ port: port("SANDBOX_SQUARE_PORT", 12113) })
+const quickBooks = await startFakeQuickBooks({ port: port("SANDBOX_QUICKBOOKS_PORT", 12114) })
+const mailchimp = await startFakeMailchimp({ port: port("SANDBOX_MAILCHIMP_PORT", 12115) })
+const { accountId } = stripe.addKey(stripeKey, { name: "Sandbox Demo Venue" })
+
+console.log(`# Sandbox fakes are listening. Start the service with this environment:
+STRIPE_API_BASE_URL=${stripe.url}
+KMS_KEY_ID=${kmsKeyId}
+KMS_ENDPOINT=${kms.url}
+AWS_REGION=${region}
+AWS_ACCESS_KEY_ID=AKIDSANDBOX
+AWS_SECRET_ACCESS_KEY=sandbox-secret
+SQUARE_BASE_URL=${square.url}
+SQUARE_CLIENT_ID=${square.clientId}
+SQUARE_CLIENT_SECRET=${square.clientSecret}
+QUICKBOOKS_BASE_URL=${quickBooks.url}
+QUICKBOOKS_OAUTH_BASE_URL=${quickBooks.url}
+QUICKBOOKS_CLIENT_ID=${quickBooks.clientId}
+QUICKBOOKS_CLIENT_SECRET=${quickBooks.clientSecret}
+MAILCHIMP_OAUTH_BASE_URL=${mailchimp.url}
+MAILCHIMP_CLIENT_ID=${mailchimp.clientId}
+MAILCHIMP_CLIENT_SECRET=${mailchimp.clientSecret}
+# Demo Stripe key (account ${accountId}), for POST /api/v1/integrations/connect/stripe:
+# ${stripeKey}
+# Ctrl-C stops the sandbox.`)
+
+const shutdown = async () => {
+  await Promise.all([stripe.close(), kms.close(), square.close(), quickBooks.close(), mailchimp.close()])
+  process.exit(0)
+}
+process.once("SIGINT", shutdown)
+process.once("SIGTERM", shutdown)
