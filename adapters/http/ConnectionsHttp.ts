@@ -1,10 +1,15 @@
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Connections, type ConnectionView } from "../../application/Connections.ts"
+import { OAuthConnections } from "../../application/OAuthConnections.ts"
+import { OAuthProviderName } from "../../domain/OAuth.ts"
 import { authTypeOf } from "../../domain/Provider.ts"
 import { Api } from "./Api.ts"
-import { BadRequest, toHttpError } from "./ApiErrors.ts"
+import { BadRequest, toHttpError, UnprocessableEntity } from "./ApiErrors.ts"
 import { CurrentPrincipal } from "./Authorization.ts"
+import { toOAuthHttpError } from "./OAuthHttpErrors.ts"
+
+const isOAuth = Schema.is(OAuthProviderName)
 
 export const toResponse = ({ connection, health }: ConnectionView) => ({
   ...connection,
@@ -16,6 +21,7 @@ export const ConnectionsHttp = HttpApiBuilder.group(
   "connections",
   Effect.fn(function* (handlers) {
     const connections = yield* Connections
+    const oauth = yield* OAuthConnections
     return handlers
       .handle("list", ({ query }) =>
         CurrentPrincipal.use((p) => connections.list(p, Option.fromNullishOr(query.venueId))).pipe(
@@ -32,6 +38,17 @@ export const ConnectionsHttp = HttpApiBuilder.group(
       .handle("connect", ({ params, payload }) =>
         Effect.gen(function* () {
           const principal = yield* CurrentPrincipal
+          if (isOAuth(params.provider)) {
+            if (payload.apiKey !== undefined)
+              return yield* new UnprocessableEntity({
+                code: "Unprocessable",
+                message: `${params.provider} connects through OAuth, not an API key`,
+                field: "provider"
+              })
+            return yield* oauth
+              .connect(principal, payload.venueId, params.provider)
+              .pipe(Effect.mapError(toOAuthHttpError))
+          }
           if (authTypeOf(params.provider) === "api_key" && payload.apiKey === undefined) {
             return yield* new BadRequest({
               code: "MissingField",
@@ -54,17 +71,29 @@ export const ConnectionsHttp = HttpApiBuilder.group(
           connections.replaceApiKey(p, { venueId: payload.venueId, provider: params.provider, apiKey: payload.apiKey })
         ).pipe(Effect.map(toResponse), Effect.mapError(toHttpError))
       )
-      .handle("reconnect", ({ params, payload }) =>
-        CurrentPrincipal.use((p) => connections.reconnect(p, payload.venueId, params.provider)).pipe(
+      .handle("reconnect", ({ params, payload }) => {
+        const provider = params.provider
+        if (isOAuth(provider))
+          return CurrentPrincipal.use((p) => oauth.reconnect(p, payload.venueId, provider)).pipe(
+            Effect.map(({ view }) => toResponse(view)),
+            Effect.mapError(toOAuthHttpError)
+          )
+        return CurrentPrincipal.use((p) => connections.reconnect(p, payload.venueId, provider)).pipe(
           Effect.map(toResponse),
           Effect.mapError(toHttpError)
         )
-      )
-      .handle("disconnect", ({ params, payload }) =>
-        CurrentPrincipal.use((p) => connections.disconnect(p, payload.venueId, params.provider)).pipe(
+      })
+      .handle("disconnect", ({ params, payload }) => {
+        const provider = params.provider
+        if (isOAuth(provider))
+          return CurrentPrincipal.use((p) => oauth.disconnect(p, payload.venueId, provider)).pipe(
+            Effect.map(({ view, revocation }) => ({ ...toResponse(view), revocation })),
+            Effect.mapError(toOAuthHttpError)
+          )
+        return CurrentPrincipal.use((p) => connections.disconnect(p, payload.venueId, provider)).pipe(
           Effect.map(toResponse),
           Effect.mapError(toHttpError)
         )
-      )
+      })
   })
 )

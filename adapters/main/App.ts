@@ -1,16 +1,24 @@
 import { Layer } from "effect"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { Connections } from "../../application/Connections.ts"
+import { OAuthConnections } from "../../application/OAuthConnections.ts"
+import { TokenRefresher, TokenRefresherFiber } from "../../application/TokenRefresher.ts"
+import { TokenVault } from "../../application/TokenVault.ts"
 import { Api } from "../http/Api.ts"
 import { AuthorizationLive } from "../http/AuthorizationLive.ts"
 import { ConnectionsHttp } from "../http/ConnectionsHttp.ts"
 import { HealthHttp } from "../http/HealthHttp.ts"
 import { MonitoringAdminHttp, MonitoringHttp } from "../http/MonitoringHttp.ts"
+import { OAuthCallbackHttp, OAuthHttp } from "../http/OAuthHttp.ts"
 import { RequestContext } from "../http/RequestContext.ts"
 import { WebhookEventsHttp, WebhookReceiveRoutes } from "../http/WebhooksHttp.ts"
 import { layerVaultFromConfig } from "../kms/KeyManagementConfig.ts"
 import { PostgresConnectionStore } from "../postgres/PostgresConnectionStore.ts"
+import { PostgresEventPublisher } from "../postgres/PostgresEventPublisher.ts"
+import { PostgresOAuthStateStore } from "../postgres/PostgresOAuthStateStore.ts"
 import { PostgresStoreHealth } from "../postgres/PostgresStoreHealth.ts"
+import { PostgresTokenStore } from "../postgres/PostgresTokenStore.ts"
+import { SdkOAuthProviders } from "../providers/OAuthProviders.ts"
 import { StripeGateway } from "../providers/StripeGateway.ts"
 import { TokenVerifierLive } from "./Auth.ts"
 import { DatabaseLive } from "./Database.ts"
@@ -23,16 +31,39 @@ export const HttpRoutes = Layer.mergeAll(
   RequestContext,
   WebhookReceiveRoutes
 ).pipe(
-  Layer.provide([ConnectionsHttp, HealthHttp, MonitoringHttp, MonitoringAdminHttp, WebhookEventsHttp]),
+  Layer.provide([
+    ConnectionsHttp,
+    HealthHttp,
+    MonitoringHttp,
+    MonitoringAdminHttp,
+    WebhookEventsHttp,
+    OAuthHttp,
+    OAuthCallbackHttp
+  ]),
   Layer.provide(AuthorizationLive)
 )
 
 /** Every adapter chosen from configuration, with the use cases on top. Built before the socket listens. */
-export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases).pipe(
+export const Services = Layer.mergeAll(
+  Connections.layer,
+  WebhookUseCases,
+  OAuthConnections.layer,
+  TokenRefresherFiber
+).pipe(
+  // The token lifecycle: one vault hands out access tokens; the refresher renews idle ones in the background.
+  Layer.provideMerge(TokenRefresher.layer),
+  Layer.provideMerge(TokenVault.layer),
   Layer.provideMerge(
-    Layer.mergeAll(PostgresConnectionStore.layer, PostgresStoreHealth.layer, WebhookAdapters).pipe(
-      Layer.provideMerge(DatabaseLive)
-    )
+    Layer.mergeAll(
+      PostgresConnectionStore.layer,
+      PostgresStoreHealth.layer,
+      WebhookAdapters,
+      PostgresTokenStore.layer,
+      PostgresOAuthStateStore.layer,
+      PostgresEventPublisher.layer
+    ).pipe(Layer.provideMerge(DatabaseLive))
   ),
-  Layer.provideMerge(Layer.mergeAll(layerVaultFromConfig, StripeGateway.layer, TokenVerifierLive))
+  Layer.provideMerge(
+    Layer.mergeAll(layerVaultFromConfig, StripeGateway.layer, TokenVerifierLive, SdkOAuthProviders.layer)
+  )
 )

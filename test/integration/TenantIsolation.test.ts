@@ -32,7 +32,13 @@ const seeds: Record<string, string> = {
   webhook_events: `INSERT INTO webhook_events (id, tenant_id, provider, event_id, event_type, status, payload)
     SELECT p.id, p.t, 'stripe', p.id, 'customer.created', 'received', '{}'`,
   oauth_states: `INSERT INTO oauth_states (state_hash, tenant_id, venue_id, provider, user_id, redirect_uri, expires_at)
-    SELECT decode(md5(p.id::text), 'hex'), p.t, gen_random_uuid(), 'square', 'u', 'https://x.test', now()`
+    SELECT decode(md5(p.id::text), 'hex'), p.t, gen_random_uuid(), 'square', 'u', 'https://x.test', now()`,
+  oauth_tokens: `INSERT INTO oauth_tokens (tenant_id, connection_id, provider, version, obtained_at, has_refresh_token)
+    SELECT p.t, p.conn, 'square', 1, now(), true ON CONFLICT DO NOTHING`,
+  oauth_pending_tokens: `INSERT INTO oauth_pending_tokens (id, tenant_id, connection_id, base_version, ciphertext, iv,
+    wrapped_key, key_id) SELECT p.id, p.t, p.conn, 1, '\\x01', '\\x02', '\\x03', 'k'`,
+  integration_events: `INSERT INTO integration_events (id, tenant_id, type, connection_id, payload)
+    SELECT p.id, p.t, 'connection.needs_reauth', p.conn, '{}'`
 }
 
 /** Binds the seed's parameters: tenant, a fresh id, the tenant's connection, its sync job. */
