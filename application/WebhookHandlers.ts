@@ -55,90 +55,95 @@ const quickBooksEntities: ReadonlyArray<readonly [string, SyncEntity]> = [
 ]
 const quickBooksOperations = ["created", "updated", "deleted", "merged", "voided", "emailed"]
 
+/** Handlers added to (or replacing) the built-in ones, keyed `provider:type`; tests inject failures with it. */
+export const ExtraWebhookHandlers = Context.Reference<Readonly<Record<string, WebhookHandler>>>(
+  "integration-service/application/ExtraWebhookHandlers",
+  { defaultValue: () => ({}) }
+)
+
 /**
  * One handler per (provider, type), keyed `provider:type`. An event with no handler is stored and marked ignored.
- * `WebhookHandlers.layerWith(extra)` adds or replaces handlers (tests use it for failure injection).
+ * `ExtraWebhookHandlers` adds or replaces handlers.
  */
 export class WebhookHandlers extends Context.Service<
   WebhookHandlers,
   { readonly handle: (event: InboxEvent) => Effect.Effect<Applied, WebhookHandlerFailed | StoreUnavailable> }
 >()("integration-service/application/WebhookHandlers") {
-  static readonly make = (extra: Readonly<Record<string, WebhookHandler>>) =>
-    Effect.gen(function* () {
-      const connections = yield* ConnectionStore
-      const syncs = yield* SyncRequests
-      const contacts = yield* MarketingContacts
-      const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
+  static readonly make = Effect.gen(function* () {
+    const extra = yield* ExtraWebhookHandlers
+    const connections = yield* ConnectionStore
+    const syncs = yield* SyncRequests
+    const contacts = yield* MarketingContacts
+    const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
 
-      const requestSync = (entityType: SyncEntity) =>
-        onConnection((tenantId, connectionId, event) =>
-          syncs.request({
-            tenantId,
-            connectionId,
-            entityType,
-            source: `webhook:${event.provider}:${event.type}`,
-            eventId: event.eventId
-          })
+    const requestSync = (entityType: SyncEntity) =>
+      onConnection((tenantId, connectionId, event) =>
+        syncs.request({
+          tenantId,
+          connectionId,
+          entityType,
+          source: `webhook:${event.provider}:${event.type}`,
+          eventId: event.eventId
+        })
+      )
+
+    const contactChange = (change: (event: InboxEvent) => Effect.Effect<ContactChange, WebhookHandlerFailed>) =>
+      onConnection((tenantId, connectionId, event) =>
+        Effect.flatMap(change(event), (c) => contacts.apply(tenantId, connectionId, c))
+      )
+
+    const withdrawn = (reasonOf: (event: InboxEvent) => string) =>
+      contactChange((event) =>
+        Effect.map(required(event, "data", "email"), (email) => ({
+          _tag: "ConsentWithdrawn" as const,
+          email,
+          memberId: field(event.payload, "data", "id"),
+          reason: reasonOf(event)
+        }))
+      )
+
+    const handlers: Record<string, WebhookHandler> = {
+      "stripe:account.application.deauthorized": onConnection((tenantId, connectionId) =>
+        Effect.flatMap(now, (at) => connections.disconnect(tenantId, connectionId, at))
+      ),
+      "square:oauth.authorization.revoked": onConnection((tenantId, connectionId) =>
+        Effect.flatMap(now, (at) =>
+          connections.setStatus(tenantId, connectionId, "needs_reauth", "Square authorization revoked", at)
         )
-
-      const contactChange = (change: (event: InboxEvent) => Effect.Effect<ContactChange, WebhookHandlerFailed>) =>
-        onConnection((tenantId, connectionId, event) =>
-          Effect.flatMap(change(event), (c) => contacts.apply(tenantId, connectionId, c))
-        )
-
-      const withdrawn = (reasonOf: (event: InboxEvent) => string) =>
-        contactChange((event) =>
-          Effect.map(required(event, "data", "email"), (email) => ({
-            _tag: "ConsentWithdrawn" as const,
-            email,
-            memberId: field(event.payload, "data", "id"),
-            reason: reasonOf(event)
+      ),
+      "square:catalog.version.updated": requestSync("product"),
+      "mailchimp:unsubscribe": withdrawn(
+        (e) => `unsubscribe:${field(e.payload, "data", "reason") ?? field(e.payload, "data", "action") ?? "unknown"}`
+      ),
+      "mailchimp:cleaned": withdrawn((e) => `cleaned:${field(e.payload, "data", "reason") ?? "unknown"}`),
+      "mailchimp:upemail": contactChange((event) =>
+        Effect.all({
+          oldEmail: required(event, "data", "old_email"),
+          newEmail: required(event, "data", "new_email")
+        }).pipe(
+          Effect.map(({ oldEmail, newEmail }) => ({
+            _tag: "EmailChanged" as const,
+            oldEmail,
+            newEmail,
+            memberId: field(event.payload, "data", "new_id")
           }))
         )
-
-      const handlers: Record<string, WebhookHandler> = {
-        "stripe:account.application.deauthorized": onConnection((tenantId, connectionId) =>
-          Effect.flatMap(now, (at) => connections.disconnect(tenantId, connectionId, at))
-        ),
-        "square:oauth.authorization.revoked": onConnection((tenantId, connectionId) =>
-          Effect.flatMap(now, (at) =>
-            connections.setStatus(tenantId, connectionId, "needs_reauth", "Square authorization revoked", at)
-          )
-        ),
-        "square:catalog.version.updated": requestSync("product"),
-        "mailchimp:unsubscribe": withdrawn(
-          (e) => `unsubscribe:${field(e.payload, "data", "reason") ?? field(e.payload, "data", "action") ?? "unknown"}`
-        ),
-        "mailchimp:cleaned": withdrawn((e) => `cleaned:${field(e.payload, "data", "reason") ?? "unknown"}`),
-        "mailchimp:upemail": contactChange((event) =>
-          Effect.all({
-            oldEmail: required(event, "data", "old_email"),
-            newEmail: required(event, "data", "new_email")
-          }).pipe(
-            Effect.map(({ oldEmail, newEmail }) => ({
-              _tag: "EmailChanged" as const,
-              oldEmail,
-              newEmail,
-              memberId: field(event.payload, "data", "new_id")
-            }))
-          )
-        )
+      )
+    }
+    for (const [entity, entityType] of quickBooksEntities) {
+      for (const operation of quickBooksOperations) {
+        handlers[`quickbooks:qbo.${entity}.${operation}.v1`] = requestSync(entityType)
       }
-      for (const [entity, entityType] of quickBooksEntities) {
-        for (const operation of quickBooksOperations) {
-          handlers[`quickbooks:qbo.${entity}.${operation}.v1`] = requestSync(entityType)
-        }
-      }
-      Object.assign(handlers, extra)
+    }
+    Object.assign(handlers, extra)
 
-      const handle = Effect.fn("WebhookHandlers.handle")(function* (event: InboxEvent) {
-        yield* Effect.annotateCurrentSpan({ "webhook.provider": event.provider, "webhook.type": event.type })
-        const handler = handlers[`${event.provider}:${event.type}`]
-        return handler === undefined ? ("ignored" as const) : yield* handler(event)
-      })
-      return WebhookHandlers.of({ handle })
+    const handle = Effect.fn("WebhookHandlers.handle")(function* (event: InboxEvent) {
+      yield* Effect.annotateCurrentSpan({ "webhook.provider": event.provider, "webhook.type": event.type })
+      const handler = handlers[`${event.provider}:${event.type}`]
+      return handler === undefined ? ("ignored" as const) : yield* handler(event)
     })
+    return WebhookHandlers.of({ handle })
+  })
 
-  static readonly layer = Layer.effect(this, this.make({}))
-  static readonly layerWith = (extra: Readonly<Record<string, WebhookHandler>>) => Layer.effect(this, this.make(extra))
+  static readonly layer = Layer.effect(this, this.make)
 }

@@ -28,8 +28,10 @@ const decodeEvent = Schema.decodeUnknownSync(InboxEvent)
 const unavailable = (error: SqlError.SqlError) => new InboxUnavailable({ message: `database: ${error.message}` })
 const isSqlError = (u: unknown): u is SqlError.SqlError => SqlError.isSqlError(u)
 
-const eventColumns = `id, tenant_id, connection_id, provider, event_id, event_type AS type, status, account_id, attempts,
-  last_error, occurred_at, received_at, processed_at, payload`
+// Read through a client without name transforms, so the payload's own keys (`old_email`, `api_version`) stay as sent.
+const eventColumns = `id, tenant_id AS "tenantId", connection_id AS "connectionId", provider, event_id AS "eventId",
+  event_type AS "type", status, account_id AS "accountId", attempts, last_error AS "lastError",
+  occurred_at AS "occurredAt", received_at AS "receivedAt", processed_at AS "processedAt", payload`
 
 /** One event as an element of the `webhook_ingest` array; the payload text is embedded as is. */
 const entryJson = (e: InboxEntry): string =>
@@ -65,6 +67,7 @@ const decodeCursor = (cursor: string): readonly [string, string] | undefined => 
 
 const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
   const sql = yield* SqlClient.SqlClient
+  const raw = sql.withoutTransforms()
   const runFork = Effect.runForkWith(yield* Effect.context<never>())
   const maxInFlight = options.maxInFlight ?? 4
   const maxBatch = options.maxBatch ?? 256
@@ -157,7 +160,7 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
     handler: (event: InboxEvent) => Effect.Effect<Applied, E, R>
   ): Effect.Effect<ApplyOutcome, E | InboxUnavailable, R> =>
     Effect.gen(function* () {
-      const [row] = yield* sql`SELECT ${sql.literal(eventColumns)} FROM webhook_events WHERE id = ${id} FOR UPDATE`
+      const [row] = yield* raw`SELECT ${raw.literal(eventColumns)} FROM webhook_events WHERE id = ${id} FOR UPDATE`
       if (row === undefined) return "missing" as const
       const event = decodeEvent(row)
       if (event.status === "processed" || event.status === "ignored") return "settled" as const
@@ -190,11 +193,11 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
     filter: EventFilter
   ) {
     const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor)
-    const rows = yield* sql`SELECT ${sql.literal(eventColumns)} FROM webhook_events
+    const rows = yield* raw`SELECT ${raw.literal(eventColumns)} FROM webhook_events
       WHERE provider = ${provider}
-      ${filter.status === undefined ? sql`` : sql`AND status = ${filter.status}`}
-      ${filter.type === undefined ? sql`` : sql`AND event_type = ${filter.type}`}
-      ${after === undefined ? sql`` : sql`AND (received_at, id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
+      ${filter.status === undefined ? raw`` : raw`AND status = ${filter.status}`}
+      ${filter.type === undefined ? raw`` : raw`AND event_type = ${filter.type}`}
+      ${after === undefined ? raw`` : raw`AND (received_at, id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
       ORDER BY received_at DESC, id DESC
       LIMIT ${filter.limit + 1}`.pipe(withTenant(sql, tenantId), Effect.mapError(unavailable))
     const events = rows.slice(0, filter.limit).map((row) => decodeEvent(row))

@@ -23,6 +23,8 @@ const seeds: Record<string, string> = {
     SELECT p.t, p.conn, 'customer_' || p.id, 'inbound', 'c'`,
   synced_records: `INSERT INTO synced_records (tenant_id, connection_id, entity_type, external_id, content_hash, data)
     SELECT p.t, p.conn, 'customer', p.id, 'h', '{}'`,
+  sync_requests: `INSERT INTO sync_requests (tenant_id, connection_id, entity_type, source)
+    SELECT p.t, p.conn, 'customer', 'webhook:' || p.id ON CONFLICT DO NOTHING`,
   platform_records: `INSERT INTO platform_records (tenant_id, venue_id, entity_type, id, data)
     SELECT p.t, gen_random_uuid(), 'customer', p.id, '{}'`,
   integration_costs: `INSERT INTO integration_costs (tenant_id, connection_id, day, api_calls)
