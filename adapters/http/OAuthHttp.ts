@@ -1,5 +1,5 @@
-import { Config, Effect, Option } from "effect"
-import { HttpServerResponse } from "effect/http"
+import { Config, Effect, Layer, Option } from "effect"
+import { HttpServerResponse, UrlParams } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { OAuthConnections } from "../../application/OAuthConnections.ts"
 import { Api } from "./Api.ts"
@@ -93,3 +93,13 @@ export const OAuthHttp = HttpApiBuilder.group(
     )
   })
 )
+
+/**
+ * The callback's `code` and `state` are one-time credentials in the URL:
+ * spans and logs show them as `<redacted>`, like the default signature names.
+ */
+export const OAuthUrlRedaction = Layer.succeed(UrlParams.CurrentRedactedNames, [
+  ...UrlParams.CurrentRedactedNames.defaultValue(),
+  "code",
+  "state"
+])

@@ -9,7 +9,7 @@ import { AuthorizationLive } from "../http/AuthorizationLive.ts"
 import { ConnectionsHttp } from "../http/ConnectionsHttp.ts"
 import { HealthHttp } from "../http/HealthHttp.ts"
 import { MonitoringAdminHttp, MonitoringHttp } from "../http/MonitoringHttp.ts"
-import { OAuthCallbackHttp, OAuthHttp } from "../http/OAuthHttp.ts"
+import { OAuthCallbackHttp, OAuthHttp, OAuthUrlRedaction } from "../http/OAuthHttp.ts"
 import { RequestContext } from "../http/RequestContext.ts"
 import { WebhookEventsHttp, WebhookReceiveRoutes } from "../http/WebhooksHttp.ts"
 import { layerVaultFromConfig } from "../kms/KeyManagementConfig.ts"
@@ -64,6 +64,12 @@ export const Services = Layer.mergeAll(
     ).pipe(Layer.provideMerge(DatabaseLive))
   ),
   Layer.provideMerge(
-    Layer.mergeAll(layerVaultFromConfig, StripeGateway.layer, TokenVerifierLive, SdkOAuthProviders.layer)
+    Layer.mergeAll(
+      layerVaultFromConfig,
+      StripeGateway.layer,
+      TokenVerifierLive,
+      SdkOAuthProviders.layer,
+      OAuthUrlRedaction
+    )
   )
 )

@@ -15,7 +15,7 @@ const Row = Schema.Struct({
   venueId: VenueId,
   provider: OAuthProviderName,
   status: ConnectionStatus,
-  version: Schema.Union([Schema.Number, Schema.NumberFromString]),
+  version: Schema.Int,
   obtainedAt: Schema.Date,
   expiresAt: Nullable(Schema.Date),
   refreshExpiresAt: Nullable(Schema.Date),
@@ -62,12 +62,13 @@ const tokenSelect = `SELECT t.connection_id, c.venue_id, t.provider, c.status, t
 
 /**
  * Token pairs in `oauth_tokens` (lifecycle, version) and `credentials`
- * (ciphertexts). The refresh lock is `SELECT … FOR UPDATE` on the pair's row
+ * (ciphertexts). The refresh lock is `SELECT … FOR NO KEY UPDATE` on the pair's row
  * in a transaction of its own, held across the provider call: PostgreSQL
  * serializes every process on it, releases it if the holder's connection dies,
  * and `lock_timeout`/`idle_in_transaction_session_timeout` bound the wait and
  * a stalled holder. `savePending` runs on another pooled connection so it
- * commits before the lock's transaction does.
+ * commits before the lock's transaction does (NO KEY UPDATE, not UPDATE: its
+ * foreign-key check takes KEY SHARE on the same row and must not wait for us).
  */
 const make = (options: PostgresTokenStoreOptions = defaults) =>
   Layer.effect(
@@ -101,7 +102,7 @@ const make = (options: PostgresTokenStoreOptions = defaults) =>
       const toStored = (tenantId: TenantId, raw: unknown) =>
         Effect.gen(function* () {
           const row = yield* decodeRow(raw).pipe(Effect.mapError(corrupt("oauth_tokens")))
-          const version = Number(row.version)
+          const version = row.version
           const pending = yield* sql<{ id: string }>`SELECT id, ciphertext, iv, wrapped_key, key_id
               FROM oauth_pending_tokens WHERE connection_id = ${row.connectionId} AND base_version >= ${version}
               ORDER BY base_version DESC, created_at DESC`
@@ -147,7 +148,10 @@ const make = (options: PostgresTokenStoreOptions = defaults) =>
 
       const select = (tenantId: TenantId, connectionId: ConnectionId, forUpdate: boolean) =>
         Effect.gen(function* () {
-          const rows = yield* sql.unsafe(`${tokenSelect}$1${forUpdate ? " FOR UPDATE OF t" : ""}`, [connectionId])
+          // Lock first, read after: in READ COMMITTED a statement that waited for the lock would
+          // still see the credentials rows of its own, older snapshot.
+          if (forUpdate) yield* sql`SELECT 1 FROM oauth_tokens WHERE connection_id = ${connectionId} FOR NO KEY UPDATE`
+          const rows = yield* sql.unsafe(`${tokenSelect}$1`, [connectionId])
           return rows[0] === undefined ? Option.none<StoredTokens>() : Option.some(yield* toStored(tenantId, rows[0]))
         })
 
@@ -317,11 +321,11 @@ const make = (options: PostgresTokenStoreOptions = defaults) =>
               RETURNING id, created_at`
           const id = saved!.id
           // Waits for a refresh in flight on the old pair, so it cannot land over the new one.
-          const [previous] = yield* sql<{ version: number | string }>`
-              SELECT version FROM oauth_tokens WHERE connection_id = ${id} FOR UPDATE`
+          const [previous] = yield* sql<{ version: number }>`
+              SELECT version FROM oauth_tokens WHERE connection_id = ${id} FOR NO KEY UPDATE`
           yield* writeSecrets(c.tenantId, id, c.venueId, provider, tokens)
           const l = lifecycleColumns(tokens)
-          const version = previous === undefined ? 1 : Number(previous.version) + 1
+          const version = previous === undefined ? 1 : previous.version + 1
           yield* sql`
               INSERT INTO oauth_tokens (tenant_id, connection_id, provider, version, obtained_at, expires_at,
                 refresh_expires_at, has_refresh_token, renew_at, scopes, extra, updated_at)

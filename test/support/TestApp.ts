@@ -9,11 +9,16 @@ import { signToken } from "../../adapters/http/JoseTokenVerifier.ts"
 import { HttpRoutes, Services } from "../../adapters/main/App.ts"
 import { layerWith } from "../../adapters/telemetry/Telemetry.ts"
 import { type FakeKms, startFakeKms } from "../sandbox/FakeKms.ts"
+import { type FakeMailchimp, startFakeMailchimp } from "../sandbox/FakeMailchimp.ts"
+import { type FakeQuickBooks, startFakeQuickBooks } from "../sandbox/FakeQuickBooks.ts"
+import { type FakeSquare, startFakeSquare } from "../sandbox/FakeSquare.ts"
 import { type FakeStripe, startFakeStripe } from "../sandbox/FakeStripe.ts"
 import { TestDatabaseUrls } from "./TestDatabase.ts"
 
 export const jwtSecret = "test-jwt-secret-7f3a9c2e1b4d6a8f0e2c4b6d8a0f2e4c"
 export const kmsKeyId = "e2e-master-key"
+/** Where the app believes it is reachable; the OAuth redirect URIs start here. */
+export const publicBaseUrl = "https://integrations.example.test"
 
 /** Everything the app under test talks to, so tests can arrange and inspect it. */
 export class TestWorld extends Context.Service<
@@ -21,6 +26,9 @@ export class TestWorld extends Context.Service<
   {
     readonly stripe: FakeStripe
     readonly kms: FakeKms
+    readonly square: FakeSquare
+    readonly quickbooks: FakeQuickBooks
+    readonly mailchimp: FakeMailchimp
     readonly logs: Array<string>
     readonly spans: InMemorySpanExporter
     readonly dataDir: string
@@ -33,15 +41,26 @@ const fakes = Layer.effect(
     Effect.promise(async () => {
       const stripe = await startFakeStripe()
       const kms = await startFakeKms({ keys: [kmsKeyId] })
+      const [square, quickbooks, mailchimp] = await Promise.all([
+        startFakeSquare(),
+        startFakeQuickBooks(),
+        startFakeMailchimp()
+      ])
       return {
         stripe,
         kms,
+        square,
+        quickbooks,
+        mailchimp,
         logs: [] as Array<string>,
         spans: new InMemorySpanExporter(),
         dataDir: mkdtempSync(join(tmpdir(), "integration-e2e-"))
       }
     }),
-    ({ stripe, kms }) => Effect.promise(() => Promise.all([stripe.close(), kms.close()]))
+    (world) =>
+      Effect.promise(() =>
+        Promise.all([world.stripe, world.kms, world.square, world.quickbooks, world.mailchimp].map((f) => f.close()))
+      )
   )
 )
 
@@ -76,6 +95,18 @@ const config = <R>(overrides: Effect.Effect<Record<string, string>, never, R>) =
           AWS_REGION: "us-east-1",
           KMS_ENDPOINT: world.kms.url,
           STRIPE_API_BASE_URL: world.stripe.url,
+          PUBLIC_BASE_URL: publicBaseUrl,
+          SQUARE_CLIENT_ID: world.square.clientId,
+          SQUARE_CLIENT_SECRET: world.square.clientSecret,
+          SQUARE_BASE_URL: world.square.url,
+          QUICKBOOKS_CLIENT_ID: world.quickbooks.clientId,
+          QUICKBOOKS_CLIENT_SECRET: world.quickbooks.clientSecret,
+          QUICKBOOKS_BASE_URL: world.quickbooks.url,
+          QUICKBOOKS_OAUTH_BASE_URL: world.quickbooks.url,
+          MAILCHIMP_CLIENT_ID: world.mailchimp.clientId,
+          MAILCHIMP_CLIENT_SECRET: world.mailchimp.clientSecret,
+          MAILCHIMP_OAUTH_BASE_URL: world.mailchimp.url,
+          OAUTH_TIMEOUT: "2 seconds",
           ...(yield* overrides)
         })
       )
