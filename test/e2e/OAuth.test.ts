@@ -1,5 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { FetchHttpClient } from "effect/http"
 import { SqlClient } from "effect/sql"
 import type { OAuthProviderName } from "../../domain/OAuth.ts"
 import { type Caller, call, publicBaseUrl, TestApp, TestWorld, testAppWith } from "../support/TestApp.ts"
@@ -47,7 +48,10 @@ const authorize = (provider: OAuthProviderName, venueId: string, options: { read
   })
 
 const callback = (provider: string, query: Record<string, string>) =>
-  call("GET", `/api/v1/integrations/oauth/callback/${provider}?${new URLSearchParams(query)}`)
+  call("GET", `/api/v1/integrations/oauth/callback/${provider}?${new URLSearchParams(query)}`).pipe(
+    // Read the redirect instead of following it: the browser is the test.
+    Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" })
+  )
 
 layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })("OAuth connections over HTTP", (it) => {
   it.effect("connects Square, QuickBooks and Mailchimp end to end: connected, tokens sealed, account id stored", () =>
@@ -279,3 +283,34 @@ layer(testAppWith(Effect.succeed({ SQUARE_CLIENT_ID: "" })), { timeout: "60 seco
     )
   }
 )
+
+layer(
+  testAppWith(
+    Effect.succeed({
+      OAUTH_SUCCESS_URL: "https://app.example.test/integrations/done",
+      OAUTH_FAILURE_URL: "https://app.example.test/integrations/failed"
+    })
+  ),
+  { timeout: "60 seconds", excludeTestServices: true }
+)("OAuth with success and failure pages", (it) => {
+  it.effect("the callback redirects to the configured pages, with no secret in the location", () =>
+    Effect.gen(function* () {
+      const ok = yield* authorize("quickbooks", venue(1))
+      const done = yield* callback("quickbooks", ok.query)
+      assert.strictEqual(done.status, 302)
+      const location = new URL(done.headers.location!)
+      assert.strictEqual(`${location.origin}${location.pathname}`, "https://app.example.test/integrations/done")
+      assert.strictEqual(location.searchParams.get("venueId"), venue(1))
+      assert.notInclude(done.headers.location!, ok.query.code!)
+
+      const denied = yield* authorize("square", venue(2), { deny: true })
+      const refused = yield* callback("square", denied.query)
+      assert.strictEqual(refused.status, 302)
+      const failure = new URL(refused.headers.location!)
+      assert.strictEqual(failure.pathname, "/integrations/failed")
+      assert.strictEqual(failure.searchParams.get("error"), "access_denied")
+
+      assert.strictEqual((yield* callback("square", { code: "x", state: "forged" })).status, 400)
+    })
+  )
+})
