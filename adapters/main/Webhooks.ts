@@ -1,4 +1,4 @@
-import { Config, Effect, Layer, Option } from "effect"
+import { Config, Duration, Effect, Layer, Option } from "effect"
 import { PersistedQueue, type Redis } from "effect/persistence"
 import type { SqlClient, SqlError } from "effect/sql"
 import { IngestWebhook } from "../../application/IngestWebhook.ts"
@@ -36,7 +36,11 @@ const QueueStoreLive = Layer.unwrap(
     const takers = yield* Config.Int("WEBHOOK_WORKER_CONCURRENCY").pipe(Config.withDefault(8))
     return RedisStreamsQueueStore.layer({
       prefix: yield* Config.String("REDIS_QUEUE_PREFIX").pipe(Config.withDefault("integration-service:queue:")),
-      consumerGroup: "webhook-workers"
+      consumerGroup: "webhook-workers",
+      // A message claimed by a worker that died is taken over once idle this long.
+      claimIdleMillis: Duration.toMillis(
+        yield* Config.Duration("WEBHOOK_CLAIM_IDLE").pipe(Config.withDefault(Duration.seconds(60)))
+      )
     }).pipe(Layer.provide(IoRedis.layerConfig({ pool: { maxConnections: takers + 2 } })))
   })
 )
