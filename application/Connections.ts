@@ -1,4 +1,4 @@
-import { Clock, Context, Effect, Layer, Option, type Redacted } from "effect"
+import { Clock, Config, Context, Effect, Layer, Option, type Redacted } from "effect"
 import { Connection, type ProviderAccount } from "../domain/Connection.ts"
 import { SecretPlace } from "../domain/Credential.ts"
 import {
@@ -12,9 +12,10 @@ import { type ConnectionHealth, HealthCheck } from "../domain/Health.ts"
 import { ConnectionId, type VenueId } from "../domain/Ids.ts"
 import type { Principal } from "../domain/Principal.ts"
 import { authTypeOf, type Provider } from "../domain/Provider.ts"
-import { ConnectionStore } from "../ports/ConnectionStore.ts"
+import { ConnectionStore, type SealedField } from "../ports/ConnectionStore.ts"
 import { CredentialVault } from "../ports/CredentialVault.ts"
 import { ProviderGateway } from "../ports/ProviderGateway.ts"
+import { WebhookEndpoints } from "../ports/WebhookEndpoints.ts"
 import { requireManage, requireRead } from "./Authorize.ts"
 
 export interface ConnectionView {
@@ -46,6 +47,17 @@ export class Connections extends Context.Service<Connections>()("integration-ser
     const store = yield* ConnectionStore
     const vault = yield* CredentialVault
     const gateway = yield* ProviderGateway
+    // Stripe webhook endpoints are registered only where the service knows its public URL and has somewhere to keep them.
+    const endpoints = yield* Effect.serviceOption(WebhookEndpoints)
+    const publicBaseUrl = yield* Config.option(Config.String("PUBLIC_BASE_URL")).pipe(Effect.orDie)
+    const stripeWebhookEvents = [
+      "account.application.deauthorized",
+      "customer.created",
+      "customer.updated",
+      "product.created",
+      "product.updated",
+      "charge.succeeded"
+    ]
 
     const existing = Effect.fnUntraced(function* (principal: Principal, venueId: VenueId, provider: Provider) {
       const found = yield* store.find(principal.tenantId, venueId, provider)
@@ -85,6 +97,63 @@ export class Connections extends Context.Service<Connections>()("integration-ser
         updatedAt: at
       })
 
+    /**
+     * Stripe: registers a webhook endpoint (URL = PUBLIC_BASE_URL + the receive path + `?endpoint=<public id>`) and
+     * seals its signing secret beside the key. Registration comes first and a failure stores nothing; should storing
+     * fail afterwards, the endpoint just created is deleted again. A replaced key's old endpoint is removed last.
+     */
+    const saveWithWebhookEndpoint = Effect.fnUntraced(function* (
+      connection: Connection,
+      apiKey: Redacted.Redacted<string>,
+      secrets: ReadonlyArray<SealedField>
+    ) {
+      if (connection.provider !== "stripe" || Option.isNone(endpoints) || Option.isNone(publicBaseUrl)) {
+        return yield* store.saveConnected(connection, secrets)
+      }
+      const registry = endpoints.value
+      const previous = yield* registry.find(connection.tenantId, connection.id)
+      const publicId = `we_${crypto.randomUUID().replaceAll("-", "")}`
+      const url = `${publicBaseUrl.value.replace(/\/$/, "")}/api/v1/integrations/webhooks/stripe?endpoint=${publicId}`
+      const registered = yield* gateway.registerWebhookEndpoint("stripe", apiKey, { url, events: stripeWebhookEvents })
+      const undo = gateway.deleteWebhookEndpoint("stripe", apiKey, registered.endpointId).pipe(Effect.ignore)
+      yield* Effect.gen(function* () {
+        const webhookSecret = yield* vault.seal(
+          new SecretPlace({ ...connection, field: "webhook_secret" }),
+          registered.secret
+        )
+        yield* store.saveConnected(connection, [...secrets, { field: "webhook_secret", sealed: webhookSecret }])
+        yield* registry.save({
+          tenantId: connection.tenantId,
+          connectionId: connection.id,
+          provider: "stripe",
+          publicId,
+          url,
+          providerEndpointId: registered.endpointId,
+          events: stripeWebhookEvents
+        })
+      }).pipe(Effect.onError(() => undo))
+      if (Option.isSome(previous) && previous.value.providerEndpointId !== registered.endpointId) {
+        yield* gateway.deleteWebhookEndpoint("stripe", apiKey, previous.value.providerEndpointId).pipe(Effect.ignore)
+      }
+    })
+
+    /** Deletes the connection's registered endpoint at the provider (best effort: a stale one only gets 401s). */
+    const removeWebhookEndpoint = Effect.fnUntraced(function* (connection: Connection) {
+      if (Option.isNone(endpoints)) return
+      const registered = yield* endpoints.value.find(connection.tenantId, connection.id)
+      if (Option.isNone(registered)) return
+      const sealed = yield* store.secret(apiKeyPlace(connection))
+      if (Option.isSome(sealed)) {
+        yield* vault.open(apiKeyPlace(connection), sealed.value).pipe(
+          Effect.flatMap((apiKey) =>
+            gateway.deleteWebhookEndpoint(connection.provider, apiKey, registered.value.providerEndpointId)
+          ),
+          Effect.catch((error) => Effect.logWarning("webhook endpoint left at the provider", error.message))
+        )
+      }
+      yield* endpoints.value.remove(connection.tenantId, connection.id)
+    })
+
     /** Validate with the provider, then seal and store in one step: a refused or unreachable key stores nothing. */
     const storeApiKey = Effect.fnUntraced(function* (
       principal: Principal,
@@ -106,7 +175,7 @@ export class Connections extends Context.Service<Connections>()("integration-ser
         onSome: (p) => new Connection({ ...base, id: p.id, createdAt: p.createdAt })
       })
       const sealed = yield* vault.seal(apiKeyPlace(connection), request.apiKey)
-      yield* store.saveConnected(connection, [{ field: "api_key", sealed }])
+      yield* saveWithWebhookEndpoint(connection, request.apiKey, [{ field: "api_key", sealed }])
       yield* store.recordHealth(
         new HealthCheck({
           tenantId: connection.tenantId,
@@ -221,6 +290,7 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       yield* requireManage(principal, venueId)
       const connection = yield* existing(principal, venueId, provider)
       const at = yield* now
+      yield* removeWebhookEndpoint(connection)
       yield* store.disconnect(connection.tenantId, connection.id, at)
       return yield* view(
         new Connection({ ...connection, status: "disconnected", disconnectedAt: at, updatedAt: at, lastError: null })

@@ -9,6 +9,7 @@ import { PersistedWebhookQueue } from "../persistence/PersistedWebhookQueue.ts"
 import { PostgresMarketingContacts } from "../postgres/PostgresMarketingContacts.ts"
 import { PostgresQueueStore } from "../postgres/PostgresQueueStore.ts"
 import { PostgresSyncRequests } from "../postgres/PostgresSyncRequests.ts"
+import { PostgresWebhookEndpoints } from "../postgres/PostgresWebhookEndpoints.ts"
 import { PostgresWebhookInbox } from "../postgres/PostgresWebhookInbox.ts"
 import { IoRedis } from "../redis/IoRedis.ts"
 import { RedisStreamsQueueStore } from "../redis/RedisStreamsQueueStore.ts"
@@ -50,7 +51,8 @@ export const WebhookAdapters = Layer.mergeAll(
   Layer.unwrap(Effect.map(GroupCommitConfig, PostgresWebhookInbox.layer)),
   PersistedWebhookQueue.layer.pipe(Layer.provide(PersistedQueue.layer), Layer.provide(QueueStoreLive)),
   PostgresSyncRequests.layer,
-  PostgresMarketingContacts.layer
+  PostgresMarketingContacts.layer,
+  PostgresWebhookEndpoints.layer
 )
 
 /** Receiving, history/retry, and the worker's use case (not running: see `WebhookWorkerLive`). */

@@ -372,6 +372,46 @@ describe("webhooks end to end", () => {
       })
     )
 
+    it.effect(
+      "connecting Stripe registers an endpoint whose own secret alone verifies its events; disconnect deletes it",
+      () =>
+        Effect.gen(function* () {
+          const { stripe } = yield* WebhookWorld
+          const venue = crypto.randomUUID()
+          const { accountId } = stripe.addKey("sk_test_endpointe2e0123456789abc")
+          const connected = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+            caller: admin,
+            body: { venueId: venue, apiKey: "sk_test_endpointe2e0123456789abc" }
+          })
+          assert.strictEqual(connected.status, 201, connected.text)
+          const [endpoint] = stripe.webhookEndpoints(accountId)
+          assert.isDefined(endpoint)
+          const publicId = new URL(endpoint!.url).searchParams.get("endpoint")!
+          assert.match(
+            endpoint!.url,
+            /^https:\/\/integrations\.example\.test\/api\/v1\/integrations\/webhooks\/stripe\?endpoint=we_/
+          )
+
+          // The venue's own account names no `account`: routed by the endpoint id, verified by its secret only.
+          const raw = stripeEvent("evt_own_account_1", "customer.created", null)
+          const own = yield* deliver("stripe", raw, stripeHeader(raw, endpoint!.secret), `?endpoint=${publicId}`)
+          assert.strictEqual(own.status, 200, own.text)
+          assert.strictEqual(JSON.parse(own.text).stored, 1)
+          const platform = yield* deliver("stripe", raw, stripeHeader(raw, s.stripe), `?endpoint=${publicId}`)
+          assert.strictEqual(platform.status, 401, "the service-wide secret is not tried for an endpoint")
+          yield* statusIs("stripe", "evt_own_account_1", "ignored")
+
+          const gone = yield* call("POST", "/api/v1/integrations/stripe/disconnect", {
+            caller: admin,
+            body: { venueId: venue }
+          })
+          assert.strictEqual(gone.status, 200, gone.text)
+          assert.deepStrictEqual(stripe.webhookEndpoints(accountId), [])
+          const after = yield* deliver("stripe", raw, stripeHeader(raw, endpoint!.secret), `?endpoint=${publicId}`)
+          assert.strictEqual(after.status, 401)
+        })
+    )
+
     it.effect("another tenant sees none of these events", () =>
       Effect.gen(function* () {
         const other = yield* call("GET", "/api/v1/integrations/webhooks/stripe/events", {

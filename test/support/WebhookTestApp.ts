@@ -10,6 +10,7 @@ import { HttpRoutes, Services } from "../../adapters/main/App.ts"
 import { WebhookWorkerLive } from "../../adapters/main/Webhooks.ts"
 import { layerWith } from "../../adapters/telemetry/Telemetry.ts"
 import { ExtraWebhookHandlers, type WebhookHandler } from "../../application/WebhookHandlers.ts"
+import { type FakeStripe, startFakeStripe } from "../sandbox/FakeStripe.ts"
 import { jwtSecret } from "./TestApp.ts"
 import { TestDatabaseUrls } from "./TestDatabase.ts"
 
@@ -25,18 +26,20 @@ export const webhookSecrets = {
 
 export class WebhookWorld extends Context.Service<
   WebhookWorld,
-  { readonly spans: InMemorySpanExporter; readonly redisPrefix: string }
+  { readonly spans: InMemorySpanExporter; readonly redisPrefix: string; readonly stripe: FakeStripe }
 >()("integration-service/test/WebhookWorld") {}
 
 const world = Layer.effect(
   WebhookWorld,
   Effect.acquireRelease(
-    Effect.sync(() => ({
+    Effect.promise(async () => ({
       spans: new InMemorySpanExporter(),
-      redisPrefix: `test:webhooks:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}:`
+      redisPrefix: `test:webhooks:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}:`,
+      stripe: await startFakeStripe()
     })),
-    ({ redisPrefix }) =>
+    ({ redisPrefix, stripe }) =>
       Effect.promise(async () => {
+        await stripe.close()
         const redis = new IORedis("redis://127.0.0.1:6379")
         const keys = await redis.keys(`${redisPrefix}*`)
         if (keys.length > 0) await redis.del(...keys)
@@ -49,7 +52,7 @@ const config = (overrides: Record<string, string>) =>
   Layer.unwrap(
     Effect.gen(function* () {
       const urls = yield* TestDatabaseUrls
-      const { redisPrefix } = yield* WebhookWorld
+      const { redisPrefix, stripe } = yield* WebhookWorld
       return ConfigProvider.layer(
         ConfigProvider.fromUnknown({
           DATABASE_URL: Redacted.value(urls.owner),
@@ -57,6 +60,8 @@ const config = (overrides: Record<string, string>) =>
           DATA_DIR: mkdtempSync(join(tmpdir(), "integration-webhooks-")),
           JWT_SECRET: jwtSecret,
           REDIS_URL: "redis://127.0.0.1:6379",
+          STRIPE_API_BASE_URL: stripe.url,
+          PUBLIC_BASE_URL: "https://integrations.example.test",
           REDIS_QUEUE_PREFIX: redisPrefix,
           STRIPE_WEBHOOK_SECRET: `${webhookSecrets.stripe},${webhookSecrets.stripeOld}`,
           SQUARE_WEBHOOK_SIGNATURE_KEY: webhookSecrets.squareKey,
