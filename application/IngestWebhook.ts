@@ -62,11 +62,10 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
      * Service-wide secrets from configuration; with `?endpoint=<public id>` only that connection's own sealed
      * webhook secret, never a scan of every connection's secret.
      */
-    const secretsFor = Effect.fn("IngestWebhook.secretsFor")(function* (
+    const fromConnection = Effect.fn("IngestWebhook.secretsFor")(function* (
       provider: Provider,
-      endpoint: string | undefined
+      endpoint: string
     ): Effect.fn.Return<DeliverySecrets, InboxUnavailable | StoreUnavailable | KeyManagementUnavailable> {
-      if (endpoint === undefined) return { secrets: configured[provider], notificationUrl }
       const route = yield* inbox.endpoint(provider, endpoint)
       if (Option.isNone(route)) return { secrets: [], notificationUrl }
       const place = new SecretPlace({
@@ -84,6 +83,16 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
       return { secrets: Option.toArray(secret), notificationUrl }
     })
 
+    const fromConfig: Record<Provider, Effect.Effect<DeliverySecrets>> = {
+      stripe: Effect.succeed({ secrets: configured.stripe, notificationUrl }),
+      square: Effect.succeed({ secrets: configured.square, notificationUrl }),
+      quickbooks: Effect.succeed({ secrets: configured.quickbooks, notificationUrl }),
+      mailchimp: Effect.succeed({ secrets: configured.mailchimp, notificationUrl })
+    }
+
+    const secretsFor = (provider: Provider, endpoint: string | undefined) =>
+      endpoint === undefined ? fromConfig[provider] : fromConnection(provider, endpoint)
+
     const offer = (outcome: StoreOutcome, provider: Provider, traceParent: string | null) =>
       outcome._tag === "Stored" && outcome.fresh
         ? queue
@@ -96,6 +105,23 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
             )
         : Effect.void
 
+    const entryOf = (
+      provider: Provider,
+      event: WebhookEvent,
+      payloadJson: string,
+      endpoint: string | undefined,
+      traceParent: string | null
+    ) => ({
+      provider,
+      eventId: event.eventId,
+      type: event.type,
+      accountId: event.accountId,
+      endpoint: endpoint ?? null,
+      occurredAt: event.occurredAt === null ? null : DateTime.formatIso(event.occurredAt),
+      payloadJson,
+      traceParent
+    })
+
     /** Stores every event of one delivery (committed before this returns), then offers the new ones. */
     const accept = Effect.fn("IngestWebhook.accept")(function* (
       provider: Provider,
@@ -103,26 +129,28 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
       body: { readonly json: string | undefined; readonly endpoint: string | undefined },
       traceParent: string | null
     ) {
-      const outcomes = yield* Effect.forEach(
-        events,
-        (event) =>
-          inbox.store({
-            provider,
-            eventId: event.eventId,
-            type: event.type,
-            accountId: event.accountId,
-            endpoint: body.endpoint ?? null,
-            occurredAt: event.occurredAt === null ? null : DateTime.formatIso(event.occurredAt),
-            // A single-event body is stored as received; otherwise each event's own JSON.
-            payloadJson: events.length === 1 && body.json !== undefined ? body.json : JSON.stringify(event.payload),
-            traceParent
-          }),
-        { concurrency: "unbounded" }
-      )
-      yield* Effect.forEach(outcomes, (outcome) => offer(outcome, provider, traceParent), {
-        concurrency: "unbounded",
-        discard: true
-      })
+      // The common single-event delivery is stored as received, without a fan-out.
+      const single = events.length === 1 ? events[0] : undefined
+      const outcomes =
+        single !== undefined
+          ? [
+              yield* inbox.store(
+                entryOf(provider, single, body.json ?? JSON.stringify(single.payload), body.endpoint, traceParent)
+              )
+            ]
+          : yield* Effect.forEach(
+              events,
+              (event) =>
+                inbox.store(entryOf(provider, event, JSON.stringify(event.payload), body.endpoint, traceParent)),
+              { concurrency: "unbounded" }
+            )
+      if (outcomes.length === 1) yield* offer(outcomes[0]!, provider, traceParent)
+      else {
+        yield* Effect.forEach(outcomes, (outcome) => offer(outcome, provider, traceParent), {
+          concurrency: "unbounded",
+          discard: true
+        })
+      }
       let stored = 0
       let duplicates = 0
       let unroutable = 0

@@ -17,14 +17,28 @@ const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   return out
 }
 
+// Imported keys are kept per secret (a handful: the configured ones and recently used connection secrets), so the
+// hot path signs without importing the key again; non-extractable, they never leave WebCrypto.
+const keyCache = new Map<string, Promise<CryptoKey>>()
+const keyCacheSize = 256
+const importedKey = (subtle: SubtleCrypto, secret: string): Promise<CryptoKey> => {
+  let key = keyCache.get(secret)
+  if (key === undefined) {
+    if (keyCache.size >= keyCacheSize) keyCache.delete(keyCache.keys().next().value!)
+    key = subtle.importKey("raw", utf8.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
+    key.catch(() => keyCache.delete(secret))
+    keyCache.set(secret, key)
+  }
+  return key
+}
+
 /** Callers refuse empty secrets first: WebCrypto rejects a zero-length HMAC key, which would surface as a defect. */
 export const hmacSha256 = (secret: string, ...parts: ReadonlyArray<Uint8Array | string>): Effect.Effect<Uint8Array> =>
   Effect.gen(function* () {
     const crypto = yield* WebCrypto.WebCrypto
     const data = concat(parts.map((p) => (typeof p === "string" ? utf8.encode(p) : p)))
     return yield* Effect.promise(async () => {
-      const params = { name: "HMAC", hash: "SHA-256" }
-      const key = await crypto.subtle.importKey("raw", utf8.encode(secret), params, false, ["sign"])
+      const key = await importedKey(crypto.subtle, secret)
       return new Uint8Array(await crypto.subtle.sign("HMAC", key, data as BufferSource))
     })
   })
