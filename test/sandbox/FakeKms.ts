@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo, Socket } from "node:net"
+import { listen, readBody } from "./FakeHttp.ts"
 
 /**
  * A KMS-compatible endpoint speaking the AWS JSON 1.1 protocol, enough for
@@ -70,11 +70,10 @@ const base64Field = (body: Record<string, unknown>, field: string): Buffer => {
   return Buffer.from(value, "base64")
 }
 
-export const startFakeKms = (options: FakeKmsOptions = {}): Promise<FakeKms> => {
+export const startFakeKms = async (options: FakeKmsOptions = {}): Promise<FakeKms> => {
   const keys = new Map<string, MasterKey>()
   const aliases = new Map<string, string>()
   const received: Array<string> = []
-  const sockets = new Set<Socket>()
   const onDemand = options.createKeysOnDemand ?? true
   let unavailable: boolean | "drop" = false
 
@@ -288,34 +287,22 @@ export const startFakeKms = (options: FakeKmsOptions = {}): Promise<FakeKms> => 
   }
 
   const server = createServer((req, res) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
-    req.on("end", () => handle(req, res, Buffer.concat(chunks).toString("utf8")))
+    // A request that breaks off while its body is read has no one left to answer.
+    void readBody(req).then(
+      (raw) => handle(req, res, raw),
+      () => undefined
+    )
   })
-  server.on("connection", (socket) => {
-    sockets.add(socket)
-    socket.on("close", () => sockets.delete(socket))
-  })
-
-  return new Promise((resolvePromise, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resolvePromise({
-        url: `http://127.0.0.1:${port}`,
-        close: () =>
-          new Promise<void>((done) => {
-            for (const socket of sockets) socket.destroy()
-            server.close(() => done())
-          }),
-        createKey,
-        createAlias,
-        keyArn,
-        setUnavailable: (mode) => {
-          unavailable = mode
-        },
-        calls: () => [...received]
-      })
-    })
-  })
+  const { url, close } = await listen(server, options.port)
+  return {
+    url,
+    close,
+    createKey,
+    createAlias,
+    keyArn,
+    setUnavailable: (mode) => {
+      unavailable = mode
+    },
+    calls: () => [...received]
+  }
 }

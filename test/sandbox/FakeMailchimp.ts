@@ -1,6 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto"
-import { createServer, type IncomingMessage } from "node:http"
-import type { AddressInfo } from "node:net"
+import type { IncomingMessage } from "node:http"
+import { bearerToken, json, redirect, serveReplies, text } from "./FakeHttp.ts"
+import { type AuthorizationCode, fakeOAuthState } from "./FakeOAuth.ts"
+
+export type { FakeOAuthFailure } from "./FakeOAuth.ts"
 
 /**
  * Mailchimp's OAuth 2 server (login.mailchimp.com) and the `/3.0/ping` health
@@ -10,8 +13,6 @@ import type { AddressInfo } from "node:net"
  * `{"error":"invalid_token"}` for a bad token, no revocation endpoint. The
  * metadata's `api_endpoint` points back here so the marketing SDK hits the fake.
  */
-export type FakeOAuthFailure = "invalid_grant" | "server_error" | "rate_limited"
-
 export interface FakeMailchimpOptions {
   readonly port?: number
   readonly clientId?: string
@@ -21,36 +22,11 @@ export interface FakeMailchimpOptions {
   readonly accountName?: string
 }
 
-interface Code {
+interface Code extends AuthorizationCode {
   readonly redirectUri: string
-  readonly issuedAt: number
-  used: boolean
 }
 
-const codeLifetime = 5 * 60_000
 const token = () => randomBytes(16).toString("hex")
-
-interface Reply {
-  readonly status: number
-  readonly headers: Record<string, string>
-  readonly body: string
-}
-
-const text = (status: number, body: string): Reply => ({ status, headers: { "content-type": "text/plain" }, body })
-
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", reject)
-  })
-
-const json = (status: number, body: unknown, contentType = "application/json"): Reply => ({
-  status,
-  headers: { "content-type": contentType },
-  body: JSON.stringify(body)
-})
 
 const problem = (status: number, title: string, detail: string) =>
   json(
@@ -62,7 +38,7 @@ const problem = (status: number, title: string, detail: string) =>
       detail,
       instance: randomUUID()
     },
-    "application/problem+json; charset=utf-8"
+    { "content-type": "application/problem+json; charset=utf-8" }
   )
 
 export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => {
@@ -75,19 +51,9 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
   const codes = new Map<string, Code>()
   const accessTokens = new Set<string>()
   const stats = { authorizations: 0, exchanges: 0, refreshes: 0, revocations: 0, metadata: 0 }
-  let delayMs = 0
-  let offset = 0
-  let failure: { mode: FakeOAuthFailure; remaining: number } | null = null
+  const oauth = fakeOAuthState()
+  const { now, takeFailure } = oauth
   let url = ""
-  const now = () => Date.now() + offset
-
-  const takeFailure = (): FakeOAuthFailure | null => {
-    if (failure === null) return null
-    const { mode } = failure
-    failure.remaining -= 1
-    if (failure.remaining <= 0) failure = null
-    return mode
-  }
 
   const authorize = (search: URLSearchParams) => {
     const redirectUri = search.get("redirect_uri")
@@ -104,7 +70,7 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
       target.searchParams.set("code", code)
     }
     if (state !== null) target.searchParams.set("state", state)
-    return { status: 302, headers: { location: target.toString() }, body: "" }
+    return redirect(target)
   }
 
   const tokenEndpoint = (form: URLSearchParams) => {
@@ -117,10 +83,9 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     if (form.get("client_id") !== clientId || form.get("client_secret") !== clientSecret)
       return json(401, { error: "invalid_client" })
     if (form.get("grant_type") !== "authorization_code") return json(400, { error: "unsupported_grant_type" })
-    const code = codes.get(form.get("code") ?? "")
-    if (code === undefined || code.used || now() - code.issuedAt > codeLifetime)
+    const code = oauth.redeem(codes.get(form.get("code") ?? ""))
+    if (code === undefined)
       return json(400, { error: "invalid_grant", error_description: "Invalid authorization code" })
-    code.used = true
     if (form.get("redirect_uri") !== code.redirectUri)
       return json(400, { error: "invalid_grant", error_description: "redirect_uri mismatch" })
     const accessToken = token()
@@ -150,9 +115,7 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
   }
 
   const ping = (req: IncomingMessage) => {
-    const header = req.headers.authorization ?? ""
-    const bearer = header.startsWith("Bearer ") ? header.slice(7) : ""
-    if (!accessTokens.has(bearer))
+    if (!accessTokens.has(bearerToken(req)))
       return problem(
         401,
         "API Key Invalid",
@@ -161,29 +124,19 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     return json(200, { health_status: "Everything's Chimpy!" })
   }
 
-  const server = createServer((req, res) => {
-    const parsed = new URL(req.url ?? "/", "http://127.0.0.1")
-    const route = `${req.method} ${parsed.pathname}`
-    void readBody(req)
-      .then((raw): Reply => {
-        if (route === "GET /oauth2/authorize") return authorize(parsed.searchParams)
-        if (route === "POST /oauth2/token") return tokenEndpoint(new URLSearchParams(raw))
-        if (route === "GET /oauth2/metadata") return metadata(req)
-        if (route === "GET /3.0/ping") return ping(req)
-        return problem(404, "Resource Not Found", "The requested resource could not be found.")
-      })
-      .catch(() => problem(400, "Invalid Resource", "The request body could not be read."))
-      .then(async (reply) => {
-        // The request is processed at once and only the answer waits, as when a client times out on a slow provider.
-        if (delayMs > 0 && parsed.pathname.startsWith("/oauth2/"))
-          await new Promise((resolve) => setTimeout(resolve, delayMs))
-        res.writeHead(reply.status, reply.headers)
-        res.end(reply.body)
-      })
+  const server = await serveReplies({
+    port: options.port,
+    respond: ({ req, url: requested, route, body }) => {
+      if (route === "GET /oauth2/authorize") return authorize(requested.searchParams)
+      if (route === "POST /oauth2/token") return tokenEndpoint(new URLSearchParams(body))
+      if (route === "GET /oauth2/metadata") return metadata(req)
+      if (route === "GET /3.0/ping") return ping(req)
+      return problem(404, "Resource Not Found", "The requested resource could not be found.")
+    },
+    malformed: () => problem(400, "Invalid Resource", "The request body could not be read."),
+    beforeReply: (requested) => oauth.delay(requested.pathname.startsWith("/oauth2/"))
   })
-
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  url = server.url
 
   return {
     url,
@@ -193,36 +146,12 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     userId,
     accountName,
     stats: () => ({ ...stats }),
-    /** The next `times` token calls fail this way. */
-    fail: (mode: FakeOAuthFailure, times = 1) => {
-      failure = { mode, remaining: times }
-    },
-    /** Every OAuth response waits this long first. */
-    setDelay: (ms: number) => {
-      delayMs = ms
-    },
-    /** Moves the fake's clock (code expiry). */
-    advance: (ms: number) => {
-      offset += ms
-    },
+    ...oauth.controls,
     /** What a user removing the app in Mailchimp does: the token stops working. */
     revokeToken: (accessToken: string) => {
       accessTokens.delete(accessToken)
     },
-    /** Plays the account owner at the authorize page; returns the redirect's query. */
-    consent: async (authorizeUrl: string, choice: { readonly deny?: boolean } = {}) => {
-      const target = new URL(authorizeUrl)
-      if (choice.deny === true) target.searchParams.set("deny", "1")
-      const response = await fetch(target, { redirect: "manual" })
-      const location = response.headers.get("location")
-      if (response.status !== 302 || location === null) throw new Error(`authorize answered ${response.status}`)
-      return Object.fromEntries(new URL(location).searchParams)
-    },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections()
-        server.close((e) => (e ? reject(e) : resolve()))
-      })
+    close: server.close
   }
 }
 

@@ -1,6 +1,9 @@
 import { randomBytes } from "node:crypto"
-import { createServer, type IncomingMessage } from "node:http"
-import type { AddressInfo } from "node:net"
+import type { IncomingMessage } from "node:http"
+import { bearerToken, json as jsonReply, type Reply, redirect, serveReplies, text } from "./FakeHttp.ts"
+import { type AuthorizationCode, type FakeOAuthFailure, fakeOAuthState, randomToken as token } from "./FakeOAuth.ts"
+
+export type { FakeOAuthFailure } from "./FakeOAuth.ts"
 
 /**
  * Intuit's OAuth 2 server and the QuickBooks Online company-info endpoint, on
@@ -11,8 +14,6 @@ import type { AddressInfo } from "node:net"
  * Paths are Intuit's: `/connect/oauth2`, `/oauth2/v1/tokens/bearer`,
  * `/v2/oauth2/tokens/revoke`, `/v3/company/{realm}/companyinfo/{realm}`.
  */
-export type FakeOAuthFailure = "invalid_grant" | "server_error" | "rate_limited"
-
 export interface FakeQuickBooksOptions {
   readonly port?: number
   readonly clientId?: string
@@ -21,10 +22,8 @@ export interface FakeQuickBooksOptions {
   readonly companyName?: string
 }
 
-interface Code {
+interface Code extends AuthorizationCode {
   readonly redirectUri: string
-  readonly issuedAt: number
-  used: boolean
 }
 
 interface Grant {
@@ -34,30 +33,10 @@ interface Grant {
 const accessLifetimeSeconds = 3600
 const refreshLifetimeSeconds = 8_726_400
 const hardLifetimeSeconds = 5 * 365 * 86_400
-const codeLifetime = 5 * 60_000
-const token = (prefix: string) => `${prefix}${randomBytes(24).toString("base64url")}`
 
-interface Reply {
-  readonly status: number
-  readonly headers: Record<string, string>
-  readonly body: string
-}
-
-const text = (status: number, body: string): Reply => ({ status, headers: { "content-type": "text/plain" }, body })
-
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", reject)
-  })
-
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({
-  status,
-  headers: { "content-type": "application/json", intuit_tid: randomBytes(8).toString("hex"), ...headers },
-  body: JSON.stringify(body)
-})
+// Intuit stamps every answer with a transaction id.
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply =>
+  jsonReply(status, body, { intuit_tid: randomBytes(8).toString("hex"), ...headers })
 
 const authenticationFault = () => ({
   Fault: {
@@ -84,18 +63,8 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
   const rotated = new Set<string>()
   const accessTokens = new Map<string, { grant: Grant; expiresAt: number }>()
   const stats = { authorizations: 0, exchanges: 0, refreshes: 0, revocations: 0, staleRefreshes: 0 }
-  let offset = 0
-  let delayMs = 0
-  let failure: { mode: FakeOAuthFailure; remaining: number } | null = null
-  const now = () => Date.now() + offset
-
-  const takeFailure = (): FakeOAuthFailure | null => {
-    if (failure === null) return null
-    const { mode } = failure
-    failure.remaining -= 1
-    if (failure.remaining <= 0) failure = null
-    return mode
-  }
+  const oauth = fakeOAuthState()
+  const { now, takeFailure } = oauth
 
   const failureReply = (mode: FakeOAuthFailure) => {
     if (mode === "invalid_grant") return json(400, { error: "invalid_grant" })
@@ -142,7 +111,7 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
       if (state !== null) target.searchParams.set("state", state)
       target.searchParams.set("realmId", realmId)
     }
-    return { status: 302, headers: { location: target.toString() }, body: "" }
+    return redirect(target)
   }
 
   const tokenEndpoint = (req: IncomingMessage, form: URLSearchParams) => {
@@ -156,10 +125,8 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
       return json(400, { error: "invalid_request" })
 
     if (grantType === "authorization_code") {
-      const code = codes.get(form.get("code") ?? "")
-      if (code === undefined || code.used || now() - code.issuedAt > codeLifetime)
-        return json(400, { error: "invalid_grant" })
-      code.used = true
+      const code = oauth.redeem(codes.get(form.get("code") ?? ""))
+      if (code === undefined) return json(400, { error: "invalid_grant" })
       if (form.get("redirect_uri") !== code.redirectUri) return json(400, { error: "invalid_grant" })
       return issue(req, { revoked: false })
     }
@@ -190,8 +157,7 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
   }
 
   const companyInfo = (req: IncomingMessage, realm: string) => {
-    const header = req.headers.authorization ?? ""
-    const found = accessTokens.get(header.startsWith("Bearer ") ? header.slice(7) : "")
+    const found = accessTokens.get(bearerToken(req))
     if (found === undefined || found.grant.revoked || found.expiresAt <= now())
       return json(401, authenticationFault(), { "www-authenticate": 'Bearer realm="Intuit"' })
     if (realm !== realmId) return json(403, authenticationFault())
@@ -210,65 +176,30 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
     })
   }
 
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1")
-    const route = `${req.method} ${url.pathname}`
-    void readBody(req)
-      .then((raw): Reply => {
-        if (route === "GET /connect/oauth2") return authorize(url)
-        if (route === "POST /oauth2/v1/tokens/bearer") return tokenEndpoint(req, new URLSearchParams(raw))
-        if (route === "POST /v2/oauth2/tokens/revoke") return revoke(req, raw)
-        const info = /^\/v3\/company\/([^/]+)\/companyinfo\/([^/]+)$/.exec(url.pathname)
-        if (req.method === "GET" && info !== null && info[1] === info[2]) return companyInfo(req, info[1] ?? "")
-        return json(404, { error: "not_found" })
-      })
-      .catch(() => json(400, { error: "invalid_request" }))
-      .then(async (reply) => {
-        // The request is processed at once and only the answer waits, as when a client times out on a slow provider.
-        if (delayMs > 0 && !url.pathname.startsWith("/v3/"))
-          await new Promise((resolve) => setTimeout(resolve, delayMs))
-        res.writeHead(reply.status, reply.headers)
-        res.end(reply.body)
-      })
+  const server = await serveReplies({
+    port: options.port,
+    respond: ({ req, url, route, body }) => {
+      if (route === "GET /connect/oauth2") return authorize(url)
+      if (route === "POST /oauth2/v1/tokens/bearer") return tokenEndpoint(req, new URLSearchParams(body))
+      if (route === "POST /v2/oauth2/tokens/revoke") return revoke(req, body)
+      const info = /^\/v3\/company\/([^/]+)\/companyinfo\/([^/]+)$/.exec(url.pathname)
+      if (req.method === "GET" && info !== null && info[1] === info[2]) return companyInfo(req, info[1] ?? "")
+      return json(404, { error: "not_found" })
+    },
+    malformed: () => json(400, { error: "invalid_request" }),
+    beforeReply: (url) => oauth.delay(!url.pathname.startsWith("/v3/"))
   })
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-
   return {
-    url,
+    url: server.url,
     clientId,
     clientSecret,
     realmId,
     companyName,
     /** Calls seen per endpoint; `staleRefreshes` counts refreshes with an already-rotated token. */
     stats: () => ({ ...stats }),
-    /** The next `times` token/revoke calls fail this way. */
-    fail: (mode: FakeOAuthFailure, times = 1) => {
-      failure = { mode, remaining: times }
-    },
-    /** Every OAuth response waits this long first. */
-    setDelay: (ms: number) => {
-      delayMs = ms
-    },
-    /** Moves the fake's clock (code and token expiry). */
-    advance: (ms: number) => {
-      offset += ms
-    },
-    /** Plays the company admin at the authorize page; returns the redirect's query. */
-    consent: async (authorizeUrl: string, choice: { readonly deny?: boolean } = {}) => {
-      const target = new URL(authorizeUrl)
-      if (choice.deny === true) target.searchParams.set("deny", "1")
-      const response = await fetch(target, { redirect: "manual" })
-      const location = response.headers.get("location")
-      if (response.status !== 302 || location === null) throw new Error(`authorize answered ${response.status}`)
-      return Object.fromEntries(new URL(location).searchParams)
-    },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections()
-        server.close((e) => (e ? reject(e) : resolve()))
-      })
+    ...oauth.controls,
+    close: server.close
   }
 }
 

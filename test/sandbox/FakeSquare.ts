@@ -1,6 +1,9 @@
-import { createHash, randomBytes } from "node:crypto"
-import { createServer, type IncomingMessage } from "node:http"
-import type { AddressInfo } from "node:net"
+import { createHash } from "node:crypto"
+import type { IncomingMessage } from "node:http"
+import { bearerToken, json, type Reply, redirect, serveReplies, text } from "./FakeHttp.ts"
+import { type FakeOAuthFailure, fakeOAuthState, randomToken as token } from "./FakeOAuth.ts"
+
+export type { FakeOAuthFailure } from "./FakeOAuth.ts"
 
 /**
  * Square's OAuth and the few data endpoints a connection check touches, on the
@@ -8,8 +11,6 @@ import type { AddressInfo } from "node:net"
  * endpoint, `expires_at` ISO, `merchant_id`, code flow keeps its refresh
  * token, PKCE rotates it, revoke with `Authorization: Client <secret>`.
  */
-export type FakeOAuthFailure = "invalid_grant" | "server_error" | "rate_limited"
-
 export interface FakeSquareOptions {
   readonly port?: number
   readonly clientId?: string
@@ -39,36 +40,17 @@ interface AccessToken {
 }
 
 const DAY = 86_400_000
-const codeLifetime = 5 * 60_000
-const token = (prefix: string) => `${prefix}${randomBytes(24).toString("base64url")}`
 const s256 = (verifier: string) => createHash("sha256").update(verifier).digest("base64url")
-
-interface Reply {
-  readonly status: number
-  readonly headers: Record<string, string>
-  readonly body: string
-}
-
-const text = (status: number, body: string): Reply => ({ status, headers: { "content-type": "text/plain" }, body })
-
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", reject)
-  })
-
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({
-  status,
-  headers: { "content-type": "application/json", ...headers },
-  body: JSON.stringify(body)
-})
 
 const squareError = (category: string, code: string, detail: string, field?: string) => ({
   errors: [{ category, code, detail, ...(field === undefined ? {} : { field }) }]
 })
 const unauthorized = (code: string, detail: string) => squareError("AUTHENTICATION_ERROR", code, detail)
+const secretRequired = () =>
+  json(
+    400,
+    squareError("INVALID_REQUEST_ERROR", "MISSING_REQUIRED_PARAMETER", "client_secret is required", "client_secret")
+  )
 
 export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
   const clientId = options.clientId ?? "sq0idp-fake-application"
@@ -81,18 +63,8 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
   const accessTokens = new Map<string, AccessToken>()
   const rotated = new Set<string>()
   const stats = { authorizations: 0, exchanges: 0, refreshes: 0, revocations: 0, staleRefreshes: 0 }
-  let offset = 0
-  let delayMs = 0
-  let failure: { mode: FakeOAuthFailure; remaining: number } | null = null
-  const now = () => Date.now() + offset
-
-  const takeFailure = (): FakeOAuthFailure | null => {
-    if (failure === null) return null
-    const { mode } = failure
-    failure.remaining -= 1
-    if (failure.remaining <= 0) failure = null
-    return mode
-  }
+  const oauth = fakeOAuthState()
+  const { now, takeFailure } = oauth
 
   const failureReply = (mode: FakeOAuthFailure) => {
     if (mode === "invalid_grant") return json(401, unauthorized("UNAUTHORIZED", "The grant is invalid or revoked."))
@@ -117,9 +89,7 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
   }
 
   const bearer = (req: IncomingMessage): AccessToken | { readonly error: object } => {
-    const header = req.headers.authorization ?? ""
-    const value = header.startsWith("Bearer ") ? header.slice(7) : ""
-    const found = accessTokens.get(value)
+    const found = accessTokens.get(bearerToken(req))
     if (found === undefined) return { error: unauthorized("UNAUTHORIZED", "This request could not be authorized.") }
     if (found.grant.revoked)
       return { error: unauthorized("ACCESS_TOKEN_REVOKED", "The access token has been revoked.") }
@@ -158,7 +128,7 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
       target.searchParams.set("code", code)
       target.searchParams.set("response_type", "code")
     }
-    return { status: 302, headers: { location: target.toString() }, body: "" }
+    return redirect(target)
   }
 
   const obtainToken = (body: Record<string, unknown>) => {
@@ -173,25 +143,16 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
       return json(401, unauthorized("UNAUTHORIZED", "Invalid client_secret."))
 
     if (grantType === "authorization_code") {
-      const code = typeof body.code === "string" ? codes.get(body.code) : undefined
-      if (code === undefined || code.used || now() - code.issuedAt > codeLifetime)
+      const code = oauth.redeem(typeof body.code === "string" ? codes.get(body.code) : undefined)
+      if (code === undefined)
         return json(401, unauthorized("UNAUTHORIZED", "Invalid, expired or redeemed authorization code."))
-      code.used = true
       if (code.redirectUri !== null && body.redirect_uri !== code.redirectUri)
         return json(400, squareError("INVALID_REQUEST_ERROR", "INVALID_VALUE", "redirect_uri mismatch", "redirect_uri"))
       if (code.challenge !== null) {
         if (typeof body.code_verifier !== "string" || s256(body.code_verifier) !== code.challenge)
           return json(401, unauthorized("UNAUTHORIZED", "code_verifier does not match the code_challenge."))
       } else if (secret !== clientSecret) {
-        return json(
-          400,
-          squareError(
-            "INVALID_REQUEST_ERROR",
-            "MISSING_REQUIRED_PARAMETER",
-            "client_secret is required",
-            "client_secret"
-          )
-        )
+        return secretRequired()
       }
       const grant: Grant = { pkce: code.challenge !== null, scopes: code.scopes, revoked: false }
       const refreshToken = token("EQAAl")
@@ -206,16 +167,7 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
         if (grant === undefined && rotated.has(presented)) stats.staleRefreshes += 1
         return json(401, unauthorized("UNAUTHORIZED", "Invalid or revoked refresh token."))
       }
-      if (!grant.pkce && secret !== clientSecret)
-        return json(
-          400,
-          squareError(
-            "INVALID_REQUEST_ERROR",
-            "MISSING_REQUIRED_PARAMETER",
-            "client_secret is required",
-            "client_secret"
-          )
-        )
+      if (!grant.pkce && secret !== clientSecret) return secretRequired()
       if (!grant.pkce) return issue(grant, presented)
       refreshTokens.delete(presented)
       rotated.add(presented)
@@ -246,93 +198,58 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
     return json(200, { success: true })
   }
 
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1")
-    const route = `${req.method} ${url.pathname}`
-    void readBody(req)
-      .then((raw): Reply => {
-        const payload = (): Record<string, unknown> => (raw === "" ? {} : (JSON.parse(raw) as Record<string, unknown>))
-        if (route === "GET /oauth2/authorize") return authorize(url)
-        if (route === "POST /oauth2/token") return obtainToken(payload())
-        if (route === "POST /oauth2/revoke") return revoke(req, payload())
-        if (route === "POST /oauth2/token/status") {
-          const found = bearer(req)
-          if ("error" in found) return json(401, found.error)
-          return json(200, {
-            scopes: found.grant.scopes,
-            expires_at: new Date(found.expiresAt).toISOString(),
-            client_id: clientId,
-            merchant_id: merchantId
-          })
-        }
-        if (route === "GET /v2/locations") {
-          const found = bearer(req)
-          if ("error" in found) return json(401, found.error)
-          return json(200, {
-            locations: [
-              {
-                id: "LFAKELOCATION01",
-                name: `${businessName} (main)`,
-                business_name: businessName,
-                merchant_id: merchantId,
-                status: "ACTIVE",
-                country: "US",
-                currency: "USD",
-                timezone: "America/New_York",
-                created_at: "2026-01-01T00:00:00Z"
-              }
-            ]
-          })
-        }
-        return json(404, squareError("INVALID_REQUEST_ERROR", "NOT_FOUND", `No route for ${route}`))
-      })
-      .catch(() => json(400, squareError("INVALID_REQUEST_ERROR", "EXPECTED_JSON_BODY", "Invalid JSON body.")))
-      .then(async (reply) => {
-        // The request is processed at once and only the answer waits, as when a client times out on a slow provider.
-        if (delayMs > 0 && url.pathname.startsWith("/oauth2/"))
-          await new Promise((resolve) => setTimeout(resolve, delayMs))
-        res.writeHead(reply.status, reply.headers)
-        res.end(reply.body)
-      })
+  const server = await serveReplies({
+    port: options.port,
+    respond: ({ req, url, route, body }): Reply => {
+      const payload = (): Record<string, unknown> => (body === "" ? {} : (JSON.parse(body) as Record<string, unknown>))
+      if (route === "GET /oauth2/authorize") return authorize(url)
+      if (route === "POST /oauth2/token") return obtainToken(payload())
+      if (route === "POST /oauth2/revoke") return revoke(req, payload())
+      if (route === "POST /oauth2/token/status") {
+        const found = bearer(req)
+        if ("error" in found) return json(401, found.error)
+        return json(200, {
+          scopes: found.grant.scopes,
+          expires_at: new Date(found.expiresAt).toISOString(),
+          client_id: clientId,
+          merchant_id: merchantId
+        })
+      }
+      if (route === "GET /v2/locations") {
+        const found = bearer(req)
+        if ("error" in found) return json(401, found.error)
+        return json(200, {
+          locations: [
+            {
+              id: "LFAKELOCATION01",
+              name: `${businessName} (main)`,
+              business_name: businessName,
+              merchant_id: merchantId,
+              status: "ACTIVE",
+              country: "US",
+              currency: "USD",
+              timezone: "America/New_York",
+              created_at: "2026-01-01T00:00:00Z"
+            }
+          ]
+        })
+      }
+      return json(404, squareError("INVALID_REQUEST_ERROR", "NOT_FOUND", `No route for ${route}`))
+    },
+    malformed: () => json(400, squareError("INVALID_REQUEST_ERROR", "EXPECTED_JSON_BODY", "Invalid JSON body.")),
+    beforeReply: (url) => oauth.delay(url.pathname.startsWith("/oauth2/"))
   })
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-
   return {
-    url,
+    url: server.url,
     clientId,
     clientSecret,
     merchantId,
     businessName,
     /** Calls seen per endpoint; `staleRefreshes` counts refreshes with an already-rotated token. */
     stats: () => ({ ...stats }),
-    /** The next `times` token/revoke calls fail this way. */
-    fail: (mode: FakeOAuthFailure, times = 1) => {
-      failure = { mode, remaining: times }
-    },
-    /** Every OAuth response waits this long first. */
-    setDelay: (ms: number) => {
-      delayMs = ms
-    },
-    /** Moves the fake's clock (code and token expiry). */
-    advance: (ms: number) => {
-      offset += ms
-    },
-    /** Plays the seller at the authorize page; returns the redirect's query. */
-    consent: async (authorizeUrl: string, choice: { readonly deny?: boolean } = {}) => {
-      const target = new URL(authorizeUrl)
-      if (choice.deny === true) target.searchParams.set("deny", "1")
-      const response = await fetch(target, { redirect: "manual" })
-      const location = response.headers.get("location")
-      if (response.status !== 302 || location === null) throw new Error(`authorize answered ${response.status}`)
-      return Object.fromEntries(new URL(location).searchParams)
-    },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections()
-        server.close((e) => (e ? reject(e) : resolve()))
-      })
+    ...oauth.controls,
+    close: server.close
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { listen, readBody } from "./FakeHttp.ts"
 
 /** How a registered key behaves; restricted keys may be limited to a few paths, anything else answers 403. */
 export interface FakeStripeKeyOptions {
@@ -121,19 +121,11 @@ const parseForm = (text: string): Record<string, unknown> => {
   return root
 }
 
-const readBody = (req: IncomingMessage) =>
-  new Promise<string>((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", reject)
-  })
-
 const stringList = (value: unknown): Array<string> | undefined =>
   Array.isArray(value) ? value.map(String) : typeof value === "string" ? [value] : undefined
 
 /** A Stripe API server for tests: the real `stripe` SDK talks to it through its `host`/`port`/`protocol` options. */
-export const startFakeStripe = (
+export const startFakeStripe = async (
   options: { readonly port?: number; readonly keys?: Readonly<Record<string, FakeStripeKeyOptions>> } = {}
 ): Promise<FakeStripe> => {
   const keys = new Map<string, KeyEntry>()
@@ -443,35 +435,28 @@ export const startFakeStripe = (
     })
   })
 
-  return new Promise((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        port,
-        close: () =>
-          new Promise<void>((done) => {
-            for (const timer of pendingTimers) clearTimeout(timer)
-            pendingTimers.clear()
-            server.close(() => done())
-            server.closeAllConnections()
-          }),
-        addKey,
-        revokeKey: (key) => {
-          keys.delete(key)
-        },
-        setFailure: (mode, opts = {}) => {
-          failure = mode === null ? null : { mode, delayMs: opts.delayMs ?? 5_000 }
-        },
-        requests: (path) => (path === undefined ? log.length : log.filter((r) => r.path === path).length),
-        requestLog: () => [...log],
-        addCustomer,
-        webhookEndpoints: (accountId) =>
-          [...endpoints.values()]
-            .filter((e) => accountId === undefined || e.accountId === accountId)
-            .map(({ id, accountId, url, enabledEvents, secret }) => ({ id, accountId, url, enabledEvents, secret }))
-      })
-    })
-  })
+  const { url, port, close } = await listen(server, options.port)
+  return {
+    url,
+    port,
+    close: () => {
+      for (const timer of pendingTimers) clearTimeout(timer)
+      pendingTimers.clear()
+      return close()
+    },
+    addKey,
+    revokeKey: (key) => {
+      keys.delete(key)
+    },
+    setFailure: (mode, opts = {}) => {
+      failure = mode === null ? null : { mode, delayMs: opts.delayMs ?? 5_000 }
+    },
+    requests: (path) => (path === undefined ? log.length : log.filter((r) => r.path === path).length),
+    requestLog: () => [...log],
+    addCustomer,
+    webhookEndpoints: (accountId) =>
+      [...endpoints.values()]
+        .filter((e) => accountId === undefined || e.accountId === accountId)
+        .map(({ id, accountId, url, enabledEvents, secret }) => ({ id, accountId, url, enabledEvents, secret }))
+  }
 }
