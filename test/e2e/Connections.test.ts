@@ -119,7 +119,9 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       assert.strictEqual(created.body.livemode, false)
       assert.strictEqual(created.body.health.status, "healthy")
       assert.notInclude(created.text, apiKey)
-      assert.strictEqual(yield* tenantRowCount("credentials"), 1)
+      // The API key and the signing secret of the webhook endpoint registered at Stripe, both sealed.
+      assert.strictEqual(yield* tenantRowCount("credentials"), 2)
+      assert.strictEqual(stripe.webhookEndpoints(accountId).length, 1)
       assert.strictEqual(yield* tenantRowCount("integration_health"), 1)
 
       const again = yield* call("POST", "/api/v1/integrations/connect/stripe", {
