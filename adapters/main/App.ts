@@ -1,4 +1,4 @@
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { Connections } from "../../application/Connections.ts"
 import { OAuthConnections } from "../../application/OAuthConnections.ts"
@@ -22,7 +22,7 @@ import { SdkOAuthProviders } from "../providers/OAuthProviders.ts"
 import { StripeGateway } from "../providers/StripeGateway.ts"
 import { TokenVerifierLive } from "./Auth.ts"
 import { DatabaseLive } from "./Database.ts"
-import { WebhookAdapters, WebhookUseCases } from "./Webhooks.ts"
+import { Role, WebhookAdapters, WebhookUseCases, WebhookWorkerLive } from "./Webhooks.ts"
 
 /** The HTTP surface: the API, its OpenAPI document and Scalar docs, request ids and JSON errors. */
 export const HttpRoutes = Layer.mergeAll(
@@ -44,12 +44,7 @@ export const HttpRoutes = Layer.mergeAll(
 )
 
 /** Every adapter chosen from configuration, with the use cases on top. Built before the socket listens. */
-export const Services = Layer.mergeAll(
-  Connections.layer,
-  WebhookUseCases,
-  OAuthConnections.layer,
-  TokenRefresherFiber
-).pipe(
+export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases, OAuthConnections.layer).pipe(
   // The token lifecycle: one vault hands out access tokens; the refresher renews idle ones in the background.
   Layer.provideMerge(TokenRefresher.layer),
   Layer.provideMerge(TokenVault.layer),
@@ -73,3 +68,17 @@ export const Services = Layer.mergeAll(
     )
   )
 )
+
+/** What runs without HTTP: the webhook worker with its inbox reconciler, and the token refresher. */
+export const BackgroundWork = Layer.mergeAll(WebhookWorkerLive, TokenRefresherFiber)
+
+/**
+ * The process for `ROLE`: `api` serves HTTP, `worker` runs the background work, `all` (default) both. Services
+ * (pool, migrations, key management) are built before the socket listens, so no request arrives before they exist.
+ */
+export const processFor = <E, R>(http: Layer.Layer<never, E, R>) =>
+  Layer.unwrap(
+    Effect.map(Role, (role) =>
+      Layer.mergeAll(role === "worker" ? Layer.empty : http, role === "api" ? Layer.empty : BackgroundWork)
+    )
+  ).pipe(Layer.provide(Services))

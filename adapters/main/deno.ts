@@ -2,7 +2,7 @@ import { Config, Effect, Layer, Runtime, type Scope } from "effect"
 import { HttpEffect, HttpRouter, HttpServer, type HttpServerRequest } from "effect/http"
 import { NetAddress } from "effect/net"
 import { TelemetryLive } from "../telemetry/Telemetry.ts"
-import { HttpRoutes, Services } from "./App.ts"
+import { HttpRoutes, processFor } from "./App.ts"
 
 // Just what this file uses, so node's tsc checks it without Deno's types.
 interface DenoServer {
@@ -63,9 +63,7 @@ const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
   })
 })
 
-const Main = HttpRouter.serve(HttpRoutes).pipe(
-  Layer.provide(DenoHttpServer),
-  Layer.provide(Services),
+const Main = processFor(HttpRouter.serve(HttpRoutes).pipe(Layer.provide(DenoHttpServer))).pipe(
   Layer.provide(TelemetryLive)
 )
 
