@@ -2,11 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Fiber, Layer, Queue, Redacted, Schedule, Schema } from "effect"
 import { PersistedQueue, Redis } from "effect/persistence"
 import { PostgresQueueStore } from "../../adapters/postgres/PostgresQueueStore.ts"
-import { splitStatements } from "../../adapters/postgres/SqlScript.ts"
 import { IoRedis } from "../../adapters/redis/IoRedis.ts"
 import { RedisStreamsQueueStore } from "../../adapters/redis/RedisStreamsQueueStore.ts"
 import { makeRedisServer } from "../support/RedisServer.ts"
-import { OwnerSql, TestDatabase, TestDatabaseUrls } from "../support/TestDatabase.ts"
+import { TestDatabase, TestDatabaseUrls } from "../support/TestDatabase.ts"
 import { queueStoreContract } from "./QueueStoreContract.ts"
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
@@ -64,16 +63,7 @@ queueStoreContract("RedisStreamsQueueStore", RedisPrefix.layer, {
 
 const lockExpirationMillis = 1_000
 
-/** The test database with the queue table created by its owner, as the migration would. */
-const QueueDatabase = Layer.effectDiscard(
-  OwnerSql.use((sql) =>
-    Effect.forEach(splitStatements(PostgresQueueStore.migrationSql), (statement) => sql.unsafe(statement), {
-      discard: true
-    })
-  ).pipe(Effect.orDie)
-).pipe(Layer.provide(OwnerSql.layer), Layer.provideMerge(TestDatabase))
-
-queueStoreContract("PostgresQueueStore (PersistedQueue.layerStoreSql) as the service role", QueueDatabase, {
+queueStoreContract("PostgresQueueStore (PersistedQueue.layerStoreSql) as the service role", TestDatabase, {
   consumer: () =>
     Layer.effect(PersistedQueue.PersistedQueueFactory, PersistedQueue.makeFactory).pipe(
       Layer.provideMerge(
