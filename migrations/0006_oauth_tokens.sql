@@ -53,20 +53,7 @@ CREATE TABLE integration_events (
 );
 CREATE INDEX integration_events_created ON integration_events (tenant_id, created_at);
 
-DO $$
-DECLARE t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['oauth_tokens', 'oauth_pending_tokens', 'integration_events'] LOOP
-    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-    EXECUTE format(
-      'CREATE POLICY tenant_isolation ON %I USING (tenant_id = app_current_tenant()) WITH CHECK (tenant_id = app_current_tenant())',
-      t
-    );
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO integration_app', t);
-  END LOOP;
-END
-$$;
+SELECT app_isolate_tenant_table(t) FROM unnest(ARRAY['oauth_tokens', 'oauth_pending_tokens', 'integration_events']) AS t;
 
 -- The OAuth router: a role that cannot log in and owns only the two functions
 -- below. Its policies let it take states and list due token pairs across

@@ -50,11 +50,7 @@ CREATE TABLE sync_requests (
   PRIMARY KEY (tenant_id, connection_id, entity_type),
   FOREIGN KEY (tenant_id, connection_id) REFERENCES connections (tenant_id, id) ON DELETE CASCADE
 );
-ALTER TABLE sync_requests ENABLE ROW LEVEL SECURITY;
-ALTER TABLE sync_requests FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON sync_requests
-  USING (tenant_id = app_current_tenant()) WITH CHECK (tenant_id = app_current_tenant());
-GRANT SELECT, INSERT, UPDATE, DELETE ON sync_requests TO integration_app;
+SELECT app_isolate_tenant_table('sync_requests');
 
 -- The router: a role that cannot log in and owns only the three functions
 -- below. Its policies let it read connections and endpoints (to route), insert

@@ -106,6 +106,17 @@ layer(Databases, { timeout: "60 seconds" })("row-level security", (it) => {
     })
   )
 
+  it.effect("the service role cannot step around RLS: no BYPASSRLS, no superuser, member of no other role", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const [role] = yield* sql<{ rolsuper: boolean; rolbypassrls: boolean; memberOf: number }>`
+        SELECT rolsuper, rolbypassrls,
+          (SELECT count(*)::int FROM pg_auth_members m WHERE m.member = r.oid) AS member_of
+        FROM pg_roles r WHERE rolname = 'integration_app'`
+      assert.deepStrictEqual(role, { rolsuper: false, rolbypassrls: false, memberOf: 0 })
+    })
+  )
+
   for (const table of Object.keys(seeds)) {
     it.effect(`${table}: tenant A cannot read, update, delete or insert tenant B's rows`, () =>
       Effect.gen(function* () {
