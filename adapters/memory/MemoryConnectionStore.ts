@@ -22,8 +22,11 @@ export const MemoryConnectionStore = {
     ConnectionStore,
     Effect.gen(function* () {
       const state = yield* Ref.make<State>({ connections: new Map(), secrets: new Map(), health: new Map() })
-      const byId = (s: State, tenantId: TenantId, id: ConnectionId) =>
-        [...s.connections.values()].find((c) => c.tenantId === tenantId && c.id === id)
+      /** The state with the tenant's connection `id` replaced by `f` of it; unchanged when there is none. */
+      const updateConnection = (s: State, tenantId: TenantId, id: ConnectionId, f: (c: Connection) => Connection) => {
+        const c = [...s.connections.values()].find((x) => x.tenantId === tenantId && x.id === id)
+        return c === undefined ? s : { ...s, connections: new Map(s.connections).set(connectionKey(c), f(c)) }
+      }
 
       return ConnectionStore.of({
         find: (tenantId, venueId, provider) =>
@@ -76,29 +79,26 @@ export const MemoryConnectionStore = {
             }
           }),
         setStatus: (tenantId, connectionId, status, lastError, at) =>
-          Ref.update(state, (s) => {
-            const c = byId(s, tenantId, connectionId)
-            if (!c) return s
-            return {
-              ...s,
-              connections: new Map(s.connections).set(
-                connectionKey(c),
-                new Connection({ ...c, status, lastError, updatedAt: at })
-              )
-            }
-          }),
+          Ref.update(state, (s) =>
+            updateConnection(
+              s,
+              tenantId,
+              connectionId,
+              (c) => new Connection({ ...c, status, lastError, updatedAt: at })
+            )
+          ),
         disconnect: (tenantId, connectionId, at) =>
           Ref.update(state, (s) => {
-            const c = byId(s, tenantId, connectionId)
-            if (!c) return s
-            return {
-              ...s,
-              connections: new Map(s.connections).set(
-                connectionKey(c),
+            const next = updateConnection(
+              s,
+              tenantId,
+              connectionId,
+              (c) =>
                 new Connection({ ...c, status: "disconnected", disconnectedAt: at, updatedAt: at, lastError: null })
-              ),
-              secrets: new Map([...s.secrets].filter(([, v]) => v.connectionId !== connectionId))
-            }
+            )
+            return next === s
+              ? s
+              : { ...next, secrets: new Map([...s.secrets].filter(([, v]) => v.connectionId !== connectionId)) }
           }),
         secret: (place) =>
           Ref.get(state).pipe(
