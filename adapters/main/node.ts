@@ -1,14 +1,16 @@
-import { createServer } from "node:http"
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer } from "effect"
 import { HttpRouter } from "effect/http"
+import { WebhookFastPath } from "../http/WebhookFastPath.ts"
 import { TelemetryLive } from "../telemetry/Telemetry.ts"
+import { NodeHmac } from "../webhook/NodeHmac.ts"
 import { HttpRoutes, processFor } from "./App.ts"
 
 const HttpLive = (logRequests: boolean) =>
   HttpRouter.serve(HttpRoutes, { disableLogger: !logRequests }).pipe(
     Layer.provide(
-      NodeHttpServer.layerConfig(createServer, {
+      // Webhook deliveries are answered ahead of the router (Deno serves them through the router's raw routes).
+      WebhookFastPath.layerServer({
         port: Config.Port("PORT").pipe(Config.withDefault(8080)),
         host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1")),
         gracefulShutdownTimeout: Config.succeed("20 seconds")
@@ -16,11 +18,11 @@ const HttpLive = (logRequests: boolean) =>
     )
   )
 
-// Telemetry is outermost so every span is exported.
+// Telemetry is outermost so every span is exported; webhook signatures are checked with node:crypto.
 const Main = Layer.unwrap(
   Effect.map(Config.Boolean("HTTP_REQUEST_LOG").pipe(Config.withDefault(true)), (logRequests) =>
     processFor(HttpLive(logRequests))
   )
-).pipe(Layer.provide(TelemetryLive))
+).pipe(Layer.provide(NodeHmac.layer), Layer.provide(TelemetryLive))
 
 NodeRuntime.runMain(Layer.launch(Main))

@@ -1,8 +1,9 @@
 /**
- * HMAC-SHA256 on WebCrypto (`crypto.subtle` from effect's `WebCrypto` reference), so it runs unchanged on Node and
- * Deno. `hmacSha256(secret, ...parts)` signs the concatenated parts with the UTF-8 bytes of the secret.
+ * HMAC-SHA256 for the webhook verifiers. `hmacSha256(secret, ...parts)` signs the concatenated parts with the UTF-8
+ * bytes of the secret through the `HmacSha256Signer` reference: WebCrypto (`crypto.subtle` from effect's `WebCrypto`
+ * reference) by default, so it runs unchanged on Node and Deno; Node provides a synchronous signer (`NodeHmac`).
  */
-import { Effect } from "effect"
+import { Context, Effect } from "effect"
 import { WebCrypto } from "effect/crypto"
 
 const utf8 = new TextEncoder()
@@ -32,8 +33,7 @@ const importedKey = (subtle: SubtleCrypto, secret: string): Promise<CryptoKey> =
   return key
 }
 
-/** Callers refuse empty secrets first: WebCrypto rejects a zero-length HMAC key, which would surface as a defect. */
-export const hmacSha256 = (secret: string, ...parts: ReadonlyArray<Uint8Array | string>): Effect.Effect<Uint8Array> =>
+const webCryptoSigner = (secret: string, parts: ReadonlyArray<Uint8Array | string>): Effect.Effect<Uint8Array> =>
   Effect.gen(function* () {
     const crypto = yield* WebCrypto.WebCrypto
     const data = concat(parts.map((p) => (typeof p === "string" ? utf8.encode(p) : p)))
@@ -42,3 +42,14 @@ export const hmacSha256 = (secret: string, ...parts: ReadonlyArray<Uint8Array | 
       return new Uint8Array(await crypto.subtle.sign("HMAC", key, data as BufferSource))
     })
   })
+
+/** Signs `parts` (concatenated) under `secret`. */
+export type HmacSha256Sign = (secret: string, parts: ReadonlyArray<Uint8Array | string>) => Effect.Effect<Uint8Array>
+
+export const HmacSha256Signer = Context.Reference<HmacSha256Sign>("integration-service/webhook/HmacSha256Signer", {
+  defaultValue: () => webCryptoSigner
+})
+
+/** Callers refuse empty secrets first: WebCrypto rejects a zero-length HMAC key, which would surface as a defect. */
+export const hmacSha256 = (secret: string, ...parts: ReadonlyArray<Uint8Array | string>): Effect.Effect<Uint8Array> =>
+  Effect.flatMap(HmacSha256Signer, (sign) => sign(secret, parts))

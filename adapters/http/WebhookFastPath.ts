@@ -1,0 +1,94 @@
+/**
+ * Webhook deliveries on Node without Effect's HTTP stack: `POST /api/v1/integrations/webhooks/:provider` is answered
+ * by a plain `node:http` listener that runs the same `receiveWebhook` (verify over the raw bytes, fail closed, commit
+ * before the 2xx) in one fiber over the service's prebuilt context; every other request goes to Effect's router.
+ * At thousands of deliveries a second the router, request wrapper and middleware cost more than the work itself.
+ * `WebhookFastPath.layerServer(options)` is `NodeHttpServer.layerConfig` over such a server.
+ */
+import { type IncomingMessage, Server, type ServerResponse } from "node:http"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Exit, Layer } from "effect"
+import { IngestWebhook } from "../../application/IngestWebhook.ts"
+import { parentFrom } from "../../application/ProcessWebhookEvent.ts"
+import { isProvider, receiveWebhook, type WebhookReply, webhookPath } from "./WebhookReceive.ts"
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => boolean
+
+const prefix = `${webhookPath}/`
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/
+const failed: WebhookReply = {
+  status: 500,
+  body: { _tag: "InternalServerError", code: "Internal", message: "internal error" }
+}
+
+const send = (response: ServerResponse, reply: WebhookReply, requestId: string) => {
+  if (reply.body === undefined) {
+    response.writeHead(reply.status, { "x-request-id": requestId, "content-length": 0 }).end()
+    return
+  }
+  const json = JSON.stringify(reply.body)
+  response
+    .writeHead(reply.status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(json),
+      "x-request-id": requestId
+    })
+    .end(json)
+}
+
+/** The listener: true when it took the request (a known provider's POST), false to leave it to Effect. */
+const make = Effect.gen(function* () {
+  const ingest = yield* IngestWebhook
+  const runFork = Effect.runForkWith(yield* Effect.context<never>())
+
+  const receive = (request: IncomingMessage, response: ServerResponse, provider: string, raw: Uint8Array) => {
+    if (!isProvider(provider)) return
+    const incoming = request.headers["x-request-id"]
+    const requestId = typeof incoming === "string" && requestIdPattern.test(incoming) ? incoming : crypto.randomUUID()
+    const traceParent = request.headers.traceparent
+    const parent = parentFrom(typeof traceParent === "string" ? traceParent : null)
+    const url = request.url ?? prefix
+    runFork(
+      receiveWebhook(ingest, provider, { url, headers: request.headers, raw }).pipe(
+        Effect.withSpan("WebhookFastPath.receive", {
+          kind: "server",
+          ...(parent === undefined ? {} : { parent }),
+          attributes: { "http.request.method": "POST", "webhook.provider": provider, "http.request_id": requestId }
+        })
+      )
+    ).addObserver((exit) => send(response, Exit.isSuccess(exit) ? exit.value : failed, requestId))
+  }
+
+  const handler: Handler = (request, response) => {
+    const url = request.url
+    if (request.method !== "POST" || url === undefined || !url.startsWith(prefix)) return false
+    const end = url.indexOf("?", prefix.length)
+    const provider = url.slice(prefix.length, end < 0 ? undefined : end)
+    if (!isProvider(provider)) return false
+    const chunks: Array<Buffer> = []
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.on("end", () =>
+      receive(request, response, provider, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+    )
+    return true
+  }
+  return handler
+})
+
+/** Offers each request to the fast path first; what it leaves reaches the `request` listeners (Effect's) as usual. */
+class FastPathServer extends Server {
+  readonly fastPath: Handler
+  constructor(fastPath: Handler) {
+    super()
+    this.fastPath = fastPath
+  }
+  override emit(event: string | symbol, ...args: Array<any>): boolean {
+    if (event === "request" && this.fastPath(args[0], args[1])) return true
+    return super.emit(event as string, ...args)
+  }
+}
+
+const layerServer = (options: Parameters<typeof NodeHttpServer.layerConfig>[1]) =>
+  Layer.unwrap(Effect.map(make, (fastPath) => NodeHttpServer.layerConfig(() => new FastPathServer(fastPath), options)))
+
+export const WebhookFastPath = { make, layerServer } as const
