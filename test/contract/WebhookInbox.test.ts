@@ -447,10 +447,6 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
 describe("WebhookInbox contract", () => {
   contract("memory", memoryWebhooks)
   contract("postgres", postgresWebhooks, [
-    // webhook_ingest answers a NULL event_uuid for a duplicate, which the adapter turns into id "".
-    "a second delivery of an event is a duplicate naming the same row",
-    // Duplicates in one group-commit batch all join the one inserted row and all report `stored`.
-    "concurrent deliveries of one event: exactly one is fresh",
     // The cursor keeps received_at to the millisecond; rows of the boundary's millisecond with later microseconds
     // (a whole batch shares one received_at) compare as newer than the cursor and are skipped.
     "list pages through events stored at the same moment without losing any"
