@@ -50,11 +50,15 @@ const make = Effect.gen(function* () {
     const url = request.url ?? prefix
     runFork(
       receiveWebhook(ingest, provider, { url, headers: request.headers, raw }).pipe(
-        Effect.withSpan("WebhookFastPath.receive", {
-          kind: "server",
-          ...(parent === undefined ? {} : { parent }),
-          attributes: { "http.request.method": "POST", "webhook.provider": provider, "http.request_id": requestId }
-        })
+        Effect.withSpan(
+          "WebhookFastPath.receive",
+          {
+            kind: "server",
+            ...(parent === undefined ? {} : { parent }),
+            attributes: { "http.request.method": "POST", "webhook.provider": provider, "http.request_id": requestId }
+          },
+          { captureStackTrace: false }
+        )
       )
     ).addObserver((exit) => send(response, Exit.isSuccess(exit) ? exit.value : failed, requestId))
   }

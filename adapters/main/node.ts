@@ -13,7 +13,9 @@ const HttpLive = (logRequests: boolean) =>
       WebhookFastPath.layerServer({
         port: Config.Port("PORT").pipe(Config.withDefault(8080)),
         host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1")),
-        gracefulShutdownTimeout: Config.succeed("20 seconds")
+        gracefulShutdownTimeout: Config.succeed("20 seconds"),
+        // Several ROLE=api processes may share the port (SO_REUSEPORT, Linux): the kernel spreads connections.
+        reusePort: Config.Boolean("HTTP_REUSE_PORT").pipe(Config.withDefault(false))
       })
     )
   )

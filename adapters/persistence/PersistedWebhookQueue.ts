@@ -32,14 +32,8 @@ export const PersistedWebhookQueue = {
         retrySchedule: retrySchedule(baseDelay, maxDelay)
       })
       return WebhookQueue.of({
-        offer: (job, id) =>
-          queue
-            .offer(job, { id })
-            .pipe(
-              Effect.asVoid,
-              Effect.mapError(unavailable),
-              Effect.withSpan("PersistedWebhookQueue.offer", { attributes: { "queue.message_id": id } })
-            ),
+        // The store's offer is the span (with the message id): one per offer is enough on the webhook hot path.
+        offer: (job, id) => queue.offer(job, { id }).pipe(Effect.asVoid, Effect.mapError(unavailable)),
         take: (handle) =>
           queue
             .take((job, meta) => handle(job, { attempts: meta.attempts, last: meta.attempts >= maxAttempts }))

@@ -57,12 +57,13 @@ const toOutcome = (row: IngestRow | undefined): Effect.Effect<StoreOutcome, Inbo
   return Effect.succeed({ _tag: "Stored", id: row.id ?? "", tenantId: row.tenant, fresh: row.outcome === "stored" })
 }
 
-const encodeCursor = (receivedAt: Date, id: string) =>
-  Buffer.from(`${receivedAt.toISOString()}|${id}`, "utf8").toString("base64url")
+// The cursor is the last row's id: the next page compares against that row's exact received_at in the
+// database (microseconds, which a JavaScript Date would round away), so rows of one instant are never skipped.
+const encodeCursor = (id: string) => Buffer.from(id, "utf8").toString("base64url")
 
-const decodeCursor = (cursor: string): readonly [string, string] | undefined => {
-  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|")
-  return at !== undefined && id !== undefined && !Number.isNaN(Date.parse(at)) ? [at, id] : undefined
+const decodeCursor = (cursor: string): string | undefined => {
+  const id = Buffer.from(cursor, "base64url").toString("utf8")
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? id : undefined
 }
 
 const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
@@ -123,11 +124,12 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
     }
   }
 
+  // No span per event: the delivery has one, and each batch its `commitBatch` span.
   const store = (entry: InboxEntry) =>
     Effect.callback<StoreOutcome, InboxUnavailable>((resume) => {
       pending.push({ json: entryJson(entry), resume })
       schedule()
-    }).pipe(Effect.withSpan("PostgresWebhookInbox.store"))
+    })
 
   const reject = Effect.fn("PostgresWebhookInbox.reject")(function* (
     provider: Provider,
@@ -197,12 +199,12 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
       WHERE provider = ${provider}
       ${filter.status === undefined ? raw`` : raw`AND status = ${filter.status}`}
       ${filter.type === undefined ? raw`` : raw`AND event_type = ${filter.type}`}
-      ${after === undefined ? raw`` : raw`AND (received_at, id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
+      ${after === undefined ? raw`` : raw`AND (received_at, id) < (SELECT e.received_at, e.id FROM webhook_events e WHERE e.id = ${after}::uuid)`}
       ORDER BY received_at DESC, id DESC
       LIMIT ${filter.limit + 1}`.pipe(withTenant(sql, tenantId), Effect.mapError(unavailable))
     const events = rows.slice(0, filter.limit).map((row) => decodeEvent(row))
     const last = events[events.length - 1]
-    return { events, next: rows.length > filter.limit && last ? encodeCursor(last.receivedAt, last.id) : null }
+    return { events, next: rows.length > filter.limit && last ? encodeCursor(last.id) : null }
   })
 
   const requeue = Effect.fn("PostgresWebhookInbox.requeue")(function* (

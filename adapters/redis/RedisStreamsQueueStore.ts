@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto"
-import { Cause, Clock, Context, Duration, Effect, Layer, Predicate, Schedule } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Predicate, Schedule } from "effect"
 import { PersistedQueue, Redis } from "effect/persistence"
 
 /** A message that exhausted its attempts (or could never be decoded). */
@@ -89,6 +89,24 @@ if ARGV[5] == "" then
 else
   redis.call("ZADD", KEYS[4], ARGV[5], ARGV[2])
   redis.call("HSET", KEYS[5], ARGV[2], ARGV[3])
+end
+return 1
+`
+  }
+).withReturnType<number>()
+
+// The immediate offers of one queue made in the same event-loop turn, in one round trip: ARGV is the queue name,
+// then (id, element, dedupe) per offer, each applied exactly as `offerScript` would (SET NX de-duplication, XADD).
+const offerBatchScript = Redis.script(
+  (...args: [registry: string, stream: string, ids: string, ...rest: Array<string>]) => args,
+  {
+    numberOfKeys: 3,
+    lua: `
+redis.call("SADD", KEYS[1], ARGV[1])
+for i = 2, #ARGV, 3 do
+  if ARGV[i + 2] ~= "1" or redis.call("ZADD", KEYS[3], "NX", "+inf", ARGV[i]) == 1 then
+    redis.call("XADD", KEYS[2], "*", "id", ARGV[i], "element", ARGV[i + 1])
+  end
 end
 return 1
 `
@@ -407,6 +425,7 @@ const make = Effect.fnUntraced(function* (options: RedisStreamsQueueStoreOptions
   const keys = (name: string) => keysFor(prefix, name)
 
   const offer = redis.eval(offerScript)
+  const offerBatch = redis.eval(offerBatchScript)
   const promote = redis.eval(promoteScript)
   const complete = redis.eval(completeScript)
   const retry = redis.eval(retryScript)
@@ -651,8 +670,40 @@ const make = Effect.fnUntraced(function* (options: RedisStreamsQueueStoreOptions
       Effect.forEach(names, f, { concurrency: 8, discard: true })
     )
 
+  // Immediate offers wait for the end of the current turn and go out together (one EVALSHA per queue), so a burst of
+  // webhooks committed together costs one round trip; each caller still resumes only once Redis answered.
+  const runFork = Effect.runForkWith(yield* Effect.context<never>())
+  type Waiter = (result: Effect.Effect<void, Redis.RedisError>) => void
+  const batches = new Map<string, { readonly args: Array<string>; readonly waiters: Array<Waiter> }>()
+  const flush = (name: string) => {
+    const batch = batches.get(name)
+    if (batch === undefined) return
+    batches.delete(name)
+    const k = keys(name)
+    runFork(offerBatch(registry, k.stream, k.ids, name, ...batch.args)).addObserver((exit) => {
+      const result = Exit.isSuccess(exit) ? Effect.void : Effect.failCause(exit.cause)
+      for (const resume of batch.waiters) resume(result)
+    })
+  }
+  const offerSoon = (name: string, id: string, element: string, dedupe: boolean) =>
+    Effect.callback<void, Redis.RedisError>((resume) => {
+      let batch = batches.get(name)
+      if (batch === undefined) {
+        batch = { args: [], waiters: [] }
+        batches.set(name, batch)
+        setImmediate(flush, name)
+      }
+      batch.args.push(id, element, dedupe ? "1" : "0")
+      batch.waiters.push(resume)
+    })
+
   const store = PersistedQueue.PersistedQueueStore.of({
     offer: ({ delay, element, id, isCustomId, name }) => {
+      if (delay === undefined) {
+        return offerSoon(name, id, JSON.stringify(element), isCustomId).pipe(
+          Effect.mapError(queueError("Failed to offer element to persisted queue"))
+        )
+      }
       const k = keys(name)
       return Effect.suspend(() =>
         offer(

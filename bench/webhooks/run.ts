@@ -18,7 +18,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { createHmac, randomUUID } from "node:crypto"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { connect } from "node:net"
 import { cpus, setPriority, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -32,6 +32,7 @@ const adminUrl = env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const redisUrl = env.REDIS_URL ?? "redis://127.0.0.1:6379/0"
 const workerMode = env.BENCH_WORKER ?? "1"
 const withWorker = workerMode !== "0"
+const apiProcesses = Number(env.BENCH_API_PROCESSES ?? 1)
 const port = 18_000 + Math.floor(Math.random() * 1_000)
 const secret = "whsec_bench_secret"
 const account = "acct_bench"
@@ -47,6 +48,8 @@ const psql = (url: string, statement: string): string =>
 
 const children: Array<ChildProcess> = []
 const roles: Array<string> = []
+const outputs = new Map<ChildProcess, () => string>()
+const startedUp = (child: ChildProcess) => /listening/i.test(outputs.get(child)?.() ?? "")
 const start = (role: string): ChildProcess => {
   const nodeArgs = role === "api" && env.BENCH_API_NODE_ARGS ? env.BENCH_API_NODE_ARGS.split(" ") : []
   const child = spawn(process.execPath, [...nodeArgs, "adapters/main/node.ts"], {
@@ -63,6 +66,7 @@ const start = (role: string): ChildProcess => {
       JWT_SECRET: "bench-jwt-secret",
       DATA_DIR: mkdtempSync(join(tmpdir(), "bench-webhooks-")),
       HTTP_REQUEST_LOG: "false",
+      HTTP_REUSE_PORT: String(apiProcesses > 1),
       ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("WEBHOOK_")))
     },
     stdio: ["ignore", "pipe", "pipe"]
@@ -79,6 +83,7 @@ const start = (role: string): ChildProcess => {
   })
   children.push(child)
   roles.push(role)
+  outputs.set(child, () => output)
   // The lowest CPU priority: the worker then only uses what the API leaves of the cores.
   if (role === "worker" && workerMode === "idle" && child.pid !== undefined) setPriority(child.pid, 19)
   return child
@@ -95,7 +100,27 @@ const machineCpu = (): { busy: number; total: number } => {
   const total = ticks.reduce((a, b) => a + b, 0)
   return { busy: (total - ticks[3]! - ticks[4]!) / 100, total: total / 100 }
 }
-const cpuSnapshot = () => ({ machine: machineCpu(), processes: children.map((c) => processCpu(c.pid)) })
+// Every process of a name (PostgreSQL backends, redis-server), whoever started it: the machine is shared.
+const cpuOfCommand = (command: string): number =>
+  readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .reduce((sum, pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === command ? sum + processCpu(Number(pid)) : sum
+      } catch {
+        return sum
+      }
+    }, 0)
+const cpuSnapshot = () => {
+  const own = process.cpuUsage()
+  return {
+    machine: machineCpu(),
+    processes: children.map((c) => processCpu(c.pid)),
+    postgres: cpuOfCommand("postgres"),
+    redis: cpuOfCommand("redis-server"),
+    client: (own.user + own.system) / 1e6
+  }
+}
 
 const waitFor = async (check: () => Promise<boolean>, what: string, timeoutMs = 60_000) => {
   const until = Date.now() + timeoutMs
@@ -231,12 +256,15 @@ const run = async (events: ReadonlyArray<Event>, deadline: number) => {
 const main = async () => {
   psql(adminUrl, `CREATE DATABASE ${database}`)
   try {
+    const live = async () => (await fetch(`http://127.0.0.1:${port}/monitoring/health/live`)).status === 200
     start("api")
     if (withWorker) start("worker")
-    await waitFor(
-      async () => (await fetch(`http://127.0.0.1:${port}/monitoring/health/live`)).status === 200,
-      "the service"
-    )
+    await waitFor(live, "the service")
+    // More API processes on the same port once the first one migrated the database.
+    for (let i = 1; i < apiProcesses; i++) {
+      const child = start("api")
+      await waitFor(async () => child.exitCode === null && startedUp(child), "another API process")
+    }
     psql(
       dbUrl,
       `INSERT INTO connections (id, tenant_id, venue_id, provider, auth_type, status, account_id)
@@ -250,7 +278,14 @@ const main = async () => {
     const cpuAfter = cpuSnapshot()
     const cores = (seconds: number) => (seconds / result.elapsed).toFixed(2)
     const machineBusy = cpuAfter.machine.busy - cpuBefore.machine.busy
-    const serviceCpu = roles.map((role, i) => `${role} ${cores(cpuAfter.processes[i]! - cpuBefore.processes[i]!)}`)
+    // Per request too: unlike throughput, it holds when something else runs on the machine during the benchmark.
+    const used = (seconds: number) => `${cores(seconds)} (${((seconds * 1000) / result.done).toFixed(3)} ms/req)`
+    const serviceCpu = [
+      ...roles.map((role, i) => `${role} ${used(cpuAfter.processes[i]! - cpuBefore.processes[i]!)}`),
+      `postgres ${used(cpuAfter.postgres - cpuBefore.postgres)}`,
+      `redis ${used(cpuAfter.redis - cpuBefore.redis)}`,
+      `client ${used(cpuAfter.client - cpuBefore.client)}`
+    ]
     const storedIds = new Set(
       psql(dbUrl, `SELECT event_id FROM webhook_events WHERE event_id LIKE 'evt_b%'`).split("\n").filter(Boolean)
     )
@@ -264,7 +299,8 @@ const main = async () => {
         `requests      ${result.done} in ${result.elapsed.toFixed(2)} s (${concurrency} connections, 2 KB bodies, 5 % duplicates)`,
         `throughput    ${rps.toFixed(0)} req/s`,
         `latency       p50 ${result.p50.toFixed(2)} ms   p99 ${result.p99.toFixed(2)} ms   max ${result.max.toFixed(2)} ms`,
-        `cpu (cores)   ${serviceCpu.join("   ")}   whole machine ${cores(machineBusy)} of ${cpus().length}`,
+        `cpu (cores)   ${serviceCpu.join("  ")}`,
+        `machine       busy ${cores(machineBusy)} of ${cpus().length} cores (other work on the machine included)`,
         `statuses      ${[...result.statuses].map(([s, n]) => `${s}:${n}`).join(" ")}`,
         `check         rows stored ${stored} = unique events acknowledged ${result.acked.size}, acknowledged but not stored ${lost}: ${ok ? "OK" : "MISMATCH"}`
       ].join("\n")
