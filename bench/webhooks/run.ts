@@ -100,7 +100,9 @@ const machineCpu = (): { busy: number; total: number } => {
   const total = ticks.reduce((a, b) => a + b, 0)
   return { busy: (total - ticks[3]! - ticks[4]!) / 100, total: total / 100 }
 }
-// Every process of a name (PostgreSQL backends, redis-server), whoever started it: the machine is shared.
+// PostgreSQL: the backends serving the benchmark's database (the service's pools), not other databases' work.
+let backends: Array<number> = []
+// Every process of a name (redis-server), whoever started it: the machine is shared.
 const cpuOfCommand = (command: string): number =>
   readdirSync("/proc")
     .filter((entry) => /^\d+$/.test(entry))
@@ -116,7 +118,7 @@ const cpuSnapshot = () => {
   return {
     machine: machineCpu(),
     processes: children.map((c) => processCpu(c.pid)),
-    postgres: cpuOfCommand("postgres"),
+    postgres: backends.reduce((sum, pid) => sum + processCpu(pid), 0),
     redis: cpuOfCommand("redis-server"),
     client: (own.user + own.system) / 1e6
   }
@@ -273,6 +275,10 @@ const main = async () => {
     const warm = prepare(warmup, "warm")
     await run(warm, performance.now() + 30_000)
     const events = prepare(total, "b")
+    backends = psql(adminUrl, `SELECT pid FROM pg_stat_activity WHERE datname = '${database}'`)
+      .split("\n")
+      .filter(Boolean)
+      .map(Number)
     const cpuBefore = cpuSnapshot()
     const result = await run(events, performance.now() + seconds * 1000)
     const cpuAfter = cpuSnapshot()
@@ -282,7 +288,7 @@ const main = async () => {
     const used = (seconds: number) => `${cores(seconds)} (${((seconds * 1000) / result.done).toFixed(3)} ms/req)`
     const serviceCpu = [
       ...roles.map((role, i) => `${role} ${used(cpuAfter.processes[i]! - cpuBefore.processes[i]!)}`),
-      `postgres ${used(cpuAfter.postgres - cpuBefore.postgres)}`,
+      `postgres (${backends.length} backends) ${used(cpuAfter.postgres - cpuBefore.postgres)}`,
       `redis ${used(cpuAfter.redis - cpuBefore.redis)}`,
       `client ${used(cpuAfter.client - cpuBefore.client)}`
     ]
