@@ -94,7 +94,7 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
       endpoint === undefined ? fromConfig[provider] : fromConnection(provider, endpoint)
 
     const offer = (outcome: StoreOutcome, provider: Provider, traceParent: string | null) =>
-      outcome._tag === "Stored" && outcome.fresh
+      outcome._tag === "Stored"
         ? queue
             .offer({ inboxId: outcome.id, tenantId: outcome.tenantId, provider, traceParent }, messageId(outcome.id, 0))
             .pipe(
@@ -156,7 +156,7 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
       let unroutable = 0
       for (const o of outcomes) {
         if (o._tag === "Unroutable") unroutable++
-        else if (o.fresh) stored++
+        else if (o._tag === "Stored") stored++
         else duplicates++
       }
       return { stored, duplicates, unroutable } satisfies Accepted

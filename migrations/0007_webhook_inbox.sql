@@ -118,19 +118,11 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     FROM routed r WHERE r.tenant_id IS NULL
     ON CONFLICT (provider, event_id) DO NOTHING
   )
-  -- Copies of one event in the same batch: the first is stored, the rest are
-  -- duplicates. A duplicate names the row it duplicates.
   SELECT r.ord,
-    CASE WHEN r.tenant_id IS NULL THEN 'unroutable'
-      WHEN s.id IS NOT NULL AND r.ord = r.first_ord THEN 'stored'
-      ELSE 'duplicate' END,
-    COALESCE(s.id, e.id), r.tenant_id
-  FROM (
-    SELECT routed.*, min(routed.ord) OVER (PARTITION BY routed.tenant_id, routed.provider, routed.event_id) AS first_ord
-    FROM routed
-  ) r
+    CASE WHEN r.tenant_id IS NULL THEN 'unroutable' WHEN s.id IS NULL THEN 'duplicate' ELSE 'stored' END,
+    s.id, r.tenant_id
+  FROM routed r
   LEFT JOIN stored s ON s.tenant_id = r.tenant_id AND s.provider = r.provider AND s.event_id = r.event_id
-  LEFT JOIN webhook_events e ON e.tenant_id = r.tenant_id AND e.provider = r.provider AND e.event_id = r.event_id
   ORDER BY r.ord
 $$;
 

@@ -28,8 +28,10 @@ export interface InboxEntry {
   readonly traceParent: string | null
 }
 
+/** A new inbox row; a copy of an event already stored (changes nothing); or no tenant's event at all. */
 export type StoreOutcome =
-  | { readonly _tag: "Stored"; readonly id: string; readonly tenantId: TenantId; readonly fresh: boolean }
+  | { readonly _tag: "Stored"; readonly id: string; readonly tenantId: TenantId }
+  | { readonly _tag: "Duplicate"; readonly tenantId: TenantId }
   | { readonly _tag: "Unroutable" }
 
 export interface EndpointRoute {

@@ -151,7 +151,7 @@ const make = Effect.gen(function* () {
     const { tenantId, connectionId } = routed.value
     const unique = `${tenantId}|${entry.provider}|${entry.eventId}`
     const existing = byEvent.get(unique)
-    if (existing !== undefined) return { _tag: "Stored", id: existing, tenantId, fresh: false } satisfies StoreOutcome
+    if (existing !== undefined) return { _tag: "Duplicate", tenantId } satisfies StoreOutcome
     const id = crypto.randomUUID()
     rows.set(id, {
       id,
@@ -172,7 +172,7 @@ const make = Effect.gen(function* () {
       requeues: 0
     })
     byEvent.set(unique, id)
-    return { _tag: "Stored", id, tenantId, fresh: true } satisfies StoreOutcome
+    return { _tag: "Stored", id, tenantId } satisfies StoreOutcome
   })
 
   const reject = (provider: Provider, detail: string, raw: Uint8Array) =>

@@ -40,6 +40,8 @@ const entryJson = (e: InboxEntry): string =>
   `"occurred_at":${JSON.stringify(e.occurredAt)},"trace":${JSON.stringify(e.traceParent)},"payload":${e.payloadJson}}`
 
 interface Waiter {
+  /** provider and event id: copies of one event in a batch share it. */
+  readonly event: string
   readonly json: string
   readonly resume: (effect: Effect.Effect<StoreOutcome, InboxUnavailable>) => void
 }
@@ -54,7 +56,8 @@ interface IngestRow {
 const toOutcome = (row: IngestRow | undefined): Effect.Effect<StoreOutcome, InboxUnavailable> => {
   if (row === undefined) return Effect.fail(new InboxUnavailable({ message: "database: batch answer is short" }))
   if (row.outcome === "unroutable" || row.tenant === null) return Effect.succeed({ _tag: "Unroutable" })
-  return Effect.succeed({ _tag: "Stored", id: row.id ?? "", tenantId: row.tenant, fresh: row.outcome === "stored" })
+  if (row.outcome === "duplicate" || row.id === null) return Effect.succeed({ _tag: "Duplicate", tenantId: row.tenant })
+  return Effect.succeed({ _tag: "Stored", id: row.id, tenantId: row.tenant })
 }
 
 // The cursor is the last row's id: the next page compares against that row's exact received_at in the
@@ -90,8 +93,22 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
     else setImmediate(flush)
   }
 
+  // webhook_ingest inserts one row for copies of an event within a batch and answers `stored` for each of them:
+  // only the first copy is the stored one, the others are duplicates.
   const settle = (batch: ReadonlyArray<Waiter>, rows: ReadonlyArray<IngestRow>) => {
-    for (let i = 0; i < batch.length; i++) batch[i]!.resume(toOutcome(rows[i]))
+    const seen = new Set<string>()
+    for (let i = 0; i < batch.length; i++) {
+      const row = rows[i]
+      if (row?.outcome === "stored" && row.tenant !== null) {
+        const key = `${row.tenant}|${batch[i]!.event}`
+        if (seen.has(key)) {
+          batch[i]!.resume(Effect.succeed({ _tag: "Duplicate", tenantId: row.tenant }))
+          continue
+        }
+        seen.add(key)
+      }
+      batch[i]!.resume(toOutcome(row))
+    }
   }
 
   // A failed batch is retried event by event, so one event the database refuses fails only its own request;
@@ -127,7 +144,7 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
   // No span per event: the delivery has one, and each batch its `commitBatch` span.
   const store = (entry: InboxEntry) =>
     Effect.callback<StoreOutcome, InboxUnavailable>((resume) => {
-      pending.push({ json: entryJson(entry), resume })
+      pending.push({ event: `${entry.provider}|${entry.eventId}`, json: entryJson(entry), resume })
       schedule()
     })
 

@@ -44,7 +44,7 @@ const dbUrl = (() => {
 })()
 
 const psql = (url: string, statement: string): string =>
-  execFileSync("psql", [url, "-Atqc", statement], { encoding: "utf8" }).trim()
+  execFileSync("psql", [url, "-Atqc", statement], { encoding: "utf8", maxBuffer: 1 << 30 }).trim()
 
 const children: Array<ChildProcess> = []
 const roles: Array<string> = []
