@@ -19,7 +19,7 @@ export const Role = Config.Literals(["api", "worker", "all"], "ROLE").pipe(Confi
 const GroupCommitConfig = Config.all({
   maxInFlight: Config.Int("WEBHOOK_GROUP_COMMIT_MAX_IN_FLIGHT").pipe(Config.withDefault(4)),
   maxBatch: Config.Int("WEBHOOK_GROUP_COMMIT_MAX_BATCH").pipe(Config.withDefault(256)),
-  windowMillis: Config.Int("WEBHOOK_GROUP_COMMIT_WINDOW_MS").pipe(Config.withDefault(0))
+  windowMillis: Config.Int("WEBHOOK_GROUP_COMMIT_WINDOW_MS").pipe(Config.withDefault(2))
 })
 
 /** Redis Streams when REDIS_URL is set (one reserved connection per taker), else the SQL store in PostgreSQL. */
