@@ -1,7 +1,7 @@
 import { type Duration, Effect, Layer } from "effect"
 import { PersistedQueue } from "effect/persistence"
 import { SqlClient, type SqlError } from "effect/sql"
-import { type DeadLetter, QueueDeadLetters } from "../redis/RedisStreamsQueueStore.ts"
+import { type DeadLetter, QueueDeadLetters } from "../../ports/QueueDeadLetters.ts"
 
 const tableName = "queue_elements"
 

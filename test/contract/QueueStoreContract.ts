@@ -4,7 +4,7 @@ import { assert, layer } from "@effect/vitest"
 import { type Context, Deferred, Duration, Effect, Fiber, Layer, Option, Schedule, Schema } from "effect"
 import { Headers, HttpTraceContext } from "effect/http"
 import { PersistedQueue } from "effect/persistence"
-import { QueueDeadLetters } from "../../adapters/redis/RedisStreamsQueueStore.ts"
+import { QueueDeadLetters } from "../../ports/QueueDeadLetters.ts"
 import type { QueueWorkerConfig } from "./QueueStoreWorker.ts"
 
 export type Consumer = PersistedQueue.PersistedQueueFactory | PersistedQueue.PersistedQueueStore | QueueDeadLetters

@@ -6,7 +6,8 @@ import { Effect, Layer, Redacted, Schema } from "effect"
 import { PersistedQueue } from "effect/persistence"
 import { PostgresQueueStore } from "../../adapters/postgres/PostgresQueueStore.ts"
 import { IoRedis } from "../../adapters/redis/IoRedis.ts"
-import { type QueueDeadLetters, RedisStreamsQueueStore } from "../../adapters/redis/RedisStreamsQueueStore.ts"
+import { RedisStreamsQueueStore } from "../../adapters/redis/RedisStreamsQueueStore.ts"
+import type { QueueDeadLetters } from "../../ports/QueueDeadLetters.ts"
 
 export type QueueWorkerConfig =
   | {
