@@ -2,8 +2,8 @@ import { Context, Effect, Layer, Redacted, Ref } from "effect"
 import { ProviderAccount } from "../../domain/Connection.ts"
 import { InvalidCredentials, ProviderUnavailable } from "../../domain/Errors.ts"
 import type { Provider } from "../../domain/Provider.ts"
+import { checkStripeKey } from "../../domain/StripeKey.ts"
 import { ProviderGateway } from "../../ports/ProviderGateway.ts"
-import { checkStripeKey } from "../providers/StripeGateway.ts"
 
 export interface MemoryAccount {
   readonly accountId: string

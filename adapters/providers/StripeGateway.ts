@@ -3,6 +3,7 @@ import Stripe from "stripe"
 import { ProviderAccount } from "../../domain/Connection.ts"
 import { InvalidCredentials, ProviderUnavailable, Unprocessable } from "../../domain/Errors.ts"
 import type { Provider } from "../../domain/Provider.ts"
+import { checkStripeKey } from "../../domain/StripeKey.ts"
 import { ProviderGateway } from "../../ports/ProviderGateway.ts"
 
 export interface StripeGatewayOptions {
@@ -15,43 +16,6 @@ export const StripeGatewayConfig = Config.all({
   baseUrl: Config.option(Config.URL("STRIPE_API_BASE_URL")),
   timeout: Config.Duration("STRIPE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(10)))
 })
-
-export interface StripeKey {
-  readonly key: string
-  readonly livemode: boolean
-}
-
-const secretKeyPattern = /^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/
-
-/**
- * Checks that `provider` takes API keys and that the key is a server-side Stripe key, before any network call.
- * Messages never quote the key.
- */
-export const checkStripeKey = (
-  provider: Provider,
-  apiKey: Redacted.Redacted<string>
-): Effect.Effect<StripeKey, Unprocessable> => {
-  if (provider !== "stripe") {
-    return Effect.fail(
-      new Unprocessable({ field: "provider", message: `${provider} connects through OAuth, not an API key` })
-    )
-  }
-  const key = Redacted.value(apiKey).trim()
-  if (/^pk_(test|live)_/.test(key)) {
-    return Effect.fail(
-      new Unprocessable({
-        field: "apiKey",
-        message: "This is a publishable key; use a secret key (sk_…) or a restricted key (rk_…)"
-      })
-    )
-  }
-  if (!secretKeyPattern.test(key)) {
-    return Effect.fail(
-      new Unprocessable({ field: "apiKey", message: "Not a Stripe secret key (sk_…) or restricted key (rk_…)" })
-    )
-  }
-  return Effect.succeed({ key, livemode: /^(sk|rk)_live_/.test(key) })
-}
 
 type GatewayError = InvalidCredentials | ProviderUnavailable | Unprocessable
 
