@@ -18,7 +18,17 @@ const prefix = `${webhookPath}/`
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/
 const failed: WebhookReply = {
   status: 500,
-  body: { _tag: "InternalServerError", code: "Internal", message: "internal error" }
+  body: { _tag: "InternalError", code: "Internal", message: "internal error" }
+}
+/** QuickBooks CloudEvents batches reach ~1 MB; anything much larger is not a provider's delivery. */
+const maxBodyBytes = 4 * 1024 * 1024
+const tooLarge: WebhookReply = {
+  status: 413,
+  body: {
+    _tag: "PayloadTooLarge",
+    code: "PayloadTooLarge",
+    message: `webhook bodies are limited to ${maxBodyBytes} bytes`
+  }
 }
 
 const send = (response: ServerResponse, reply: WebhookReply, requestId: string) => {
@@ -70,10 +80,15 @@ const make = Effect.gen(function* () {
     const provider = url.slice(prefix.length, end < 0 ? undefined : end)
     if (!isProvider(provider)) return false
     const chunks: Array<Buffer> = []
-    request.on("data", (chunk: Buffer) => chunks.push(chunk))
-    request.on("end", () =>
+    let size = 0
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= maxBodyBytes) chunks.push(chunk)
+    })
+    request.on("end", () => {
+      if (size > maxBodyBytes) return send(response, tooLarge, crypto.randomUUID())
       receive(request, response, provider, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
-    )
+    })
     return true
   }
   return handler

@@ -96,6 +96,9 @@ layer(Deps, { timeout: "90 seconds", excludeTestServices: true })("webhook fast 
       const [quarantined] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM webhook_quarantine`
       assert.strictEqual(quarantined?.n, 1)
 
+      const huge = yield* post(base, "stripe", "x".repeat(5 * 1024 * 1024), { "stripe-signature": "t=1,v1=00" })
+      assert.strictEqual(huge.status, 413, "bodies past the limit are refused before any work")
+
       const unknown = yield* post(base, "paypal", body, {})
       assert.deepStrictEqual([unknown.status, unknown.text], [404, ""], "unknown providers are the router's 404")
       const validation = yield* Effect.promise(() => fetch(`${base}${path}/mailchimp`).then((r) => r.status))
