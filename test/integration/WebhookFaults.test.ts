@@ -1,28 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHmac } from "node:crypto"
 import { mkdtempSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schedule } from "effect"
+import { freePort } from "../support/Process.ts"
 import { makeRedisServer } from "../support/RedisServer.ts"
 import { OwnerSql, TestDatabaseUrls } from "../support/TestDatabase.ts"
 
 const verifier = "fault-test-verifier-token"
 const realm = "REALM_FAULTS"
-
-const sparePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))
-      )
-    })
-  })
 
 /** The service as `npm start` runs it (ROLE=all), in its own process so it can be killed. */
 const startService = (env: Record<string, string>) =>
@@ -140,7 +128,7 @@ describe("webhook faults", () => {
       () =>
         Effect.gen(function* () {
           const { env } = yield* Env
-          const port = yield* Effect.promise(sparePort)
+          const port = yield* freePort
           const acknowledged = new Set<string>()
           let next = 0
           let seeded = false
@@ -178,7 +166,7 @@ describe("webhook faults", () => {
       () =>
         Effect.gen(function* () {
           const { env, redis } = yield* Env
-          const port = yield* Effect.promise(sparePort)
+          const port = yield* freePort
           yield* startService(env(port))
           yield* seed
           const acknowledged = new Set<string>()

@@ -1,20 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { connect, createServer } from "node:net"
+import { connect } from "node:net"
 import { Effect, Redacted, Schedule, type Scope } from "effect"
+import { freePort } from "./Process.ts"
 
 const binary = process.env.REDIS_SERVER_BIN ?? "/usr/bin/redis-server"
-
-const sparePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))
-      )
-    })
-  })
 
 const ping = (port: number): Promise<void> =>
   new Promise((resolve, reject) => {
@@ -47,7 +36,7 @@ export interface RedisServer {
  * that take Redis down. It is killed when the scope closes.
  */
 export const makeRedisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.gen(function* () {
-  const port = yield* Effect.promise(sparePort)
+  const port = yield* freePort
   let child: ChildProcess | undefined
   const stop = Effect.promise(async () => {
     const running = child
