@@ -2,7 +2,6 @@ import { createHmac } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-import fc from "fast-check"
 import Stripe from "stripe"
 import { verifyStripeSignature } from "../../../adapters/webhook/StripeSignature.ts"
 import { verifyWebhook, webhookSecrets } from "../../../adapters/webhook/WebhookVerifier.ts"
@@ -12,6 +11,7 @@ import {
   fixtureBytes,
   fixtureNames,
   fixtureText,
+  flippedBytesRejected,
   secret,
   tampered,
   tamperedSignature
@@ -130,27 +130,11 @@ describe("Stripe webhook signature", () => {
   )
 
   it.effect("fails on flipping any byte of a signed body (property)", () =>
-    Effect.gen(function* () {
-      yield* TestClock.setTime(now * 1000)
-      const run = Effect.runPromiseWith(yield* Effect.context<never>())
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.uint8Array({ minLength: 1, maxLength: 512 }),
-            fc.nat(),
-            fc.integer({ min: 1, max: 255 }),
-            async (body, index, mask) => {
-              const mac = createHmac("sha256", endpointSecret).update(`${now}.`).update(body).digest("hex")
-              const signed = `t=${now},v1=${mac}`
-              const accepted = await run(Effect.result(verify(body, signed)))
-              const flipped = await run(Effect.result(verify(tampered(body, index, mask), signed)))
-              assert.strictEqual(accepted._tag, "Success")
-              assert.strictEqual(flipped._tag, "Failure")
-            }
-          ),
-          { numRuns: 100 }
-        )
+    atNow(
+      flippedBytesRejected(
+        (body) => `t=${now},v1=${createHmac("sha256", endpointSecret).update(`${now}.`).update(body).digest("hex")}`,
+        verify
       )
-    })
+    )
   )
 })

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs"
-import { assert } from "@effect/vitest"
+import { assert, it } from "@effect/vitest"
 import { Effect, Redacted, Result } from "effect"
+import fc from "fast-check"
 import type { InvalidSignature } from "../../../domain/WebhookEvent.ts"
 
 const root = new URL("../../fixtures/", import.meta.url)
@@ -50,4 +51,65 @@ export const assertRejected = <R>(
     assert.strictEqual(result.failure.message, "invalid webhook signature")
     const shown = `${String(result.failure)} ${JSON.stringify(result.failure)}`
     for (const value of neverShown) assert.notInclude(shown, value)
+  })
+
+/** A provider's check of one raw body against one signature header, under the given secrets or its default ones. */
+export type Verify = (
+  raw: Uint8Array,
+  header: string | undefined,
+  secrets?: Array<Redacted.Redacted<string>>
+) => Effect.Effect<void, InvalidSignature>
+
+/** What every HMAC-signed fixture must pass: accepted as signed, refused once anything is off. */
+export const signedFixtureTests = (options: {
+  readonly raw: Uint8Array
+  readonly signature: string
+  readonly verify: Verify
+  /** What the provider calls its secret, as the test titles name it. */
+  readonly secretName: string
+  readonly wrongSecret: string
+}) => {
+  const { raw, signature, verify, secretName, wrongSecret } = options
+  it.effect("is accepted with a correct signature", () => assertAccepted(verify(raw, signature)))
+  it.effect("is refused with a tampered body", () => assertRejected(verify(tampered(raw), signature)))
+  it.effect("is refused with a tampered signature", () => assertRejected(verify(raw, tamperedSignature(signature))))
+  it.effect(`is refused under a wrong ${secretName}`, () =>
+    assertRejected(verify(raw, signature, [secret(wrongSecret)]), wrongSecret, signature)
+  )
+  it.effect(`is refused when no ${secretName} is configured`, () =>
+    Effect.gen(function* () {
+      yield* assertRejected(verify(raw, signature, []))
+      yield* assertRejected(verify(raw, signature, [secret("")]))
+    })
+  )
+  it.effect("is refused without the header", () =>
+    Effect.gen(function* () {
+      yield* assertRejected(verify(raw, undefined))
+      yield* assertRejected(verify(raw, ""))
+    })
+  )
+}
+
+/** Property: any body signed by `sign` is accepted, and refused once any one byte of it is flipped. */
+export const flippedBytesRejected = (sign: (body: Uint8Array) => string, verify: Verify) =>
+  Effect.gen(function* () {
+    const run = Effect.runPromiseWith(yield* Effect.context<never>())
+    yield* Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.uint8Array({ minLength: 1, maxLength: 512 }),
+          fc.nat(),
+          fc.integer({ min: 1, max: 255 }),
+          async (body, index, mask) => {
+            const signature = sign(body)
+            assert.strictEqual((await run(Effect.result(verify(body, signature))))._tag, "Success")
+            assert.strictEqual(
+              (await run(Effect.result(verify(tampered(body, index, mask), signature))))._tag,
+              "Failure"
+            )
+          }
+        ),
+        { numRuns: 100 }
+      )
+    )
   })
