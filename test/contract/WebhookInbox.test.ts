@@ -25,6 +25,30 @@ const routable = (
     return c
   })
 
+/** A fresh tenant with a Stripe connection for a fresh account. */
+const stripeAccount = Effect.gen(function* () {
+  const tenant = freshTenant()
+  const account = unique("acct")
+  const connection = yield* routable(tenant, "stripe", account)
+  return { tenant, account, connection }
+})
+
+/** Registers a Stripe webhook endpoint of the connection under a fresh public id, and returns that id. */
+const stripeEndpoint = (c: Connection, url: (publicId: string) => string, events: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const publicId = unique("we")
+    yield* (yield* WebhookEndpoints).save({
+      tenantId: c.tenantId,
+      connectionId: c.id,
+      provider: "stripe",
+      publicId,
+      url: url(publicId),
+      providerEndpointId: unique("we_provider"),
+      events
+    })
+    return publicId
+  })
+
 const entry = (overrides: Partial<InboxEntry> = {}): InboxEntry => ({
   provider: "stripe",
   eventId: unique("evt"),
@@ -81,9 +105,7 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
 
     test("an event is routed by its provider account and stored with everything it came with", () =>
       Effect.gen(function* () {
-        const tenant = freshTenant()
-        const account = unique("acct")
-        const c = yield* routable(tenant, "stripe", account)
+        const { tenant, account, connection: c } = yield* stripeAccount
         const e = entry({ accountId: account })
         const first = stored(yield* store(e))
         assert.strictEqual(first.tenantId, tenant)
@@ -105,9 +127,7 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
 
     test("a second delivery of an event is a duplicate and changes nothing", () =>
       Effect.gen(function* () {
-        const tenant = freshTenant()
-        const account = unique("acct")
-        yield* routable(tenant, "stripe", account)
+        const { tenant, account } = yield* stripeAccount
         const e = entry({ accountId: account })
         stored(yield* store(e))
         assert.deepStrictEqual(yield* store({ ...e, type: "customer.updated" }), {
@@ -123,9 +143,7 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
 
     test("concurrent deliveries of one event: exactly one is stored", () =>
       Effect.gen(function* () {
-        const tenant = freshTenant()
-        const account = unique("acct")
-        yield* routable(tenant, "stripe", account)
+        const { tenant, account } = yield* stripeAccount
         const e = entry({ accountId: account })
         const outcomes = yield* Effect.all(
           Array.from({ length: 5 }, () => store(e)),
@@ -145,16 +163,11 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
         const account = unique("acct")
         yield* routable(tenantA, "stripe", account)
         const own = yield* routable(tenantB, "stripe", unique("acct"))
-        const publicId = unique("we")
-        yield* endpoints.save({
-          tenantId: tenantB,
-          connectionId: own.id,
-          provider: "stripe",
-          publicId,
-          url: `https://integrations.example.test/api/v1/integrations/webhooks/stripe?endpoint=${publicId}`,
-          providerEndpointId: unique("we_provider"),
-          events: ["*"]
-        })
+        const publicId = yield* stripeEndpoint(
+          own,
+          (id) => `https://integrations.example.test/api/v1/integrations/webhooks/stripe?endpoint=${id}`,
+          ["*"]
+        )
         const route = yield* inbox.endpoint("stripe", publicId).pipe(Effect.map(Option.getOrThrow))
         assert.deepStrictEqual({ ...route }, { tenantId: tenantB, connectionId: own.id, venueId: own.venueId })
         assert.isTrue(Option.isNone(yield* inbox.endpoint("square", publicId)))
@@ -173,21 +186,11 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
 
     test("one provider event id is a separate event in each tenant", () =>
       Effect.gen(function* () {
-        const endpoints = yield* WebhookEndpoints
         const eventId = unique("evt")
         const outcomes: Array<ReturnType<typeof stored>> = []
         for (const tenant of [freshTenant(), freshTenant()]) {
           const c = yield* routable(tenant, "stripe", null)
-          const publicId = unique("we")
-          yield* endpoints.save({
-            tenantId: tenant,
-            connectionId: c.id,
-            provider: "stripe",
-            publicId,
-            url: "https://integrations.example.test/",
-            providerEndpointId: unique("we_provider"),
-            events: []
-          })
+          const publicId = yield* stripeEndpoint(c, () => "https://integrations.example.test/", [])
           outcomes.push(stored(yield* store(entry({ eventId, endpoint: publicId }))))
         }
         assert.notStrictEqual(outcomes[0]!.id, outcomes[1]!.id)
@@ -234,9 +237,7 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
     test("apply runs the handler once and settles the event; later deliveries find it settled", () =>
       Effect.gen(function* () {
         const inbox = yield* WebhookInbox
-        const tenant = freshTenant()
-        const account = unique("acct")
-        yield* routable(tenant, "stripe", account)
+        const { tenant, account } = yield* stripeAccount
         const processed = stored(yield* store(entry({ accountId: account })))
         const ignored = stored(yield* store(entry({ accountId: account })))
         let runs = 0
@@ -264,9 +265,7 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
     test("apply finds nothing for an unknown id or another tenant's event, and runs nothing", () =>
       Effect.gen(function* () {
         const inbox = yield* WebhookInbox
-        const tenant = freshTenant()
-        const account = unique("acct")
-        yield* routable(tenant, "stripe", account)
+        const { tenant, account } = yield* stripeAccount
         const mine = stored(yield* store(entry({ accountId: account })))
         let runs = 0
         const handler = () =>
@@ -283,9 +282,7 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
     test("concurrent applies of one event run its handler once", () =>
       Effect.gen(function* () {
         const inbox = yield* WebhookInbox
-        const tenant = freshTenant()
-        const account = unique("acct")
-        yield* routable(tenant, "stripe", account)
+        const { tenant, account } = yield* stripeAccount
         const { id } = stored(yield* store(entry({ accountId: account })))
         let runs = 0
         const handler = () =>
@@ -301,9 +298,7 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
     test("a failing handler changes nothing; failures are counted, dead when given up, never over a settled event", () =>
       Effect.gen(function* () {
         const inbox = yield* WebhookInbox
-        const tenant = freshTenant()
-        const account = unique("acct")
-        yield* routable(tenant, "stripe", account)
+        const { tenant, account } = yield* stripeAccount
         const { id } = stored(yield* store(entry({ accountId: account })))
         const refused = yield* Effect.flip(inbox.apply(tenant, id, () => Effect.fail("downstream refused" as const)))
         assert.strictEqual(refused, "downstream refused")
@@ -336,9 +331,7 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
     test("requeue puts failed and dead events back, one by id or all of the provider", () =>
       Effect.gen(function* () {
         const inbox = yield* WebhookInbox
-        const tenant = freshTenant()
-        const account = unique("acct")
-        yield* routable(tenant, "stripe", account)
+        const { tenant, account } = yield* stripeAccount
         const ids = []
         for (let i = 0; i < 3; i++) ids.push(stored(yield* store(entry({ accountId: account }))).id)
         const [dead, failed, processed] = ids as [string, string, string]
@@ -398,9 +391,7 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
     test("list: newest first, filtered by status and type, paged by cursor", () =>
       Effect.gen(function* () {
         const inbox = yield* WebhookInbox
-        const tenant = freshTenant()
-        const account = unique("acct")
-        yield* routable(tenant, "stripe", account)
+        const { tenant, account } = yield* stripeAccount
         const ids: Array<string> = []
         for (let i = 0; i < 5; i++) {
           ids.push(stored(yield* store(entry({ accountId: account, type: i % 2 === 0 ? "even" : "odd" }))).id)
@@ -430,9 +421,7 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
 
     test("list pages through events stored at the same moment without losing any", () =>
       Effect.gen(function* () {
-        const tenant = freshTenant()
-        const account = unique("acct")
-        yield* routable(tenant, "stripe", account)
+        const { tenant, account } = yield* stripeAccount
         const outcomes = yield* Effect.all(
           Array.from({ length: 6 }, () => store(entry({ accountId: account }))),
           { concurrency: "unbounded" }
