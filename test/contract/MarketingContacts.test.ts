@@ -5,20 +5,23 @@ import {
   MemoryMarketingContactsControl,
   type SyncedContact
 } from "../../adapters/memory/MemoryMarketingContacts.ts"
-import { PostgresConnectionStore } from "../../adapters/postgres/PostgresConnectionStore.ts"
 import { PostgresMarketingContacts } from "../../adapters/postgres/PostgresMarketingContacts.ts"
 import type { Connection } from "../../domain/Connection.ts"
-import { type TenantId, VenueId } from "../../domain/Ids.ts"
-import { ConnectionStore } from "../../ports/ConnectionStore.ts"
+import type { TenantId } from "../../domain/Ids.ts"
 import { type ContactChange, MarketingContacts } from "../../ports/MarketingContacts.ts"
-import { connection, tenantA, tenantB } from "../support/Fixtures.ts"
+import {
+  type ConnectionSetup,
+  memoryConnectionSetup,
+  postgresConnectionSetup,
+  setUpConnection
+} from "../support/ConnectionSetup.ts"
+import { tenantA, tenantB } from "../support/Fixtures.ts"
 import { OwnerSql, TestDatabase } from "../support/TestDatabase.ts"
 
-/** Sets up the connections contacts belong to and reads back the synced copy. */
+/** Reads back the synced copy of contacts, outside the port under test. */
 class Harness extends Context.Service<
   Harness,
   {
-    readonly connection: (connection: Connection) => Effect.Effect<void>
     readonly contacts: (connection: Connection) => Effect.Effect<ReadonlyArray<SyncedContact>>
   }
 >()("integration-service/test/MarketingContactsHarness") {}
@@ -26,17 +29,15 @@ class Harness extends Context.Service<
 const memory = Layer.effect(
   Harness,
   Effect.map(MemoryMarketingContactsControl, (control) =>
-    Harness.of({ connection: () => Effect.void, contacts: (c) => control.contacts(c.tenantId, c.id) })
+    Harness.of({ contacts: (c) => control.contacts(c.tenantId, c.id) })
   )
-).pipe(Layer.provideMerge(MemoryMarketingContacts.layer))
+).pipe(Layer.provideMerge(Layer.mergeAll(MemoryMarketingContacts.layer, memoryConnectionSetup)))
 
 const postgres = Layer.effect(
   Harness,
   Effect.gen(function* () {
-    const connections = yield* ConnectionStore
     const owner = yield* OwnerSql
     return Harness.of({
-      connection: (c) => connections.saveConnected(c, []).pipe(Effect.orDie),
       contacts: (c) =>
         owner<SyncedContact>`SELECT external_id, data FROM synced_records
           WHERE tenant_id = ${c.tenantId} AND connection_id = ${c.id} AND entity_type = 'contact'
@@ -44,17 +45,12 @@ const postgres = Layer.effect(
     })
   })
 ).pipe(
-  Layer.provideMerge(PostgresMarketingContacts.layer),
-  Layer.provide(Layer.mergeAll(PostgresConnectionStore.layer, OwnerSql.layer)),
+  Layer.provideMerge(Layer.mergeAll(PostgresMarketingContacts.layer, postgresConnectionSetup)),
+  Layer.provide(OwnerSql.layer),
   Layer.provide(TestDatabase)
 )
 
-const mailchimp = (tenantId: TenantId = tenantA) =>
-  Effect.gen(function* () {
-    const c = connection(tenantId, VenueId.make(crypto.randomUUID()), "mailchimp")
-    yield* (yield* Harness).connection(c)
-    return c
-  })
+const mailchimp = (tenantId: TenantId = tenantA) => setUpConnection(tenantId, "mailchimp")
 
 const apply = (c: Connection, change: ContactChange) =>
   Effect.flatMap(MarketingContacts, (contacts) => contacts.apply(c.tenantId, c.id, change))
@@ -79,7 +75,7 @@ const changed = (oldEmail: string, newEmail: string, memberId: string | null = "
   memberId
 })
 
-const contract = (name: string, stack: Layer.Layer<MarketingContacts | Harness>) =>
+const contract = (name: string, stack: Layer.Layer<MarketingContacts | Harness | ConnectionSetup>) =>
   layer(stack, { timeout: "60 seconds", excludeTestServices: true })(`MarketingContacts contract: ${name}`, (it) => {
     it.effect("a withdrawn consent creates the contact, keyed by its lower-cased email", () =>
       Effect.gen(function* () {

@@ -5,38 +5,37 @@ import {
   MemorySyncRequestsControl,
   type PendingSync
 } from "../../adapters/memory/MemorySyncRequests.ts"
-import { PostgresConnectionStore } from "../../adapters/postgres/PostgresConnectionStore.ts"
 import { PostgresSyncRequests } from "../../adapters/postgres/PostgresSyncRequests.ts"
 import type { Connection } from "../../domain/Connection.ts"
-import { type TenantId, VenueId } from "../../domain/Ids.ts"
-import { ConnectionStore } from "../../ports/ConnectionStore.ts"
+import type { TenantId } from "../../domain/Ids.ts"
 import { type SyncRequest, SyncRequests } from "../../ports/SyncRequests.ts"
-import { connection, tenantA, tenantB } from "../support/Fixtures.ts"
+import {
+  type ConnectionSetup,
+  memoryConnectionSetup,
+  postgresConnectionSetup,
+  setUpConnection
+} from "../support/ConnectionSetup.ts"
+import { tenantA, tenantB } from "../support/Fixtures.ts"
 import { OwnerSql, TestDatabase } from "../support/TestDatabase.ts"
 
-/** Sets up the connections requests belong to and reads back what is pending. */
+/** Reads back what is pending, outside the port under test. */
 class Harness extends Context.Service<
   Harness,
   {
-    readonly connection: (connection: Connection) => Effect.Effect<void>
     readonly pending: (tenantId: TenantId) => Effect.Effect<ReadonlyArray<PendingSync>>
   }
 >()("integration-service/test/SyncRequestsHarness") {}
 
 const memory = Layer.effect(
   Harness,
-  Effect.map(MemorySyncRequestsControl, (control) =>
-    Harness.of({ connection: () => Effect.void, pending: control.pending })
-  )
-).pipe(Layer.provideMerge(MemorySyncRequests.layer))
+  Effect.map(MemorySyncRequestsControl, (control) => Harness.of({ pending: control.pending }))
+).pipe(Layer.provideMerge(Layer.mergeAll(MemorySyncRequests.layer, memoryConnectionSetup)))
 
 const postgres = Layer.effect(
   Harness,
   Effect.gen(function* () {
-    const connections = yield* ConnectionStore
     const owner = yield* OwnerSql
     return Harness.of({
-      connection: (c) => connections.saveConnected(c, []).pipe(Effect.orDie),
       pending: (tenantId) =>
         owner<PendingSync>`SELECT tenant_id, connection_id, entity_type, source, last_event_id, events
           FROM sync_requests WHERE tenant_id = ${tenantId} AND status = 'pending'
@@ -44,17 +43,12 @@ const postgres = Layer.effect(
     })
   })
 ).pipe(
-  Layer.provideMerge(PostgresSyncRequests.layer),
-  Layer.provide(Layer.mergeAll(PostgresConnectionStore.layer, OwnerSql.layer)),
+  Layer.provideMerge(Layer.mergeAll(PostgresSyncRequests.layer, postgresConnectionSetup)),
+  Layer.provide(OwnerSql.layer),
   Layer.provide(TestDatabase)
 )
 
-const quickbooks = (tenantId: TenantId) =>
-  Effect.gen(function* () {
-    const c = connection(tenantId, VenueId.make(crypto.randomUUID()), "quickbooks")
-    yield* (yield* Harness).connection(c)
-    return c
-  })
+const quickbooks = (tenantId: TenantId) => setUpConnection(tenantId, "quickbooks")
 
 const asked = (c: Connection, overrides: Partial<SyncRequest> = {}): SyncRequest => ({
   tenantId: c.tenantId,
@@ -71,7 +65,7 @@ const pendingOf = (c: Connection) =>
     (all) => all.filter((r) => r.connectionId === c.id).map((r) => ({ ...r }))
   )
 
-const contract = (name: string, stack: Layer.Layer<SyncRequests | Harness>) =>
+const contract = (name: string, stack: Layer.Layer<SyncRequests | Harness | ConnectionSetup>) =>
   layer(stack, { timeout: "60 seconds", excludeTestServices: true })(`SyncRequests contract: ${name}`, (it) => {
     it.effect("a request is kept pending with what asked for it", () =>
       Effect.gen(function* () {
