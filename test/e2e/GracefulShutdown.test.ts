@@ -1,11 +1,8 @@
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber, Redacted } from "effect"
 import { signToken } from "../../adapters/http/JoseTokenVerifier.ts"
 import { startFakeStripe } from "../sandbox/FakeStripe.ts"
-import { freePort, spawnProcess } from "../support/Process.ts"
+import { spawnService } from "../support/ServiceProcess.ts"
 import { TestDatabaseUrls } from "../support/TestDatabase.ts"
 
 const secret = "graceful-shutdown-secret-0123456789abcdef"
@@ -15,24 +12,16 @@ const venue = "dddddddd-1111-4000-8000-0000000000d1"
 layer(TestDatabaseUrls.layer, { timeout: "90 seconds", excludeTestServices: true })("graceful shutdown", (it) => {
   it.effect("SIGTERM lets an in-flight request finish, then the process closes its pools and exits", () =>
     Effect.gen(function* () {
-      const urls = yield* TestDatabaseUrls
       const stripe = yield* Effect.acquireRelease(
         Effect.promise(() => startFakeStripe()),
         (s) => Effect.promise(() => s.close())
       )
       const apiKey = "sk_test_SlowButSure000000000001"
       stripe.addKey(apiKey)
-      const port = yield* freePort
-      const base = `http://127.0.0.1:${port}`
-      const service = yield* spawnProcess(process.execPath, ["adapters/main/node.ts"], {
-        env: {
-          PORT: String(port),
-          DATABASE_URL: Redacted.value(urls.owner),
-          DATA_DIR: mkdtempSync(join(tmpdir(), "integration-shutdown-")),
-          JWT_SECRET: secret,
-          LOCAL_MASTER_KEY: `k1:${btoa(String.fromCharCode(...new Uint8Array(32).fill(3)))}`,
-          STRIPE_API_BASE_URL: stripe.url
-        }
+      const { service, base } = yield* spawnService("integration-shutdown-", {
+        JWT_SECRET: secret,
+        LOCAL_MASTER_KEY: `k1:${btoa(String.fromCharCode(...new Uint8Array(32).fill(3)))}`,
+        STRIPE_API_BASE_URL: stripe.url
       })
       yield* service.waitForUrl(`${base}/monitoring/health/ready`, "60 seconds")
       const token = yield* Effect.promise(() =>

@@ -1,10 +1,7 @@
-import { mkdtempSync } from "node:fs"
 import { createServer } from "node:http"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Redacted, Schedule } from "effect"
-import { freePort, spawnProcess } from "../support/Process.ts"
+import { Effect, Schedule } from "effect"
+import { spawnService } from "../support/ServiceProcess.ts"
 import { TestDatabaseUrls } from "../support/TestDatabase.ts"
 
 /** A stand-in OTLP/HTTP collector: keeps what is posted to /v1/traces. */
@@ -35,20 +32,13 @@ const collector = Effect.acquireRelease(
 layer(TestDatabaseUrls.layer, { timeout: "90 seconds", excludeTestServices: true })("telemetry export", (it) => {
   it.effect("with OTEL_EXPORTER_OTLP_ENDPOINT set, request spans reach the collector over OTLP/HTTP", () =>
     Effect.gen(function* () {
-      const urls = yield* TestDatabaseUrls
       const otlp = yield* collector
-      const port = yield* freePort
-      const service = yield* spawnProcess(process.execPath, ["adapters/main/node.ts"], {
-        env: {
-          PORT: String(port),
-          DATABASE_URL: Redacted.value(urls.owner),
-          DATA_DIR: mkdtempSync(join(tmpdir(), "integration-otlp-")),
-          JWT_SECRET: "otlp-export-secret-0123456789abcdef0123",
-          LOCAL_MASTER_KEY: `k1:${btoa(String.fromCharCode(...new Uint8Array(32).fill(5)))}`,
-          OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url
-        }
+      const { service, base } = yield* spawnService("integration-otlp-", {
+        JWT_SECRET: "otlp-export-secret-0123456789abcdef0123",
+        LOCAL_MASTER_KEY: `k1:${btoa(String.fromCharCode(...new Uint8Array(32).fill(5)))}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url
       })
-      yield* service.waitForUrl(`http://127.0.0.1:${port}/monitoring/health/ready`, "60 seconds")
+      yield* service.waitForUrl(`${base}/monitoring/health/ready`, "60 seconds")
       yield* service.stop("SIGTERM", "20 seconds")
       const exported = yield* Effect.sync(() => otlp.bodies.join("\n")).pipe(
         Effect.filterOrFail((text) => text.includes("integration-service")),

@@ -1,11 +1,8 @@
 import { createHmac } from "node:crypto"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schedule } from "effect"
+import { Effect, Layer, Schedule } from "effect"
 import { Redis as IORedis } from "ioredis"
-import { freePort, spawnProcess } from "../support/Process.ts"
+import { spawnService } from "../support/ServiceProcess.ts"
 import { OwnerSql, TestDatabaseUrls } from "../support/TestDatabase.ts"
 
 const secret = "whsec_fast_path"
@@ -37,7 +34,6 @@ const Deps = OwnerSql.layer.pipe(Layer.provideMerge(TestDatabaseUrls.layer))
 layer(Deps, { timeout: "90 seconds", excludeTestServices: true })("webhook fast path (Node)", (it) => {
   it.effect("verifies, stores before the 2xx, refuses without detail, and leaves other requests to the router", () =>
     Effect.gen(function* () {
-      const urls = yield* TestDatabaseUrls
       const sql = yield* OwnerSql
       const prefix = `test:fastpath:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}:`
       yield* Effect.addFinalizer(() =>
@@ -48,19 +44,12 @@ layer(Deps, { timeout: "90 seconds", excludeTestServices: true })("webhook fast 
           redis.disconnect()
         })
       )
-      const port = yield* freePort
-      const base = `http://127.0.0.1:${port}`
-      const service = yield* spawnProcess(process.execPath, ["adapters/main/node.ts"], {
-        env: {
-          PORT: String(port),
-          DATABASE_URL: Redacted.value(urls.owner),
-          DATA_DIR: mkdtempSync(join(tmpdir(), "webhook-fast-path-")),
-          JWT_SECRET: "fast-path-jwt-secret",
-          REDIS_URL: "redis://127.0.0.1:6379",
-          REDIS_QUEUE_PREFIX: prefix,
-          STRIPE_WEBHOOK_SECRET: secret,
-          HTTP_REQUEST_LOG: "false"
-        }
+      const { service, base } = yield* spawnService("webhook-fast-path-", {
+        JWT_SECRET: "fast-path-jwt-secret",
+        REDIS_URL: "redis://127.0.0.1:6379",
+        REDIS_QUEUE_PREFIX: prefix,
+        STRIPE_WEBHOOK_SECRET: secret,
+        HTTP_REQUEST_LOG: "false"
       })
       yield* service.waitForUrl(`${base}/monitoring/health/live`, "60 seconds")
       yield* sql`INSERT INTO connections (id, tenant_id, venue_id, provider, auth_type, status, account_id)
