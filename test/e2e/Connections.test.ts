@@ -1,7 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { SqlClient } from "effect/sql"
-import { call, TestApp, TestWorld } from "../support/TestApp.ts"
+import { asTenant, call, TestApp, TestWorld } from "../support/TestApp.ts"
 
 const tenant = "aaaaaaaa-0000-4000-8000-0000000000e1"
 const otherTenant = "bbbbbbbb-0000-4000-8000-0000000000e2"
@@ -13,16 +12,10 @@ const viewer = { tenantId: tenant, venueIds: [venue], role: "viewer" }
 
 /** Rows of the test tenant, counted through the service role under RLS. */
 const tenantRowCount = (table: string) =>
-  Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql.withTransaction(
-      Effect.gen(function* () {
-        yield* sql`SELECT set_config('app.tenant_id', ${tenant}, true)`
-        return yield* sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)
-      })
-    )
-    return rows[0]!.n
-  })
+  Effect.map(
+    asTenant(tenant, (sql) => sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)),
+    (rows) => rows[0]!.n
+  )
 
 layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
   it.effect("refuses requests without a valid bearer token, with a JSON error", () =>

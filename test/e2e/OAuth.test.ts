@@ -1,25 +1,15 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { FetchHttpClient } from "effect/http"
-import { SqlClient } from "effect/sql"
 import type { OAuthProviderName } from "../../domain/OAuth.ts"
-import { type Caller, call, publicBaseUrl, TestApp, TestWorld, testAppWith } from "../support/TestApp.ts"
+import { asTenant, type Caller, call, publicBaseUrl, TestApp, TestWorld, testAppWith } from "../support/TestApp.ts"
 
 const tenant = "aaaaaaaa-0000-4000-8000-0000000000f1"
 const venue = (n: number) => `aaaaaaaa-1111-4000-8000-0000000000${String(n).padStart(2, "0")}`
 const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
 const viewer: Caller = { tenantId: tenant, venueIds: [venue(1)], role: "viewer" }
 
-/** Runs a query as the service role inside the test tenant, as the app does. */
-const asTenant = <A>(query: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
-  Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    return yield* sql.withTransaction(
-      sql`SELECT set_config('app.tenant_id', ${tenant}, true)`.pipe(Effect.andThen(query(sql)))
-    )
-  }).pipe(Effect.orDie)
-
-const snapshot = asTenant((sql) =>
+const snapshot = asTenant(tenant, (sql) =>
   Effect.all({
     connections: sql`SELECT venue_id, provider, status, account_id, last_error, updated_at FROM connections
       ORDER BY venue_id, provider`,
@@ -86,6 +76,7 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })("OAuth conn
       ])
       assert.strictEqual(tokens.length, 3)
       const stored = yield* asTenant(
+        tenant,
         (sql) => sql<{ dc: string }>`SELECT extra->>'dc' AS dc FROM oauth_tokens t
         JOIN connections c ON c.id = t.connection_id WHERE c.provider = 'mailchimp'`
       )
@@ -138,7 +129,7 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })("OAuth conn
 
       // Expired: the state is older than 10 minutes.
       const late = yield* authorize("quickbooks", venue(4))
-      yield* asTenant((sql) => sql`UPDATE oauth_states SET expires_at = now() - interval '1 second'`)
+      yield* asTenant(tenant, (sql) => sql`UPDATE oauth_states SET expires_at = now() - interval '1 second'`)
       const beforeLate = yield* snapshot
       const expired = yield* callback("quickbooks", late.query)
       assert.strictEqual(expired.status, 400)

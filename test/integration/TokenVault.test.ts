@@ -5,7 +5,6 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Redacted } from "effect"
-import { SqlClient } from "effect/sql"
 import { TokenRefresher } from "../../application/TokenRefresher.ts"
 import { TokenVault } from "../../application/TokenVault.ts"
 import { ConnectionId, TenantId } from "../../domain/Ids.ts"
@@ -13,21 +12,13 @@ import type { OAuthProviderName } from "../../domain/OAuth.ts"
 import { EventPublisher } from "../../ports/EventPublisher.ts"
 import { TokenStore } from "../../ports/TokenStore.ts"
 import { spawnProcess } from "../support/Process.ts"
-import { type Caller, call, kmsKeyId, TestApp, TestWorld } from "../support/TestApp.ts"
+import { asTenant, type Caller, call, kmsKeyId, TestApp, TestWorld } from "../support/TestApp.ts"
 import { TestDatabaseUrls } from "../support/TestDatabase.ts"
 
 const tenant = TenantId.make("aaaaaaaa-0000-4000-8000-0000000000d1")
 const venue = (n: number) => `aaaaaaaa-1111-4000-8000-0000000000${String(n).padStart(2, "0")}`
 const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
 const workerPath = fileURLToPath(new URL("../support/TokenVaultWorker.ts", import.meta.url))
-
-const asTenant = <A>(query: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
-  Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    return yield* sql.withTransaction(
-      sql`SELECT set_config('app.tenant_id', ${tenant}, true)`.pipe(Effect.andThen(query(sql)))
-    )
-  }).pipe(Effect.orDie)
 
 /** A connected venue, through the real HTTP flow and the provider's fake. */
 const connect = (provider: OAuthProviderName, venueId: string) =>
@@ -45,10 +36,14 @@ const connect = (provider: OAuthProviderName, venueId: string) =>
 
 /** The access token expires in a minute: inside QuickBooks' 5-minute margin. */
 const expireSoon = (id: string) =>
-  asTenant((sql) => sql`UPDATE oauth_tokens SET expires_at = now() + interval '1 minute' WHERE connection_id = ${id}`)
+  asTenant(
+    tenant,
+    (sql) => sql`UPDATE oauth_tokens SET expires_at = now() + interval '1 minute' WHERE connection_id = ${id}`
+  )
 
 const status = (id: string) =>
   asTenant(
+    tenant,
     (sql) => sql<{ status: string; lastError: string | null }>`SELECT status, last_error FROM connections
     WHERE id = ${id}`
   ).pipe(Effect.map((rows) => rows[0]!))
@@ -143,7 +138,10 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })("TokenVault
       const crashed = yield* Effect.exit(crashingVault.accessToken(ref))
       assert.isTrue(Exit.isFailure(crashed))
       assert.strictEqual(quickbooks.stats().refreshes, before.refreshes + 1, "the provider rotated the pair")
-      const pending = yield* asTenant((sql) => sql`SELECT id FROM oauth_pending_tokens WHERE connection_id = ${ref.id}`)
+      const pending = yield* asTenant(
+        tenant,
+        (sql) => sql`SELECT id FROM oauth_pending_tokens WHERE connection_id = ${ref.id}`
+      )
       assert.strictEqual(pending.length, 1, "the rotated pair was committed on its own")
 
       // The next caller promotes the rotated pair: no second call, no stale refresh token.
@@ -219,6 +217,7 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })("TokenVault
       const ref = yield* connect("square", venue(6))
       // A week old: Square wants it renewed, no caller asked for it.
       yield* asTenant(
+        tenant,
         (sql) => sql`UPDATE oauth_tokens SET obtained_at = now() - interval '8 days',
           renew_at = now() - interval '1 day' WHERE connection_id = ${ref.id}`
       )
@@ -227,6 +226,7 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })("TokenVault
       assert.strictEqual(first.failed + second.failed, 0)
       assert.strictEqual(square.stats().refreshes, before + 1, "two sweeps at once renew it once")
       const [row] = yield* asTenant(
+        tenant,
         (sql) => sql<{ renewAt: Date }>`SELECT renew_at FROM oauth_tokens WHERE connection_id = ${ref.id}`
       )
       assert.isTrue(row!.renewAt.getTime() > Date.now() + 6 * 86_400_000)

@@ -5,6 +5,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { ConfigProvider, Context, Effect, Layer, Logger, Redacted, References } from "effect"
 import { HttpClient, HttpClientRequest, HttpRouter } from "effect/http"
+import { SqlClient } from "effect/sql"
 import { signToken } from "../../adapters/http/JoseTokenVerifier.ts"
 import { HttpRoutes, Services } from "../../adapters/main/App.ts"
 import { layerWith } from "../../adapters/telemetry/Telemetry.ts"
@@ -179,4 +180,13 @@ export const call = (
       body = JSON.parse(text)
     } catch {}
     return { status: response.status, body, text, headers: response.headers } satisfies Reply
+  }).pipe(Effect.orDie)
+
+/** Runs a query as the service role inside the tenant, as the app does. */
+export const asTenant = <A>(tenantId: string, query: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    return yield* sql.withTransaction(
+      sql`SELECT set_config('app.tenant_id', ${tenantId}, true)`.pipe(Effect.andThen(query(sql)))
+    )
   }).pipe(Effect.orDie)
