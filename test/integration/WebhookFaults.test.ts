@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process"
 import { createHmac } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schedule } from "effect"
-import { freePort } from "../support/Process.ts"
+import { freePort, type SpawnedProcess, spawnProcess } from "../support/Process.ts"
 import { makeRedisServer } from "../support/RedisServer.ts"
 import { OwnerSql, TestDatabaseUrls } from "../support/TestDatabase.ts"
 
@@ -14,41 +13,13 @@ const realm = "REALM_FAULTS"
 
 /** The service as `npm start` runs it (ROLE=all), in its own process so it can be killed. */
 const startService = (env: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.gen(function* () {
-      const child = spawn(process.execPath, ["adapters/main/node.ts"], {
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let output = ""
-      child.stdout?.on("data", (d) => {
-        output += d
-      })
-      child.stderr?.on("data", (d) => {
-        output += d
-      })
-      yield* Effect.tryPromise(async () => {
-        const response = await fetch(`http://127.0.0.1:${env.PORT}/monitoring/health/live`)
-        if (response.status !== 200) throw new Error(String(response.status))
-      }).pipe(
-        Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 300 }),
-        Effect.mapError(() => new Error(`service did not start:\n${output}`)),
-        Effect.orDie
-      )
-      return child
-    }),
-    (child) => kill(child)
-  )
+  Effect.gen(function* () {
+    const service = yield* spawnProcess(process.execPath, ["adapters/main/node.ts"], { env })
+    yield* service.waitForUrl(`http://127.0.0.1:${env.PORT}/monitoring/health/live`, "30 seconds").pipe(Effect.orDie)
+    return service
+  })
 
-const kill = (child: ChildProcess) =>
-  Effect.promise(
-    () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve()
-        child.once("exit", () => resolve())
-        child.kill("SIGKILL")
-      })
-  )
+const kill = (service: SpawnedProcess) => service.stop("SIGKILL").pipe(Effect.orDie)
 
 /** One QuickBooks CloudEvent per delivery; each application bumps the realm's pending sync request by one. */
 const post = (port: string, id: string) =>
