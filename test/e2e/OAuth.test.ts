@@ -18,14 +18,14 @@ const snapshot = asTenant(tenant, (sql) =>
   })
 )
 
+/** An admin's POST for one venue. */
+const adminPost = (path: string, venueId: string) => call("POST", path, { caller: admin, body: { venueId } })
+
 /** Starts a connection over HTTP and plays the user at the provider's authorize page; returns the callback query. */
 const authorize = (provider: OAuthProviderName, venueId: string, options: { readonly deny?: boolean } = {}) =>
   Effect.gen(function* () {
     const world = yield* TestWorld
-    const started = yield* call("POST", `/api/v1/integrations/connect/${provider}`, {
-      caller: admin,
-      body: { venueId }
-    })
+    const started = yield* adminPost(`/api/v1/integrations/connect/${provider}`, venueId)
     assert.strictEqual(started.status, 200, started.text)
     const url = new URL(started.body.authorizationUrl)
     assert.strictEqual(
@@ -170,26 +170,17 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })("OAuth conn
         const q = yield* authorize("quickbooks", venue(8))
         assert.strictEqual((yield* callback("quickbooks", q.query)).status, 200)
         const refreshesBefore = quickbooks.stats().refreshes
-        const refreshed = yield* call("POST", "/api/v1/integrations/oauth/refresh/quickbooks", {
-          caller: admin,
-          body: { venueId: venue(8) }
-        })
+        const refreshed = yield* adminPost("/api/v1/integrations/oauth/refresh/quickbooks", venue(8))
         assert.strictEqual(refreshed.status, 200, refreshed.text)
         assert.strictEqual(refreshed.body.status, "connected")
         assert.isTrue(new Date(refreshed.body.accessTokenExpiresAt).getTime() > Date.now() + 50 * 60_000)
-        const reconnected = yield* call("POST", "/api/v1/integrations/quickbooks/reconnect", {
-          caller: admin,
-          body: { venueId: venue(8) }
-        })
+        const reconnected = yield* adminPost("/api/v1/integrations/quickbooks/reconnect", venue(8))
         assert.strictEqual(reconnected.status, 200, reconnected.text)
         assert.strictEqual(quickbooks.stats().refreshes, refreshesBefore + 2)
         assert.strictEqual(quickbooks.stats().staleRefreshes, 0)
 
         const revocationsBefore = quickbooks.stats().revocations
-        const gone = yield* call("POST", "/api/v1/integrations/quickbooks/disconnect", {
-          caller: admin,
-          body: { venueId: venue(8) }
-        })
+        const gone = yield* adminPost("/api/v1/integrations/quickbooks/disconnect", venue(8))
         assert.strictEqual(gone.status, 200, gone.text)
         assert.strictEqual(gone.body.status, "disconnected")
         assert.deepStrictEqual(gone.body.revocation, { revoked: true, error: null })
@@ -198,10 +189,7 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })("OAuth conn
         const s = yield* authorize("square", venue(9))
         assert.strictEqual((yield* callback("square", s.query)).status, 200)
         square.fail("server_error", 5)
-        const failed = yield* call("POST", "/api/v1/integrations/square/disconnect", {
-          caller: admin,
-          body: { venueId: venue(9) }
-        })
+        const failed = yield* adminPost("/api/v1/integrations/square/disconnect", venue(9))
         assert.strictEqual(failed.status, 200, failed.text)
         assert.strictEqual(failed.body.status, "disconnected")
         assert.strictEqual(failed.body.revocation.revoked, false)
@@ -258,17 +246,11 @@ layer(testAppWith(Effect.succeed({ SQUARE_CLIENT_ID: "" })), { timeout: "60 seco
   (it) => {
     it.effect("connect answers 422 naming the missing setting", () =>
       Effect.gen(function* () {
-        const reply = yield* call("POST", "/api/v1/integrations/connect/square", {
-          caller: admin,
-          body: { venueId: venue(1) }
-        })
+        const reply = yield* adminPost("/api/v1/integrations/connect/square", venue(1))
         assert.strictEqual(reply.status, 422)
         assert.strictEqual(reply.body.field, "SQUARE_CLIENT_ID")
         assert.match(reply.body.message, /SQUARE_CLIENT_ID/)
-        const other = yield* call("POST", "/api/v1/integrations/connect/quickbooks", {
-          caller: admin,
-          body: { venueId: venue(1) }
-        })
+        const other = yield* adminPost("/api/v1/integrations/connect/quickbooks", venue(1))
         assert.strictEqual(other.status, 200)
       })
     )
