@@ -1,6 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { asTenant, call, TestApp, TestWorld } from "../support/TestApp.ts"
+import { asTenant, type Caller, call, TestApp, TestWorld } from "../support/TestApp.ts"
 
 const tenant = "aaaaaaaa-0000-4000-8000-0000000000e1"
 const otherTenant = "bbbbbbbb-0000-4000-8000-0000000000e2"
@@ -9,6 +9,8 @@ const venue2 = "aaaaaaaa-2222-4000-8000-0000000000e2"
 const admin = { tenantId: tenant, venueIds: [], role: "admin" }
 const venueAdmin = { tenantId: tenant, venueIds: [venue2], role: "venue_admin" }
 const viewer = { tenantId: tenant, venueIds: [venue], role: "viewer" }
+
+const post = (caller: Caller, path: string, body: unknown) => call("POST", path, { caller, body })
 
 /** Rows of the test tenant, counted through the service role under RLS. */
 const tenantRowCount = (table: string) =>
@@ -32,10 +34,7 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
 
   it.effect("names the bad field: unknown provider, missing or malformed venueId, missing apiKey", () =>
     Effect.gen(function* () {
-      const unknown = yield* call("POST", "/api/v1/integrations/connect/paypal", {
-        caller: admin,
-        body: { venueId: venue, apiKey: "sk_test_x" }
-      })
+      const unknown = yield* post(admin, "/api/v1/integrations/connect/paypal", { venueId: venue, apiKey: "sk_test_x" })
       assert.strictEqual(unknown.status, 400)
       assert.strictEqual(unknown.body.field, "provider")
       const missing = yield* call("POST", "/api/v1/integrations/connect/stripe", { caller: admin, body: {} })
@@ -45,10 +44,7 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       assert.strictEqual(malformed.status, 400)
       assert.strictEqual(malformed.body.field, "venueId")
       assert.match(malformed.body.message, /UUID/)
-      const noKey = yield* call("POST", "/api/v1/integrations/connect/stripe", {
-        caller: admin,
-        body: { venueId: venue }
-      })
+      const noKey = yield* post(admin, "/api/v1/integrations/connect/stripe", { venueId: venue })
       assert.strictEqual(noKey.status, 400)
       assert.strictEqual(noKey.body.field, "apiKey")
       const notJson = yield* call("POST", "/api/v1/integrations/connect/stripe", {
@@ -63,9 +59,9 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
   it.effect("a wrong key is 422 and stores nothing; Stripe or KMS down is 503 and stores nothing", () =>
     Effect.gen(function* () {
       const { stripe, kms } = yield* TestWorld
-      const wrong = yield* call("POST", "/api/v1/integrations/connect/stripe", {
-        caller: admin,
-        body: { venueId: venue, apiKey: "sk_test_notarealkey000000" }
+      const wrong = yield* post(admin, "/api/v1/integrations/connect/stripe", {
+        venueId: venue,
+        apiKey: "sk_test_notarealkey000000"
       })
       assert.strictEqual(wrong.status, 422)
       assert.strictEqual(wrong.body.field, "apiKey")
@@ -73,17 +69,15 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       const key = "sk_test_down4242424242424242"
       stripe.addKey(key)
       stripe.setFailure("unavailable")
-      const down = yield* call("POST", "/api/v1/integrations/connect/stripe", {
-        caller: admin,
-        body: { venueId: venue, apiKey: key }
-      }).pipe(Effect.ensuring(Effect.sync(() => stripe.setFailure(null))))
+      const down = yield* post(admin, "/api/v1/integrations/connect/stripe", { venueId: venue, apiKey: key }).pipe(
+        Effect.ensuring(Effect.sync(() => stripe.setFailure(null)))
+      )
       assert.strictEqual(down.status, 503)
       assert.strictEqual(down.body.code, "ProviderUnavailable")
       kms.setUnavailable(true)
-      const kmsDown = yield* call("POST", "/api/v1/integrations/connect/stripe", {
-        caller: admin,
-        body: { venueId: venue, apiKey: key }
-      }).pipe(Effect.ensuring(Effect.sync(() => kms.setUnavailable(false))))
+      const kmsDown = yield* post(admin, "/api/v1/integrations/connect/stripe", { venueId: venue, apiKey: key }).pipe(
+        Effect.ensuring(Effect.sync(() => kms.setUnavailable(false)))
+      )
       assert.strictEqual(kmsDown.status, 503)
       assert.strictEqual(kmsDown.body.code, "KeyManagementUnavailable")
       assert.strictEqual(yield* tenantRowCount("connections"), 0)
@@ -101,10 +95,7 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       const apiKey = "sk_test_venuelife51Hxyz0123456789"
       const { accountId } = stripe.addKey(apiKey, { name: "Grand Hall" })
 
-      const created = yield* call("POST", "/api/v1/integrations/connect/stripe", {
-        caller: admin,
-        body: { venueId: venue, apiKey }
-      })
+      const created = yield* post(admin, "/api/v1/integrations/connect/stripe", { venueId: venue, apiKey })
       assert.strictEqual(created.status, 201)
       assert.strictEqual(created.body.status, "connected")
       assert.strictEqual(created.body.accountId, accountId)
@@ -117,10 +108,7 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       assert.strictEqual(stripe.webhookEndpoints(accountId).length, 1)
       assert.strictEqual(yield* tenantRowCount("integration_health"), 1)
 
-      const again = yield* call("POST", "/api/v1/integrations/connect/stripe", {
-        caller: admin,
-        body: { venueId: venue, apiKey }
-      })
+      const again = yield* post(admin, "/api/v1/integrations/connect/stripe", { venueId: venue, apiKey })
       assert.strictEqual(again.status, 409)
 
       const listed = yield* call("GET", "/api/v1/integrations/", { caller: admin })
@@ -133,52 +121,34 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       assert.strictEqual(seenByViewer.status, 200)
       assert.strictEqual(seenByViewer.body.id, created.body.id)
 
-      const tested = yield* call("POST", "/api/v1/integrations/health/stripe/test", {
-        caller: viewer,
-        body: { venueId: venue }
-      })
+      const tested = yield* post(viewer, "/api/v1/integrations/health/stripe/test", { venueId: venue })
       assert.strictEqual(tested.status, 200)
       assert.strictEqual(tested.body.ok, true)
       assert.strictEqual(tested.body.health.consecutiveFailures, 0)
 
       stripe.revokeKey(apiKey)
-      const failing = yield* call("POST", "/api/v1/integrations/health/stripe/test", {
-        caller: admin,
-        body: { venueId: venue }
-      })
+      const failing = yield* post(admin, "/api/v1/integrations/health/stripe/test", { venueId: venue })
       assert.strictEqual(failing.body.ok, false)
       assert.strictEqual(failing.body.health.status, "degraded")
-      const reconnect = yield* call("POST", "/api/v1/integrations/stripe/reconnect", {
-        caller: admin,
-        body: { venueId: venue }
-      })
+      const reconnect = yield* post(admin, "/api/v1/integrations/stripe/reconnect", { venueId: venue })
       assert.strictEqual(reconnect.status, 422)
       const afterReconnect = yield* call("GET", `/api/v1/integrations/stripe?venueId=${venue}`, { caller: admin })
       assert.strictEqual(afterReconnect.body.status, "needs_reauth")
 
       const newKey = "sk_test_venueliferotated987654321"
       stripe.addKey(newKey, { accountId })
-      const replaced = yield* call("POST", "/api/v1/integrations/stripe/api-key", {
-        caller: admin,
-        body: { venueId: venue, apiKey: newKey }
-      })
+      const replaced = yield* post(admin, "/api/v1/integrations/stripe/api-key", { venueId: venue, apiKey: newKey })
       assert.strictEqual(replaced.status, 200)
       assert.strictEqual(replaced.body.status, "connected")
       assert.strictEqual(replaced.body.id, created.body.id)
       const health = yield* call("GET", `/api/v1/integrations/health/stripe?venueId=${venue}`, { caller: admin })
       assert.strictEqual(health.body.status, "healthy")
 
-      const gone = yield* call("POST", "/api/v1/integrations/stripe/disconnect", {
-        caller: admin,
-        body: { venueId: venue }
-      })
+      const gone = yield* post(admin, "/api/v1/integrations/stripe/disconnect", { venueId: venue })
       assert.strictEqual(gone.status, 200)
       assert.strictEqual(gone.body.status, "disconnected")
       assert.strictEqual(yield* tenantRowCount("credentials"), 0)
-      const testAfter = yield* call("POST", "/api/v1/integrations/health/stripe/test", {
-        caller: admin,
-        body: { venueId: venue }
-      })
+      const testAfter = yield* post(admin, "/api/v1/integrations/health/stripe/test", { venueId: venue })
       assert.strictEqual(testAfter.status, 422)
     })
   )
@@ -188,21 +158,12 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       const { stripe } = yield* TestWorld
       const apiKey = "sk_test_roles0000111122223333"
       stripe.addKey(apiKey)
-      const byViewer = yield* call("POST", "/api/v1/integrations/connect/stripe", {
-        caller: viewer,
-        body: { venueId: venue, apiKey }
-      })
+      const byViewer = yield* post(viewer, "/api/v1/integrations/connect/stripe", { venueId: venue, apiKey })
       assert.strictEqual(byViewer.status, 403)
-      const otherVenue = yield* call("POST", "/api/v1/integrations/connect/stripe", {
-        caller: venueAdmin,
-        body: { venueId: venue, apiKey }
-      })
+      const otherVenue = yield* post(venueAdmin, "/api/v1/integrations/connect/stripe", { venueId: venue, apiKey })
       assert.strictEqual(otherVenue.status, 403)
       assert.strictEqual(otherVenue.body.field, "venueId")
-      const own = yield* call("POST", "/api/v1/integrations/connect/stripe", {
-        caller: venueAdmin,
-        body: { venueId: venue2, apiKey }
-      })
+      const own = yield* post(venueAdmin, "/api/v1/integrations/connect/stripe", { venueId: venue2, apiKey })
       assert.strictEqual(own.status, 201)
       const listedByVenueAdmin = yield* call("GET", "/api/v1/integrations/", { caller: venueAdmin })
       assert.isTrue(listedByVenueAdmin.body.every((c: any) => c.venueId === venue2))
@@ -210,10 +171,7 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       assert.deepStrictEqual((yield* call("GET", "/api/v1/integrations/", { caller: stranger })).body, [])
       const strangerGet = yield* call("GET", `/api/v1/integrations/stripe?venueId=${venue2}`, { caller: stranger })
       assert.strictEqual(strangerGet.status, 404)
-      const strangerDisconnect = yield* call("POST", "/api/v1/integrations/stripe/disconnect", {
-        caller: stranger,
-        body: { venueId: venue2 }
-      })
+      const strangerDisconnect = yield* post(stranger, "/api/v1/integrations/stripe/disconnect", { venueId: venue2 })
       assert.strictEqual(strangerDisconnect.status, 404)
     })
   )
@@ -221,15 +179,15 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
   it.effect("replacing the key of a venue that never connected is 404; OAuth providers take no API key", () =>
     Effect.gen(function* () {
       const unconnected = "aaaaaaaa-3333-4000-8000-0000000000e3"
-      const reply = yield* call("POST", "/api/v1/integrations/stripe/api-key", {
-        caller: admin,
-        body: { venueId: unconnected, apiKey: "sk_test_whatever1234567890" }
+      const reply = yield* post(admin, "/api/v1/integrations/stripe/api-key", {
+        venueId: unconnected,
+        apiKey: "sk_test_whatever1234567890"
       })
       assert.strictEqual(reply.status, 404)
       assert.strictEqual(reply.body.code, "ConnectionNotFound")
-      const square = yield* call("POST", "/api/v1/integrations/connect/square", {
-        caller: admin,
-        body: { venueId: unconnected, apiKey: "EAAAtoken" }
+      const square = yield* post(admin, "/api/v1/integrations/connect/square", {
+        venueId: unconnected,
+        apiKey: "EAAAtoken"
       })
       assert.strictEqual(square.status, 422)
       assert.strictEqual(square.body.field, "provider")
