@@ -1,6 +1,4 @@
 import { existsSync } from "node:fs"
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, layer } from "@effect/vitest"
@@ -8,6 +6,7 @@ import { Effect, Redacted } from "effect"
 import { signToken } from "../../adapters/http/JoseTokenVerifier.ts"
 import { startFakeKms } from "../sandbox/FakeKms.ts"
 import { freePort, spawnProcess } from "../support/Process.ts"
+import { tempDir } from "../support/TempDir.ts"
 import { TestDatabaseUrls } from "../support/TestDatabase.ts"
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
@@ -19,11 +18,6 @@ const kmsKeyId = "deno-e2e-master-key"
 const fakeKms = Effect.acquireRelease(
   Effect.promise(() => startFakeKms({ keys: [kmsKeyId] })),
   (kms) => Effect.promise(() => kms.close())
-)
-
-const tempDir = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "integration-deno-"))),
-  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
 )
 
 layer(TestDatabaseUrls.layer, { timeout: "60 seconds", excludeTestServices: true })("the service under Deno", (it) => {
@@ -40,7 +34,7 @@ layer(TestDatabaseUrls.layer, { timeout: "60 seconds", excludeTestServices: true
           cwd: repoRoot,
           env: {
             DATABASE_URL: Redacted.value(urls.owner),
-            DATA_DIR: yield* tempDir,
+            DATA_DIR: yield* tempDir("integration-deno-"),
             JWT_SECRET: jwtSecret,
             PORT: String(port),
             KMS_KEY_ID: kmsKeyId,

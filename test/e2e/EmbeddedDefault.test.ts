@@ -1,20 +1,15 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, it } from "@effect/vitest"
 import { type Duration, Effect } from "effect"
 import { startFakeStripe } from "../sandbox/FakeStripe.ts"
 import { freePort, runProcess, type SpawnedProcess, spawnProcess } from "../support/Process.ts"
+import { tempDir } from "../support/TempDir.ts"
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 const venue = "eeeeeeee-1111-4000-8000-0000000000e1"
 const apiKey = "sk_test_embeddedDefault0123456789abc"
-
-const tempDir = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "integration-embedded-"))),
-  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-)
 
 const fakeStripe = Effect.acquireRelease(
   Effect.promise(() => startFakeStripe()),
@@ -46,7 +41,7 @@ it.live(
   "with only PORT and DATA_DIR the service runs on embedded PGlite, a generated JWT secret and a local keyring, and keeps its data across a restart",
   () =>
     Effect.gen(function* () {
-      const dataDir = yield* tempDir
+      const dataDir = yield* tempDir("integration-embedded-")
       const stripe = yield* fakeStripe
       const { accountId } = stripe.addKey(apiKey, { name: "Embedded Hall" })
       const port = yield* freePort

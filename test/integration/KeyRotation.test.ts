@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Option, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
@@ -14,6 +11,7 @@ import type { Provider } from "../../domain/Provider.ts"
 import { CredentialVault } from "../../ports/CredentialVault.ts"
 import { KeyManagement } from "../../ports/KeyManagement.ts"
 import { SecretCatalog } from "../../ports/SecretCatalog.ts"
+import { tempDir } from "../support/TempDir.ts"
 import { OwnerSql, TestDatabase } from "../support/TestDatabase.ts"
 
 /** The catalog on the owner's pool, as the rotation command builds it. */
@@ -21,13 +19,7 @@ const OwnerCatalog = PostgresSecretCatalog.layer.pipe(Layer.provide(Layer.effect
 
 /** The data directory of this test file's keyring file. */
 class KeyringDir extends Context.Service<KeyringDir, string>()("integration-service/test/KeyringDir") {
-  static readonly layer = Layer.effect(
-    KeyringDir,
-    Effect.acquireRelease(
-      Effect.promise(() => mkdtemp(join(tmpdir(), "keyring-"))),
-      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-    )
-  )
+  static readonly layer = Layer.effect(KeyringDir, tempDir("keyring-"))
 }
 
 /** The service as it runs: its keyring read from the file once, at start. */

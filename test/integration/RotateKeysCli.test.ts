@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process"
-import { mkdtemp, readFile, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, layer } from "@effect/vitest"
@@ -11,18 +10,13 @@ import { SealedSecret } from "../../domain/Credential.ts"
 import { CredentialVault } from "../../ports/CredentialVault.ts"
 import { KeyManagement } from "../../ports/KeyManagement.ts"
 import { somePlace } from "../contract/CredentialVaultContract.ts"
+import { tempDir } from "../support/TempDir.ts"
 import { OwnerSql, TestDatabase, TestDatabaseUrls } from "../support/TestDatabase.ts"
 
 const cli = fileURLToPath(new URL("../../adapters/main/rotateKeys.ts", import.meta.url))
 
 class DataDir extends Context.Service<DataDir, string>()("integration-service/test/RotateKeysCli/DataDir") {
-  static readonly layer = Layer.effect(
-    DataDir,
-    Effect.acquireRelease(
-      Effect.promise(() => mkdtemp(join(tmpdir(), "rotate-cli-"))),
-      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-    )
-  )
+  static readonly layer = Layer.effect(DataDir, tempDir("rotate-cli-"))
 }
 
 const Env = Layer.mergeAll(

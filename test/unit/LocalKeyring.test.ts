@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readFile, stat, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Layer, Redacted } from "effect"
@@ -9,13 +8,9 @@ import { CredentialVault } from "../../ports/CredentialVault.ts"
 import { KeyManagement } from "../../ports/KeyManagement.ts"
 import { somePlace } from "../contract/CredentialVaultContract.ts"
 import { FakeKmsServer } from "../support/FakeKmsServer.ts"
+import { tempDir } from "../support/TempDir.ts"
 
 const random32 = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")
-
-const tempDir = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "keyring-"))),
-  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-)
 
 /** A key manager built in its own scope, as a separate process would. */
 const keyManagerOf = <E>(layer: Layer.Layer<KeyManagement, E>) =>
@@ -55,7 +50,7 @@ describe("LocalKeyring", () => {
 
   it.effect("generates the keyring file once, private to its owner, and reuses it", () =>
     Effect.gen(function* () {
-      const dir = join(yield* tempDir, "nested", "data")
+      const dir = join(yield* tempDir("keyring-"), "nested", "data")
       const first = yield* keyManagerOf(LocalKeyring.layerFile(dir))
       const file = join(dir, "keyring")
       assert.strictEqual((yield* Effect.promise(() => stat(file))).mode & 0o777, 0o600)
@@ -69,7 +64,7 @@ describe("LocalKeyring", () => {
 
   it.effect("a running keyring reads keys added to the file later, and still refuses unknown ones", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
+      const dir = yield* tempDir("keyring-")
       const running = yield* keyManagerOf(LocalKeyring.layerFile(dir))
       const added = yield* LocalKeyring.addKey(dir)
       const text = yield* Effect.promise(() => readFile(join(dir, "keyring"), "utf8"))
@@ -95,7 +90,7 @@ describe("LocalKeyring", () => {
 
   it.effect("never loses a key when additions race", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
+      const dir = yield* tempDir("keyring-")
       yield* keyManagerOf(LocalKeyring.layerFile(dir))
       const results = yield* Effect.all(
         Array.from({ length: 4 }, () => Effect.result(LocalKeyring.addKey(dir))),
@@ -112,7 +107,7 @@ describe("LocalKeyring", () => {
 
   it.effect("fails clearly when the keyring file is damaged", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
+      const dir = yield* tempDir("keyring-")
       yield* Effect.promise(() => writeFile(join(dir, "keyring"), "not a key\n", { mode: 0o600 }))
       const error = yield* Effect.flip(keyManagerOf(LocalKeyring.layerFile(dir)))
       assert.strictEqual(error._tag, "KeyManagementUnavailable")
@@ -123,7 +118,7 @@ describe("LocalKeyring", () => {
 describe("key management from config", () => {
   it.effect("uses LOCAL_MASTER_KEY before the data directory", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
+      const dir = yield* tempDir("keyring-")
       const keys = yield* keyManagerOf(
         layerKeyManagementFromConfig.pipe(
           Layer.provide(withConfig({ LOCAL_MASTER_KEY: `env-key:${random32()}`, DATA_DIR: dir }))
