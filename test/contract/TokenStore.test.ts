@@ -39,6 +39,13 @@ const oauthConnection = (tenantId: TenantId = tenantA, provider: OAuthProviderNa
 const granted = (c: Connection, tokens: SealedTokens = pair(1)) =>
   Effect.flatMap(TokenStore, (s) => s.saveGrant(c, tokens))
 
+/** A fresh QuickBooks connection granted its first pair. */
+const grantedConnection = Effect.gen(function* () {
+  const c = oauthConnection()
+  yield* granted(c)
+  return c
+})
+
 const readSome = (tenantId: TenantId, c: Connection) =>
   Effect.flatMap(TokenStore, (s) => s.read(tenantId, c.id)).pipe(Effect.map(Option.getOrThrow))
 
@@ -115,8 +122,7 @@ const contract = (name: string, stores: Layer.Layer<TokenStore | ConnectionStore
     it.effect("replace is a compare-and-set on the version", () =>
       Effect.gen(function* () {
         const s = yield* TokenStore
-        const c = oauthConnection()
-        yield* granted(c)
+        const c = yield* grantedConnection
         yield* s.replace(tenantA, c.id, 1, pair(3))
         const stale = yield* Effect.flip(s.replace(tenantA, c.id, 1, pair(4)))
         assert.strictEqual(stale._tag, "StoreUnavailable")
@@ -147,8 +153,7 @@ const contract = (name: string, stores: Layer.Layer<TokenStore | ConnectionStore
     it.effect("pending pairs: newest first, only from the current version on; replace drops them all", () =>
       Effect.gen(function* () {
         const s = yield* TokenStore
-        const c = oauthConnection()
-        yield* granted(c)
+        const c = yield* grantedConnection
         yield* s.replace(tenantA, c.id, 1, pair(8))
         const older = yield* s.savePending(tenantA, c.id, 1, sealed(60))
         const a = yield* s.savePending(tenantA, c.id, 2, sealed(61))
@@ -173,8 +178,7 @@ const contract = (name: string, stores: Layer.Layer<TokenStore | ConnectionStore
       Effect.gen(function* () {
         const s = yield* TokenStore
         const connections = yield* ConnectionStore
-        const c = oauthConnection()
-        yield* granted(c)
+        const c = yield* grantedConnection
         const failed = yield* Effect.exit(
           s.locked(tenantA, c.id, (current) =>
             Effect.gen(function* () {
@@ -203,8 +207,7 @@ const contract = (name: string, stores: Layer.Layer<TokenStore | ConnectionStore
     it.effect("a succeeding locked body commits its writes together, and reads them inside", () =>
       Effect.gen(function* () {
         const s = yield* TokenStore
-        const c = oauthConnection()
-        yield* granted(c)
+        const c = yield* grantedConnection
         const inside = yield* s.locked(tenantA, c.id, (current) =>
           Effect.gen(function* () {
             const version = Option.getOrThrow(current).version
@@ -223,8 +226,7 @@ const contract = (name: string, stores: Layer.Layer<TokenStore | ConnectionStore
     it.effect("locked bodies of one pair never overlap; each sees the previous one's commit", () =>
       Effect.gen(function* () {
         const s = yield* TokenStore
-        const c = oauthConnection()
-        yield* granted(c)
+        const c = yield* grantedConnection
         let inside = 0
         let overlapped = false
         const refresh = (marker: number) =>
@@ -249,8 +251,7 @@ const contract = (name: string, stores: Layer.Layer<TokenStore | ConnectionStore
     it.effect("a grant waits for a refresh in flight and lands after it", () =>
       Effect.gen(function* () {
         const s = yield* TokenStore
-        const c = oauthConnection()
-        yield* granted(c)
+        const c = yield* grantedConnection
         const entered = yield* Deferred.make<void>()
         const refresh = yield* s
           .locked(tenantA, c.id, (current) =>
