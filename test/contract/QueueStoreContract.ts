@@ -84,15 +84,23 @@ export const queueStoreContract = <R>(
 ): void => {
   const step = Duration.fromInputUnsafe(subject.delayStep)
 
+  /** One queue as two consumers see it, each on its own build of the store, as two processes would. */
+  const twoConsumers = (name: string) =>
+    Effect.gen(function* () {
+      const a = within(yield* build(subject, "a"))
+      const b = within(yield* build(subject, "b"))
+      return {
+        queueA: yield* a(PersistedQueue.make({ name, schema: Job })),
+        queueB: yield* b(PersistedQueue.make({ name, schema: Job }))
+      }
+    })
+
   // every test has its own queue, so they run side by side
   layer(environment, { timeout: "60 seconds", excludeTestServices: true, concurrent: true })(name, (it) => {
     it.effect("delivers every offered element at least once across competing consumers", () =>
       Effect.gen(function* () {
         const name = queueName("alo")
-        const a = within(yield* build(subject, "a"))
-        const b = within(yield* build(subject, "b"))
-        const queueA = yield* a(PersistedQueue.make({ name, schema: Job }))
-        const queueB = yield* b(PersistedQueue.make({ name, schema: Job }))
+        const { queueA, queueB } = yield* twoConsumers(name)
         const offered = Array.from({ length: 12 }, (_, n) => n)
         yield* Effect.forEach(offered, (n) => queueA.offer({ n }), { discard: true })
         const seen: Array<number> = []
@@ -248,10 +256,7 @@ export const queueStoreContract = <R>(
     it.effect("a slow handler keeps its claim past the claim timeout", () =>
       Effect.gen(function* () {
         const name = queueName("slow")
-        const a = within(yield* build(subject, "a"))
-        const b = within(yield* build(subject, "b"))
-        const queueA = yield* a(PersistedQueue.make({ name, schema: Job }))
-        const queueB = yield* b(PersistedQueue.make({ name, schema: Job }))
+        const { queueA, queueB } = yield* twoConsumers(name)
         yield* queueA.offer({ n: 1 })
         const slow = Duration.times(Duration.fromInputUnsafe(subject.claimTimeout), 2.5)
         const started = yield* Deferred.make<void>()
