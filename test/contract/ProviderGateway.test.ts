@@ -77,6 +77,14 @@ const MemoryHarness = Layer.effectContext(
 
 const freshKey = (prefix: string) => `${prefix}${crypto.randomUUID().replaceAll("-", "")}`
 
+/** A fresh test secret key the fake Stripe accepts. */
+const keyOnFake = Effect.gen(function* () {
+  const fake = yield* Fake
+  const key = freshKey("sk_test_")
+  fake.addKey(key)
+  return { fake, key }
+})
+
 /** A fresh exporter per use: shutting the SDK down stops its exporter for good. */
 const tracing = () => {
   const exporter = new InMemorySpanExporter()
@@ -265,10 +273,8 @@ describe("StripeGateway specifics", () => {
 
     it.effect("a rate limit or a timeout is a retryable ProviderUnavailable", () =>
       Effect.gen(function* () {
-        const fake = yield* Fake
+        const { fake, key } = yield* keyOnFake
         const gateway = yield* ProviderGateway
-        const key = freshKey("sk_test_")
-        fake.addKey(key)
         for (const failure of ["rate_limited", "slow"] as const) {
           fake.setFailure(failure, { delayMs: 2_000 })
           const error = yield* gateway
@@ -282,10 +288,8 @@ describe("StripeGateway specifics", () => {
 
     it.effect("verifies with one GET /v1/account carrying the pinned Stripe-Version", () =>
       Effect.gen(function* () {
-        const fake = yield* Fake
+        const { fake, key } = yield* keyOnFake
         const gateway = yield* ProviderGateway
-        const key = freshKey("sk_test_")
-        fake.addKey(key)
         const before = fake.requests("/v1/account")
         yield* gateway.verifyApiKey("stripe", Redacted.make(` ${key}\n`))
         assert.strictEqual(fake.requests("/v1/account"), before + 1)
@@ -297,10 +301,8 @@ describe("StripeGateway specifics", () => {
 
     it.effect("a URL Stripe refuses is Unprocessable on its field", () =>
       Effect.gen(function* () {
-        const fake = yield* Fake
+        const { key } = yield* keyOnFake
         const gateway = yield* ProviderGateway
-        const key = freshKey("sk_test_")
-        fake.addKey(key)
         const error = yield* gateway
           .registerWebhookEndpoint("stripe", Redacted.make(key), { url: "not a url", events: ["*"] })
           .pipe(Effect.flip)
