@@ -331,7 +331,19 @@ const main = async () => {
     stopping = true
     for (const child of children) child.kill("SIGTERM")
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode === null ? c.once("exit", r) : r(null)))))
-    if (env.BENCH_KEEP_DB !== "1") psql(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+    if (env.BENCH_KEEP_DB !== "1") {
+      psql(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+      // The queue's keys go with the database: Redis is shared with everything else on the machine.
+      execFileSync("redis-cli", [
+        "-u",
+        redisUrl,
+        "--no-auth-warning",
+        "eval",
+        "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0",
+        "0",
+        `bench:${database}:*`
+      ])
+    }
   }
 }
 
