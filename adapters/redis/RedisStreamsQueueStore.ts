@@ -38,6 +38,18 @@ local function settle(stream, group, entry)
 end
 `
 
+// Appends an element to the stream, or parks it in the delayed set until `due` (nil: now).
+const enqueueLua = `
+local function enqueue(stream, delayed, delayedElements, id, element, due)
+  if due == nil then
+    redis.call("XADD", stream, "*", "id", id, "element", element)
+  else
+    redis.call("ZADD", delayed, due, id)
+    redis.call("HSET", delayedElements, id, element)
+  end
+end
+`
+
 const offerScript = Redis.script(
   (
     ...args: [
@@ -55,17 +67,12 @@ const offerScript = Redis.script(
   ) => args,
   {
     numberOfKeys: 5,
-    lua: `
+    lua: `${enqueueLua}
 redis.call("SADD", KEYS[1], ARGV[1])
 if ARGV[4] == "1" and redis.call("ZADD", KEYS[3], "NX", "+inf", ARGV[2]) == 0 then
   return 0
 end
-if ARGV[5] == "" then
-  redis.call("XADD", KEYS[2], "*", "id", ARGV[2], "element", ARGV[3])
-else
-  redis.call("ZADD", KEYS[4], ARGV[5], ARGV[2])
-  redis.call("HSET", KEYS[5], ARGV[2], ARGV[3])
-end
+enqueue(KEYS[2], KEYS[4], KEYS[5], ARGV[2], ARGV[3], ARGV[5] ~= "" and ARGV[5] or nil)
 return 1
 `
   }
@@ -159,15 +166,10 @@ const retryScript = Redis.script(
   ) => args,
   {
     numberOfKeys: 3,
-    lua: `${ownedLua}
+    lua: `${ownedLua}${enqueueLua}
 if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) then return 0 end
 settle(KEYS[1], ARGV[1], ARGV[3])
-if tonumber(ARGV[6]) <= tonumber(ARGV[7]) then
-  redis.call("XADD", KEYS[1], "*", "id", ARGV[4], "element", ARGV[5])
-else
-  redis.call("ZADD", KEYS[2], ARGV[6], ARGV[4])
-  redis.call("HSET", KEYS[3], ARGV[4], ARGV[5])
-end
+enqueue(KEYS[1], KEYS[2], KEYS[3], ARGV[4], ARGV[5], tonumber(ARGV[6]) > tonumber(ARGV[7]) and ARGV[6] or nil)
 return 1
 `
   }
