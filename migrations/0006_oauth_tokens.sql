@@ -58,15 +58,7 @@ SELECT app_isolate_tenant_table(t) FROM unnest(ARRAY['oauth_tokens', 'oauth_pend
 -- The OAuth router: a role that cannot log in and owns only the two functions
 -- below. Its policies let it take states and list due token pairs across
 -- tenants, nothing else, for no other role. The service role only EXECUTEs.
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'integration_oauth_router') THEN
-    CREATE ROLE integration_oauth_router NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-  END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-  NULL;
-END
-$$;
+SELECT app_ensure_role('integration_oauth_router', false);
 GRANT integration_oauth_router TO current_user;
 GRANT USAGE ON SCHEMA public TO integration_oauth_router;
 GRANT SELECT, DELETE ON oauth_states TO integration_oauth_router;

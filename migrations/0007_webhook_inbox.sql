@@ -56,15 +56,7 @@ SELECT app_isolate_tenant_table('sync_requests');
 -- below. Its policies let it read connections and endpoints (to route), insert
 -- inbox rows and read those still waiting for the queue — nothing else, for no
 -- other role. The service role only EXECUTEs the functions.
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'integration_webhook_router') THEN
-    CREATE ROLE integration_webhook_router NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-  END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-  NULL;
-END
-$$;
+SELECT app_ensure_role('integration_webhook_router', false);
 GRANT integration_webhook_router TO current_user;
 GRANT USAGE ON SCHEMA public TO integration_webhook_router;
 GRANT SELECT ON connections, webhook_endpoints TO integration_webhook_router;
