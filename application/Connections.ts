@@ -6,6 +6,7 @@ import {
   ConnectionNotFound,
   InvalidCredentials,
   type ProviderUnavailable,
+  type StoreUnavailable,
   Unprocessable
 } from "../domain/Errors.ts"
 import { type ConnectionHealth, HealthCheck } from "../domain/Health.ts"
@@ -35,6 +36,12 @@ export interface TestResult {
   readonly error: string | null
   readonly health: ConnectionHealth
 }
+
+/** How a connection is written: created (losing to a concurrent connect is `AlreadyConnected`) or replaced. */
+type Save = (
+  connection: Connection,
+  secrets: ReadonlyArray<SealedField>
+) => Effect.Effect<ConnectionId, AlreadyConnected | StoreUnavailable>
 
 const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
 
@@ -105,10 +112,11 @@ export class Connections extends Context.Service<Connections>()("integration-ser
     const saveWithWebhookEndpoint = Effect.fnUntraced(function* (
       connection: Connection,
       apiKey: Redacted.Redacted<string>,
-      secrets: ReadonlyArray<SealedField>
+      secrets: ReadonlyArray<SealedField>,
+      save: Save
     ) {
       if (connection.provider !== "stripe" || Option.isNone(endpoints) || Option.isNone(publicBaseUrl)) {
-        return yield* store.saveConnected(connection, secrets)
+        return yield* save(connection, secrets)
       }
       const registry = endpoints.value
       const previous = yield* registry.find(connection.tenantId, connection.id)
@@ -116,25 +124,27 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       const url = `${publicBaseUrl.value.replace(/\/$/, "")}/api/v1/integrations/webhooks/stripe?endpoint=${publicId}`
       const registered = yield* gateway.registerWebhookEndpoint("stripe", apiKey, { url, events: stripeWebhookEvents })
       const undo = gateway.deleteWebhookEndpoint("stripe", apiKey, registered.endpointId).pipe(Effect.ignore)
-      yield* Effect.gen(function* () {
+      const connectionId = yield* Effect.gen(function* () {
         const webhookSecret = yield* vault.seal(
           new SecretPlace({ ...connection, field: "webhook_secret" }),
           registered.secret
         )
-        yield* store.saveConnected(connection, [...secrets, { field: "webhook_secret", sealed: webhookSecret }])
+        const id = yield* save(connection, [...secrets, { field: "webhook_secret", sealed: webhookSecret }])
         yield* registry.save({
           tenantId: connection.tenantId,
-          connectionId: connection.id,
+          connectionId: id,
           provider: "stripe",
           publicId,
           url,
           providerEndpointId: registered.endpointId,
           events: stripeWebhookEvents
         })
+        return id
       }).pipe(Effect.onError(() => undo))
       if (Option.isSome(previous) && previous.value.providerEndpointId !== registered.endpointId) {
         yield* gateway.deleteWebhookEndpoint("stripe", apiKey, previous.value.providerEndpointId).pipe(Effect.ignore)
       }
+      return connectionId
     })
 
     /** Deletes the connection's registered endpoint at the provider (best effort: a stale one only gets 401s). */
@@ -158,7 +168,8 @@ export class Connections extends Context.Service<Connections>()("integration-ser
     const storeApiKey = Effect.fnUntraced(function* (
       principal: Principal,
       request: ApiKeyRequest,
-      previous: Option.Option<Connection>
+      previous: Option.Option<Connection>,
+      save: Save
     ) {
       if (authTypeOf(request.provider) !== "api_key") {
         return yield* new Unprocessable({
@@ -170,12 +181,13 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       const account = yield* Effect.fromResult(result)
       const at = yield* now
       const base = connected(principal, request, account, at, crypto.randomUUID())
-      const connection = Option.match(previous, {
+      const proposed = Option.match(previous, {
         onNone: () => base,
         onSome: (p) => new Connection({ ...base, id: p.id, createdAt: p.createdAt })
       })
-      const sealed = yield* vault.seal(apiKeyPlace(connection), request.apiKey)
-      yield* saveWithWebhookEndpoint(connection, request.apiKey, [{ field: "api_key", sealed }])
+      const sealed = yield* vault.seal(apiKeyPlace(proposed), request.apiKey)
+      const id = yield* saveWithWebhookEndpoint(proposed, request.apiKey, [{ field: "api_key", sealed }], save)
+      const connection = id === proposed.id ? proposed : new Connection({ ...proposed, id })
       yield* store.recordHealth(
         new HealthCheck({
           tenantId: connection.tenantId,
@@ -214,7 +226,7 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       if (Option.isSome(previous) && previous.value.status === "connected") {
         return yield* new AlreadyConnected({ provider: request.provider, venueId: request.venueId })
       }
-      return yield* storeApiKey(principal, request, previous)
+      return yield* storeApiKey(principal, request, previous, store.createConnected)
     })
 
     const replaceApiKey = Effect.fn("Connections.replaceApiKey")(function* (
@@ -224,7 +236,9 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       yield* Effect.annotateCurrentSpan({ provider: request.provider, "venue.id": request.venueId })
       yield* requireManage(principal, request.venueId)
       const previous = yield* existing(principal, request.venueId, request.provider)
-      return yield* storeApiKey(principal, request, Option.some(previous))
+      return yield* storeApiKey(principal, request, Option.some(previous), (connection, secrets) =>
+        Effect.as(store.saveConnected(connection, secrets), connection.id)
+      )
     })
 
     /** Opens the stored key and asks the provider again; records the outcome as a health sample. */

@@ -2,7 +2,7 @@ import type { Effect, Option } from "effect"
 import { Context } from "effect"
 import type { Connection, ConnectionStatus } from "../domain/Connection.ts"
 import type { CredentialField, SealedSecret, SecretPlace } from "../domain/Credential.ts"
-import type { StoreUnavailable } from "../domain/Errors.ts"
+import type { AlreadyConnected, StoreUnavailable } from "../domain/Errors.ts"
 import type { ConnectionHealth, HealthCheck } from "../domain/Health.ts"
 import type { ConnectionId, TenantId, VenueId } from "../domain/Ids.ts"
 import type { Provider } from "../domain/Provider.ts"
@@ -29,6 +29,15 @@ export class ConnectionStore extends Context.Service<
       tenantId: TenantId,
       venueIds: Option.Option<ReadonlyArray<VenueId>>
     ) => Effect.Effect<ReadonlyArray<Connection>, StoreUnavailable>
+    /**
+     * Connects a venue: like `saveConnected`, but fails with `AlreadyConnected` when the venue is connected to the
+     * provider by the time it commits, so that of concurrent connects exactly one wins. Answers the id the row has
+     * (a disconnected row taken over keeps its own).
+     */
+    readonly createConnected: (
+      connection: Connection,
+      secrets: ReadonlyArray<SealedField>
+    ) => Effect.Effect<ConnectionId, AlreadyConnected | StoreUnavailable>
     /** Inserts or replaces the connection, replaces the given sealed fields and makes sure a health row exists. */
     readonly saveConnected: (
       connection: Connection,

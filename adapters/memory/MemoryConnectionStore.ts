@@ -1,9 +1,10 @@
 import { Effect, Layer, Option, Ref } from "effect"
 import { Connection } from "../../domain/Connection.ts"
 import type { SealedSecret, SecretPlace } from "../../domain/Credential.ts"
+import { AlreadyConnected } from "../../domain/Errors.ts"
 import { afterCheck, ConnectionHealth, type HealthCheck } from "../../domain/Health.ts"
 import type { ConnectionId, TenantId } from "../../domain/Ids.ts"
-import { ConnectionStore } from "../../ports/ConnectionStore.ts"
+import { ConnectionStore, type SealedField } from "../../ports/ConnectionStore.ts"
 
 interface State {
   readonly connections: ReadonlyMap<string, Connection>
@@ -28,6 +29,41 @@ export const MemoryConnectionStore = {
         return c === undefined ? s : { ...s, connections: new Map(s.connections).set(connectionKey(c), f(c)) }
       }
 
+      /** The state with the connection inserted or replaced (keeping an existing row's id), its fields and a health row. */
+      const saved = (s: State, connection: Connection, secrets: ReadonlyArray<SealedField>) => {
+        const key = connectionKey(connection)
+        const existing = s.connections.get(key)
+        const row = existing
+          ? new Connection({ ...connection, id: existing.id, createdAt: existing.createdAt })
+          : connection
+        const secretsNext = new Map(s.secrets)
+        for (const { field, sealed } of secrets) {
+          secretsNext.set(placeKey({ ...row, field }), { connectionId: row.id, sealed })
+        }
+        const hKey = healthKey(row.tenantId, row.id)
+        const healthNext = new Map(s.health)
+        if (!healthNext.has(hKey)) {
+          healthNext.set(
+            hKey,
+            new ConnectionHealth({
+              connectionId: row.id,
+              status: "unknown",
+              consecutiveFailures: 0,
+              lastCheckAt: null,
+              lastSuccessAt: null,
+              lastError: null,
+              lastLatencyMs: null
+            })
+          )
+        }
+        const state: State = {
+          connections: new Map(s.connections).set(key, row),
+          secrets: secretsNext,
+          health: healthNext
+        }
+        return { id: row.id, state }
+      }
+
       return ConnectionStore.of({
         find: (tenantId, venueId, provider) =>
           Ref.get(state).pipe(
@@ -45,39 +81,22 @@ export const MemoryConnectionStore = {
                 .sort((a, b) => a.venueId.localeCompare(b.venueId) || a.provider.localeCompare(b.provider))
             )
           ),
-        saveConnected: (connection, secrets) =>
-          Ref.update(state, (s) => {
-            const key = connectionKey(connection)
-            const existing = s.connections.get(key)
-            const saved = existing
-              ? new Connection({ ...connection, id: existing.id, createdAt: existing.createdAt })
-              : connection
-            const secretsNext = new Map(s.secrets)
-            for (const { field, sealed } of secrets) {
-              secretsNext.set(placeKey({ ...saved, field }), { connectionId: saved.id, sealed })
-            }
-            const hKey = healthKey(saved.tenantId, saved.id)
-            const healthNext = new Map(s.health)
-            if (!healthNext.has(hKey)) {
-              healthNext.set(
-                hKey,
-                new ConnectionHealth({
-                  connectionId: saved.id,
-                  status: "unknown",
-                  consecutiveFailures: 0,
-                  lastCheckAt: null,
-                  lastSuccessAt: null,
-                  lastError: null,
-                  lastLatencyMs: null
-                })
-              )
-            }
-            return {
-              connections: new Map(s.connections).set(key, saved),
-              secrets: secretsNext,
-              health: healthNext
-            }
-          }),
+        createConnected: (connection, secrets) =>
+          Ref.modify(state, (s) => {
+            const existing = s.connections.get(connectionKey(connection))
+            if (existing?.status === "connected") return [Option.none<ConnectionId>(), s]
+            const next = saved(s, connection, secrets)
+            return [Option.some(next.id), next.state]
+          }).pipe(
+            Effect.flatMap(
+              Option.match({
+                onNone: () =>
+                  Effect.fail(new AlreadyConnected({ provider: connection.provider, venueId: connection.venueId })),
+                onSome: Effect.succeed
+              })
+            )
+          ),
+        saveConnected: (connection, secrets) => Ref.update(state, (s) => saved(s, connection, secrets).state),
         setStatus: (tenantId, connectionId, status, lastError, at) =>
           Ref.update(state, (s) =>
             updateConnection(

@@ -2,7 +2,7 @@ import { Effect, Layer, Option, Schema } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { Connection, type ConnectionStatus } from "../../domain/Connection.ts"
 import { SealedSecret, type SecretPlace } from "../../domain/Credential.ts"
-import { StoreUnavailable } from "../../domain/Errors.ts"
+import { AlreadyConnected, StoreUnavailable } from "../../domain/Errors.ts"
 import { afterCheck, ConnectionHealth, type HealthCheck } from "../../domain/Health.ts"
 import type { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
 import type { Provider } from "../../domain/Provider.ts"
@@ -55,14 +55,14 @@ export const PostgresConnectionStore = {
         return rows.map((row) => decodeConnection(row))
       })
 
-      const saveConnected = Effect.fn("PostgresConnectionStore.saveConnected")(function* (
-        connection: Connection,
-        secrets: ReadonlyArray<SealedField>
-      ) {
-        const c = connection
-        yield* Effect.gen(function* () {
-          // The unique (tenant, venue, provider) decides which row this is, so a
-          // reconnect keeps the connection's id and its history.
+      /**
+       * One transaction: the connection row, its sealed fields, a health row. The unique (tenant, venue, provider)
+       * decides which row this is, so a reconnect keeps the connection's id and its history. With `unlessConnected`
+       * a row that is connected is left alone and nothing is written (`None`); a concurrent insert of the same venue
+       * waits for the other transaction and then sees its row.
+       */
+      const upsert = (c: Connection, secrets: ReadonlyArray<SealedField>, unlessConnected: boolean) =>
+        Effect.gen(function* () {
           const [row] = yield* sql<{ id: ConnectionId }>`
             INSERT INTO connections (id, tenant_id, venue_id, provider, auth_type, status, account_id, account_name,
               livemode, last_error, connected_at, disconnected_at, created_at, updated_at)
@@ -74,8 +74,10 @@ export const PostgresConnectionStore = {
               account_name = EXCLUDED.account_name, livemode = EXCLUDED.livemode, last_error = EXCLUDED.last_error,
               connected_at = EXCLUDED.connected_at, disconnected_at = EXCLUDED.disconnected_at,
               updated_at = EXCLUDED.updated_at
+            ${unlessConnected ? sql.literal("WHERE connections.status <> 'connected'") : sql.literal("")}
             RETURNING id`
-          const connectionId = row!.id
+          if (row === undefined) return Option.none<ConnectionId>()
+          const connectionId = row.id
           for (const { field, sealed } of secrets) {
             yield* sql`
               INSERT INTO credentials (tenant_id, connection_id, venue_id, provider, field, ciphertext, iv, wrapped_key,
@@ -90,7 +92,25 @@ export const PostgresConnectionStore = {
             INSERT INTO integration_health (tenant_id, connection_id, status)
             VALUES (${c.tenantId}, ${connectionId}, 'unknown')
             ON CONFLICT (tenant_id, connection_id) DO NOTHING`
+          return Option.some(connectionId)
         }).pipe(inTenant(c.tenantId))
+
+      const createConnected = Effect.fn("PostgresConnectionStore.createConnected")(function* (
+        connection: Connection,
+        secrets: ReadonlyArray<SealedField>
+      ) {
+        const saved = yield* upsert(connection, secrets, true)
+        if (Option.isNone(saved)) {
+          return yield* new AlreadyConnected({ provider: connection.provider, venueId: connection.venueId })
+        }
+        return saved.value
+      })
+
+      const saveConnected = Effect.fn("PostgresConnectionStore.saveConnected")(function* (
+        connection: Connection,
+        secrets: ReadonlyArray<SealedField>
+      ) {
+        yield* upsert(connection, secrets, false)
       })
 
       const setStatus = Effect.fn("PostgresConnectionStore.setStatus")(function* (
@@ -154,7 +174,17 @@ export const PostgresConnectionStore = {
         return Option.map(Option.fromNullishOr(rows[0]), decodeHealth)
       })
 
-      return ConnectionStore.of({ find, list, saveConnected, setStatus, disconnect, secret, recordHealth, health })
+      return ConnectionStore.of({
+        find,
+        list,
+        createConnected,
+        saveConnected,
+        setStatus,
+        disconnect,
+        secret,
+        recordHealth,
+        health
+      })
     })
   )
 }

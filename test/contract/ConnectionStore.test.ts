@@ -45,6 +45,33 @@ const contract = (name: string, store: Layer.Layer<ConnectionStore, never, never
       })
     )
 
+    it.effect("createConnected: of concurrent connects exactly one wins; a disconnected row is taken over", () =>
+      Effect.gen(function* () {
+        const s = yield* ConnectionStore
+        const attempts = Array.from({ length: 10 }, () => connection(tenantB, venueB1, "quickbooks"))
+        const results = yield* Effect.forEach(
+          attempts,
+          (c) => Effect.result(s.createConnected(c, [{ field: "access_token", sealed: sealed(7) }])),
+          { concurrency: "unbounded" }
+        )
+        const won = results.filter((r) => r._tag === "Success")
+        assert.strictEqual(won.length, 1)
+        assert.deepStrictEqual(
+          results.filter((r) => r._tag === "Failure").map((r) => r.failure._tag),
+          Array.from({ length: 9 }, () => "AlreadyConnected")
+        )
+        const winner = yield* s.find(tenantB, venueB1, "quickbooks").pipe(Effect.map(Option.getOrThrow))
+        assert.strictEqual(won[0]!.success, winner.id)
+
+        yield* s.disconnect(tenantB, winner.id, new Date())
+        const again = yield* s.createConnected(connection(tenantB, venueB1, "quickbooks"), [])
+        assert.strictEqual(again, winner.id)
+        const found = yield* s.find(tenantB, venueB1, "quickbooks").pipe(Effect.map(Option.getOrThrow))
+        assert.strictEqual(found.status, "connected")
+        assert.isTrue(Option.isSome(yield* s.health(tenantB, winner.id)))
+      })
+    )
+
     it.effect("another tenant sees nothing of it", () =>
       Effect.gen(function* () {
         const s = yield* ConnectionStore

@@ -153,6 +153,30 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
     })
   )
 
+  it.effect("20 concurrent connects of one new venue: exactly one 201, every other one 409, one row", () =>
+    Effect.gen(function* () {
+      const { stripe } = yield* TestWorld
+      const raceVenue = "aaaaaaaa-4444-4000-8000-0000000000e4"
+      const apiKey = "sk_test_race00001111222233334444"
+      const { accountId } = stripe.addKey(apiKey)
+      const replies = yield* Effect.forEach(
+        Array.from({ length: 20 }),
+        () => post(admin, "/api/v1/integrations/connect/stripe", { venueId: raceVenue, apiKey }),
+        { concurrency: "unbounded" }
+      )
+      const statuses = replies.map((r) => r.status).sort()
+      assert.deepStrictEqual(statuses, [201, ...Array.from({ length: 19 }, () => 409)])
+      assert.isTrue(replies.filter((r) => r.status === 409).every((r) => r.body.code === "AlreadyConnected"))
+      const rows = yield* asTenant(
+        tenant,
+        (sql) => sql<{ n: number }>`SELECT count(*)::int AS n FROM connections WHERE venue_id = ${raceVenue}`
+      )
+      assert.strictEqual(rows[0]!.n, 1)
+      // Only the winner's webhook endpoint stays at Stripe: the losers' are deleted again.
+      assert.strictEqual(stripe.webhookEndpoints(accountId).length, 1)
+    })
+  )
+
   it.effect("roles: viewers read only, venue admins manage only their venues, other tenants see nothing", () =>
     Effect.gen(function* () {
       const { stripe } = yield* TestWorld
@@ -166,7 +190,10 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       const own = yield* post(venueAdmin, "/api/v1/integrations/connect/stripe", { venueId: venue2, apiKey })
       assert.strictEqual(own.status, 201)
       const listedByVenueAdmin = yield* call("GET", "/api/v1/integrations/", { caller: venueAdmin })
-      assert.isTrue(listedByVenueAdmin.body.every((c: any) => c.venueId === venue2))
+      assert.deepStrictEqual(
+        listedByVenueAdmin.body.map((c: any) => [c.venueId, c.provider]),
+        [[venue2, "stripe"]]
+      )
       const stranger = { tenantId: otherTenant, venueIds: [venue2], role: "admin" }
       assert.deepStrictEqual((yield* call("GET", "/api/v1/integrations/", { caller: stranger })).body, [])
       const strangerGet = yield* call("GET", `/api/v1/integrations/stripe?venueId=${venue2}`, { caller: stranger })
