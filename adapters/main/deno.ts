@@ -1,8 +1,9 @@
 import { Config, Effect, Layer, Runtime, type Scope } from "effect"
-import { HttpEffect, HttpRouter, HttpServer, type HttpServerRequest } from "effect/http"
+import { HttpEffect, HttpRouter, HttpServer, HttpServerError, type HttpServerRequest } from "effect/http"
 import { NetAddress } from "effect/net"
 import { TelemetryLive } from "../telemetry/Telemetry.ts"
 import { HttpRoutes, processFor } from "./App.ts"
+import { exitOnListenFailure } from "./ListenFailure.ts"
 
 // Just what this file uses, so node's tsc checks it without Deno's types.
 interface DenoServer {
@@ -31,9 +32,20 @@ const DenoHttpServer = Layer.effect(
     const hostname = yield* Config.String("HOST").pipe(Config.withDefault("127.0.0.1"))
     const { promise: installed, resolve: install } = Promise.withResolvers<(request: Request) => Promise<Response>>()
     const server = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        Deno.serve({ port, hostname, onListen: () => {} }, (request) => installed.then((handle) => handle(request)))
-      ),
+      Effect.try({
+        try: () =>
+          Deno.serve({ port, hostname, onListen: () => {} }, (request) => installed.then((handle) => handle(request))),
+        // Shaped like Node's listen error, so both entry points report it on the same line.
+        catch: (cause) =>
+          new HttpServerError.ServeError({
+            cause: {
+              code: cause instanceof Error && cause.name === "AddrInUse" ? "EADDRINUSE" : undefined,
+              address: hostname,
+              port,
+              message: cause instanceof Error ? cause.message : String(cause)
+            }
+          })
+      }),
       (server) => Effect.promise(() => server.shutdown()).pipe(Effect.timeout("20 seconds"), Effect.ignore)
     )
     return HttpServer.make({
@@ -67,4 +79,4 @@ const Main = processFor(HttpRouter.serve(HttpRoutes).pipe(Layer.provide(DenoHttp
   Layer.provide(TelemetryLive)
 )
 
-runMain(Layer.launch(Main))
+runMain(exitOnListenFailure(Layer.launch(Main)))

@@ -5,6 +5,7 @@ import { WebhookFastPath } from "../http/WebhookFastPath.ts"
 import { TelemetryLive } from "../telemetry/Telemetry.ts"
 import { NodeHmac } from "../webhook/NodeHmac.ts"
 import { HttpRoutes, processFor } from "./App.ts"
+import { exitOnListenFailure } from "./ListenFailure.ts"
 
 const HttpLive = (logRequests: boolean) =>
   HttpRouter.serve(HttpRoutes, { disableLogger: !logRequests }).pipe(
@@ -27,4 +28,4 @@ const Main = Layer.unwrap(
   )
 ).pipe(Layer.provide(NodeHmac.layer), Layer.provide(TelemetryLive))
 
-NodeRuntime.runMain(Layer.launch(Main))
+NodeRuntime.runMain(exitOnListenFailure(Layer.launch(Main)))
