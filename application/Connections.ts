@@ -12,12 +12,15 @@ import {
 import { type ConnectionHealth, HealthCheck } from "../domain/Health.ts"
 import { ConnectionId, type VenueId } from "../domain/Ids.ts"
 import type { Principal } from "../domain/Principal.ts"
-import { authTypeOf, type Provider } from "../domain/Provider.ts"
+import type { Provider } from "../domain/Provider.ts"
+import { checkStripeKey } from "../domain/StripeKey.ts"
 import { ConnectionStore, type SealedField } from "../ports/ConnectionStore.ts"
 import { CredentialVault } from "../ports/CredentialVault.ts"
 import { ProviderGateway } from "../ports/ProviderGateway.ts"
 import { WebhookEndpoints } from "../ports/WebhookEndpoints.ts"
 import { requireManage, requireRead } from "./Authorize.ts"
+import { NeedsReauth } from "./NeedsReauth.ts"
+import { stripeSyncEvents } from "./WebhookHandlers.ts"
 
 export interface ConnectionView {
   readonly connection: Connection
@@ -54,17 +57,12 @@ export class Connections extends Context.Service<Connections>()("integration-ser
     const store = yield* ConnectionStore
     const vault = yield* CredentialVault
     const gateway = yield* ProviderGateway
+    const reauth = yield* NeedsReauth
     // Stripe webhook endpoints are registered only where the service knows its public URL and has somewhere to keep them.
     const endpoints = yield* Effect.serviceOption(WebhookEndpoints)
     const publicBaseUrl = yield* Config.option(Config.String("PUBLIC_BASE_URL")).pipe(Effect.orDie)
-    const stripeWebhookEvents = [
-      "account.application.deauthorized",
-      "customer.created",
-      "customer.updated",
-      "product.created",
-      "product.updated",
-      "charge.succeeded"
-    ]
+    // Every event a handler applies: a deauthorization, and the changes that ask for an incremental sync.
+    const stripeWebhookEvents = ["account.application.deauthorized", ...stripeSyncEvents.map(([type]) => type)]
 
     const existing = Effect.fnUntraced(function* (principal: Principal, venueId: VenueId, provider: Provider) {
       const found = yield* store.find(principal.tenantId, venueId, provider)
@@ -171,12 +169,8 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       previous: Option.Option<Connection>,
       save: Save
     ) {
-      if (authTypeOf(request.provider) !== "api_key") {
-        return yield* new Unprocessable({
-          field: "provider",
-          message: `${request.provider} connects through OAuth, not an API key`
-        })
-      }
+      // Provider and key shape first: nothing malformed reaches the provider or key management.
+      yield* checkStripeKey(request.provider, request.apiKey)
       const { result, latencyMs } = yield* timedVerify(request.provider, request.apiKey)
       const account = yield* Effect.fromResult(result)
       const at = yield* now
@@ -288,7 +282,10 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       if (result._tag === "Failure") {
         const failure: InvalidCredentials | ProviderUnavailable | Unprocessable = result.failure
         if (failure instanceof InvalidCredentials) {
-          yield* store.setStatus(connection.tenantId, connection.id, "needs_reauth", failure.message, at)
+          yield* reauth.mark(
+            { ...connection, connectionId: connection.id },
+            { code: "invalid_credentials", message: failure.message, source: "reconnect" }
+          )
         }
         return yield* Effect.fail(failure)
       }

@@ -7,7 +7,12 @@ export interface StripeKey {
   readonly livemode: boolean
 }
 
-const secretKeyPattern = /^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/
+/**
+ * Today's keys are `sk_live_` + ~100 characters; Stripe asks integrations to allow up to 255 in all. The bound keeps an
+ * absurd value from ever becoming an `Authorization` header.
+ */
+export const maxStripeKeyLength = 255
+const secretKeyPattern = new RegExp(`^(sk|rk)_(test|live)_[A-Za-z0-9]{8,${maxStripeKeyLength - 8}}$`)
 
 /**
  * Checks that `provider` takes API keys and that the key is a server-side Stripe key, before any network call.
@@ -23,6 +28,11 @@ export const checkStripeKey = (
     )
   }
   const key = Redacted.value(apiKey).trim()
+  if (key.length > maxStripeKeyLength) {
+    return Effect.fail(
+      new Unprocessable({ field: "apiKey", message: `A Stripe key has at most ${maxStripeKeyLength} characters` })
+    )
+  }
   if (/^pk_(test|live)_/.test(key)) {
     return Effect.fail(
       new Unprocessable({

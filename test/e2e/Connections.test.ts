@@ -56,6 +56,20 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
     })
   )
 
+  it.effect("a key of the wrong length or shape is 422 naming apiKey, before Stripe is asked", () =>
+    Effect.gen(function* () {
+      const { stripe } = yield* TestWorld
+      const before = stripe.requests()
+      for (const apiKey of [`sk_test_${"A".repeat(1024 * 1024)}`, `sk_test_${"A".repeat(248)}`, "sk_test_has spaces"]) {
+        const reply = yield* post(admin, "/api/v1/integrations/connect/stripe", { venueId: venue, apiKey })
+        assert.strictEqual(reply.status, 422)
+        assert.strictEqual(reply.body.field, "apiKey")
+        assert.notInclude(reply.text, "AAAA")
+      }
+      assert.strictEqual(stripe.requests(), before)
+    })
+  )
+
   it.effect("a wrong key is 422 and stores nothing; Stripe or KMS down is 503 and stores nothing", () =>
     Effect.gen(function* () {
       const { stripe, kms } = yield* TestWorld
