@@ -1,11 +1,11 @@
-import { Config, Context, DateTime, Effect, Layer, Option, Redacted } from "effect"
+import { Clock, Config, Context, DateTime, Effect, Layer, Option, Redacted } from "effect"
 import { SecretPlace } from "../domain/Credential.ts"
 import type { KeyManagementUnavailable, StoreUnavailable } from "../domain/Errors.ts"
 import type { Provider } from "../domain/Provider.ts"
 import type { WebhookEvent } from "../domain/WebhookEvent.ts"
 import { ConnectionStore } from "../ports/ConnectionStore.ts"
 import { CredentialVault } from "../ports/CredentialVault.ts"
-import { type InboxUnavailable, type StoreOutcome, WebhookInbox } from "../ports/WebhookInbox.ts"
+import { type InboxUnavailable, type StoredCopy, WebhookInbox } from "../ports/WebhookInbox.ts"
 import { messageId, WebhookQueue } from "../ports/WebhookQueue.ts"
 
 /** Which secrets may have signed a delivery; empty means refuse (fail closed). */
@@ -93,16 +93,27 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
     const secretsFor = (provider: Provider, endpoint: string | undefined) =>
       endpoint === undefined ? fromConfig[provider] : fromConnection(provider, endpoint)
 
-    const offer = (outcome: StoreOutcome, provider: Provider, traceParent: string | null) =>
-      outcome._tag === "Stored"
+    // A failed offer loses nothing (the reconciler enqueues the row), but a queue that keeps refusing must be seen:
+    // one warning per interval with the count, not a line per event.
+    let offerFailures = 0
+    let lastOfferWarning = 0
+    const offerFailed = (error: unknown) =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) => {
+        offerFailures++
+        if (at - lastOfferWarning < 10_000) return Effect.void
+        lastOfferWarning = at
+        const failures = offerFailures
+        offerFailures = 0
+        return Effect.logWarning("webhooks stored, queue offers failed; the reconciler will enqueue them").pipe(
+          Effect.annotateLogs({ failures, error: error instanceof Error ? error.message : String(error) })
+        )
+      })
+
+    const offer = (copy: StoredCopy, provider: Provider, traceParent: string | null) =>
+      copy._tag === "Stored"
         ? queue
-            .offer({ inboxId: outcome.id, tenantId: outcome.tenantId, provider, traceParent }, messageId(outcome.id, 0))
-            .pipe(
-              Effect.timeout("1 second"),
-              Effect.catch((error) =>
-                Effect.logDebug("webhook stored, queue offer failed; the reconciler will enqueue it", error)
-              )
-            )
+            .offer({ inboxId: copy.id, tenantId: copy.tenantId, provider, traceParent }, messageId(copy.id, 0))
+            .pipe(Effect.timeout("1 second"), Effect.catch(offerFailed))
         : Effect.void
 
     const entryOf = (
@@ -144,21 +155,19 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
                 inbox.store(entryOf(provider, event, JSON.stringify(event.payload), body.endpoint, traceParent)),
               { concurrency: "unbounded" }
             )
-      if (outcomes.length === 1) yield* offer(outcomes[0]!, provider, traceParent)
+      const copies = outcomes.length === 1 ? outcomes[0]! : outcomes.flat()
+      if (copies.length === 1) yield* offer(copies[0]!, provider, traceParent)
       else {
-        yield* Effect.forEach(outcomes, (outcome) => offer(outcome, provider, traceParent), {
+        yield* Effect.forEach(copies, (copy) => offer(copy, provider, traceParent), {
           concurrency: "unbounded",
           discard: true
         })
       }
       let stored = 0
-      let duplicates = 0
       let unroutable = 0
-      for (const o of outcomes) {
-        if (o._tag === "Unroutable") unroutable++
-        else if (o._tag === "Stored") stored++
-        else duplicates++
-      }
+      for (const o of outcomes) if (o.length === 0) unroutable++
+      for (const c of copies) if (c._tag === "Stored") stored++
+      const duplicates = copies.length - stored
       return { stored, duplicates, unroutable } satisfies Accepted
     })
 

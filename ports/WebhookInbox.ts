@@ -28,11 +28,16 @@ export interface InboxEntry {
   readonly traceParent: string | null
 }
 
-/** A new inbox row; a copy of an event already stored (changes nothing); or no tenant's event at all. */
-export type StoreOutcome =
-  | { readonly _tag: "Stored"; readonly id: string; readonly tenantId: TenantId }
-  | { readonly _tag: "Duplicate"; readonly tenantId: TenantId }
-  | { readonly _tag: "Unroutable" }
+/** One connection's copy of an event: a new inbox row, or a copy that connection already has (changes nothing). */
+export type StoredCopy =
+  | { readonly _tag: "Stored"; readonly id: string; readonly tenantId: TenantId; readonly connectionId: ConnectionId }
+  | { readonly _tag: "Duplicate"; readonly tenantId: TenantId; readonly connectionId: ConnectionId }
+
+/**
+ * Where one event went: a copy for every connection that proved its provider account (or the one connection of
+ * the endpoint it arrived on). None means no tenant's event at all: it is quarantined.
+ */
+export type StoreOutcome = ReadonlyArray<StoredCopy>
 
 export interface EndpointRoute {
   readonly tenantId: TenantId

@@ -11,6 +11,7 @@ import {
   InboxUnavailable,
   type PendingEvent,
   type StoreOutcome,
+  type StoredCopy,
   WebhookInbox
 } from "../../ports/WebhookInbox.ts"
 import { type AccountRoute, MemoryWebhookRoutes } from "./MemoryWebhookRoutes.ts"
@@ -115,10 +116,10 @@ const make = Effect.gen(function* () {
     if (!seen) quarantine.push(delivery)
   }
 
-  /** An event with an endpoint goes to that endpoint's connection only; otherwise to its account's. */
-  const route = (entry: InboxEntry): Option.Option<AccountRoute> => {
-    if (entry.endpoint !== null) return routes.byEndpoint(entry.provider, entry.endpoint)
-    return entry.accountId === null ? Option.none() : routes.byAccount(entry.provider, entry.accountId)
+  /** An event with an endpoint goes to that endpoint's connection only; otherwise to every one of its account's. */
+  const route = (entry: InboxEntry): ReadonlyArray<AccountRoute> => {
+    if (entry.endpoint !== null) return Option.toArray(routes.byEndpoint(entry.provider, entry.endpoint))
+    return entry.accountId === null ? [] : routes.byAccount(entry.provider, entry.accountId)
   }
 
   const parse = (entry: InboxEntry) =>
@@ -138,7 +139,7 @@ const make = Effect.gen(function* () {
   const store = Effect.fn("MemoryWebhookInbox.store")(function* (entry: InboxEntry) {
     const parsed = yield* parse(entry)
     const routed = route(entry)
-    if (Option.isNone(routed)) {
+    if (routed.length === 0) {
       quarantineOnce({
         provider: entry.provider,
         reason: "unroutable",
@@ -146,33 +147,34 @@ const make = Effect.gen(function* () {
         detail: null,
         body: new TextEncoder().encode(JSON.stringify(parsed.payload))
       })
-      return { _tag: "Unroutable" } satisfies StoreOutcome
+      return [] satisfies StoreOutcome
     }
-    const { tenantId, connectionId } = routed.value
-    const unique = `${tenantId}|${entry.provider}|${entry.eventId}`
-    const existing = byEvent.get(unique)
-    if (existing !== undefined) return { _tag: "Duplicate", tenantId } satisfies StoreOutcome
-    const id = crypto.randomUUID()
-    rows.set(id, {
-      id,
-      tenantId,
-      connectionId,
-      provider: entry.provider,
-      eventId: entry.eventId,
-      type: entry.type,
-      status: "received",
-      accountId: entry.accountId,
-      attempts: 0,
-      lastError: null,
-      occurredAt: parsed.occurredAt,
-      receivedAt: yield* now,
-      processedAt: null,
-      payload: parsed.payload,
-      traceParent: entry.traceParent,
-      requeues: 0
+    const receivedAt = yield* now
+    return routed.map(({ tenantId, connectionId }): StoredCopy => {
+      const unique = `${tenantId}|${connectionId}|${entry.provider}|${entry.eventId}`
+      if (byEvent.has(unique)) return { _tag: "Duplicate", tenantId, connectionId }
+      const id = crypto.randomUUID()
+      rows.set(id, {
+        id,
+        tenantId,
+        connectionId,
+        provider: entry.provider,
+        eventId: entry.eventId,
+        type: entry.type,
+        status: "received",
+        accountId: entry.accountId,
+        attempts: 0,
+        lastError: null,
+        occurredAt: parsed.occurredAt,
+        receivedAt,
+        processedAt: null,
+        payload: parsed.payload,
+        traceParent: entry.traceParent,
+        requeues: 0
+      })
+      byEvent.set(unique, id)
+      return { _tag: "Stored", id, tenantId, connectionId }
     })
-    byEvent.set(unique, id)
-    return { _tag: "Stored", id, tenantId } satisfies StoreOutcome
   })
 
   const reject = (provider: Provider, detail: string, raw: Uint8Array) =>

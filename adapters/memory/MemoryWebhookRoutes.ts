@@ -9,7 +9,7 @@ import type { EndpointRoute } from "../../ports/WebhookInbox.ts"
 /** What routing needs to know of a connection. */
 export type RoutableConnection = Pick<
   Connection,
-  "id" | "tenantId" | "venueId" | "provider" | "accountId" | "status" | "updatedAt"
+  "id" | "tenantId" | "venueId" | "provider" | "accountId"
 >
 
 export interface AccountRoute {
@@ -38,8 +38,8 @@ export class MemoryWebhookRoutes extends Context.Service<
     readonly removeEndpoint: (tenantId: TenantId, connectionId: ConnectionId) => Effect.Effect<void>
     /** The connection a registered endpoint belongs to, if both are known. */
     readonly byEndpoint: (provider: Provider, publicId: string) => Option.Option<EndpointRoute>
-    /** The provider account's connection: a connected one first, then the most recently updated. */
-    readonly byAccount: (provider: Provider, accountId: string) => Option.Option<AccountRoute>
+    /** Every connection that proved the provider account. */
+    readonly byAccount: (provider: Provider, accountId: string) => ReadonlyArray<AccountRoute>
   }
 >()("integration-service/adapters/memory/MemoryWebhookRoutes") {
   static readonly layer = Layer.sync(MemoryWebhookRoutes, () => {
@@ -55,18 +55,10 @@ export class MemoryWebhookRoutes extends Context.Service<
         : Option.some<EndpointRoute>({ tenantId: c.tenantId, connectionId: c.id, venueId: c.venueId })
     }
 
-    const byAccount = (provider: Provider, accountId: string) => {
-      const [best] = [...connections.values()]
+    const byAccount = (provider: Provider, accountId: string): ReadonlyArray<AccountRoute> =>
+      [...connections.values()]
         .filter((c) => c.provider === provider && c.accountId === accountId)
-        .sort(
-          (a, b) =>
-            Number(b.status === "connected") - Number(a.status === "connected") ||
-            b.updatedAt.getTime() - a.updatedAt.getTime()
-        )
-      return best === undefined
-        ? Option.none<AccountRoute>()
-        : Option.some<AccountRoute>({ tenantId: best.tenantId, connectionId: best.id })
-    }
+        .map((c) => ({ tenantId: c.tenantId, connectionId: c.id }))
 
     return MemoryWebhookRoutes.of({
       connection: (c) =>
@@ -76,9 +68,7 @@ export class MemoryWebhookRoutes extends Context.Service<
             tenantId: c.tenantId,
             venueId: c.venueId,
             provider: c.provider,
-            accountId: c.accountId,
-            status: c.status,
-            updatedAt: c.updatedAt
+            accountId: c.accountId
           })
         }),
       saveEndpoint: (endpoint) =>

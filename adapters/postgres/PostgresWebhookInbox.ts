@@ -11,6 +11,7 @@ import {
   InboxUnavailable,
   type PendingEvent,
   type StoreOutcome,
+  type StoredCopy,
   WebhookInbox
 } from "../../ports/WebhookInbox.ts"
 import { withTenant } from "./TenantTransaction.ts"
@@ -51,13 +52,7 @@ interface IngestRow {
   readonly outcome: "stored" | "duplicate" | "unroutable"
   readonly id: string | null
   readonly tenant: TenantId | null
-}
-
-const toOutcome = (row: IngestRow | undefined): Effect.Effect<StoreOutcome, InboxUnavailable> => {
-  if (row === undefined) return Effect.fail(new InboxUnavailable({ message: "database: batch answer is short" }))
-  if (row.outcome === "unroutable" || row.tenant === null) return Effect.succeed({ _tag: "Unroutable" })
-  if (row.outcome === "duplicate" || row.id === null) return Effect.succeed({ _tag: "Duplicate", tenantId: row.tenant })
-  return Effect.succeed({ _tag: "Stored", id: row.id, tenantId: row.tenant })
+  readonly connection: ConnectionId | null
 }
 
 // The cursor is the last row's id: the next page compares against that row's exact received_at in the
@@ -78,7 +73,8 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
   const windowMillis = options.windowMillis ?? 0
 
   const ingest = (json: string) =>
-    sql<IngestRow>`SELECT ord, outcome, event_uuid AS id, tenant_id AS tenant FROM webhook_ingest(${json}::jsonb)`
+    sql<IngestRow>`SELECT ord, outcome, event_uuid AS id, tenant_id AS tenant, connection_id AS connection
+      FROM webhook_ingest(${json}::jsonb)`
 
   // Group commit: requests wait in `pending`; up to `maxInFlight` batches commit at once, and a batch that ends
   // takes everything that queued meanwhile. Each caller resumes only after its batch's transaction committed.
@@ -93,21 +89,30 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
     else setImmediate(flush)
   }
 
-  // webhook_ingest inserts one row for copies of an event within a batch and answers `stored` for each of them:
-  // only the first copy is the stored one, the others are duplicates.
+  // webhook_ingest answers rows in input order, one per routed copy (an unroutable input: one row). It inserts one
+  // row for copies of an event within a batch and answers `stored` for each of them: only the first copy of an
+  // event for a connection is the stored one, the others are duplicates.
   const settle = (batch: ReadonlyArray<Waiter>, rows: ReadonlyArray<IngestRow>) => {
     const seen = new Set<string>()
+    let r = 0
     for (let i = 0; i < batch.length; i++) {
-      const row = rows[i]
-      if (row?.outcome === "stored" && row.tenant !== null) {
-        const key = `${row.tenant}|${batch[i]!.event}`
-        if (seen.has(key)) {
-          batch[i]!.resume(Effect.succeed({ _tag: "Duplicate", tenantId: row.tenant }))
-          continue
-        }
-        seen.add(key)
+      const copies: Array<StoredCopy> = []
+      let answered = false
+      for (; r < rows.length && rows[r]!.ord === i; r++) {
+        answered = true
+        const row = rows[r]!
+        if (row.outcome === "unroutable" || row.tenant === null || row.connection === null) continue
+        const key = `${row.connection}|${batch[i]!.event}`
+        if (row.outcome === "stored" && row.id !== null && !seen.has(key)) {
+          seen.add(key)
+          copies.push({ _tag: "Stored", id: row.id, tenantId: row.tenant, connectionId: row.connection })
+        } else copies.push({ _tag: "Duplicate", tenantId: row.tenant, connectionId: row.connection })
       }
-      batch[i]!.resume(toOutcome(row))
+      batch[i]!.resume(
+        answered
+          ? Effect.succeed(copies)
+          : Effect.fail(new InboxUnavailable({ message: "database: batch answer is short" }))
+      )
     }
   }
 

@@ -4,7 +4,13 @@ import type { Connection } from "../../domain/Connection.ts"
 import { TenantId, VenueId } from "../../domain/Ids.ts"
 import type { Provider } from "../../domain/Provider.ts"
 import { WebhookEndpoints } from "../../ports/WebhookEndpoints.ts"
-import { type InboxEntry, type InboxEvent, type StoreOutcome, WebhookInbox } from "../../ports/WebhookInbox.ts"
+import {
+  type InboxEntry,
+  type InboxEvent,
+  type StoreOutcome,
+  type StoredCopy,
+  WebhookInbox
+} from "../../ports/WebhookInbox.ts"
 import { connection } from "../support/Fixtures.ts"
 import { memoryWebhooks, postgresWebhooks, WebhookRouting, type WebhookStack } from "./WebhookRouting.ts"
 
@@ -61,10 +67,20 @@ const entry = (overrides: Partial<InboxEntry> = {}): InboxEntry => ({
   ...overrides
 })
 
-const stored = (outcome: StoreOutcome) => {
-  assert.strictEqual(outcome._tag, "Stored")
-  return outcome as Extract<StoreOutcome, { _tag: "Stored" }>
+/** The one copy of an event routed to a single connection. */
+const single = (outcome: StoreOutcome) => {
+  assert.lengthOf(outcome, 1, "routed to one connection")
+  return outcome[0]!
 }
+
+const stored = (outcome: StoreOutcome) => {
+  const copy = single(outcome)
+  assert.strictEqual(copy._tag, "Stored")
+  return copy as Extract<StoredCopy, { _tag: "Stored" }>
+}
+
+/** Quarantined: no connection took it. */
+const unroutable = (outcome: StoreOutcome, message?: string) => assert.lengthOf(outcome, 0, message)
 
 const store = (e: InboxEntry) => Effect.flatMap(WebhookInbox, (inbox) => inbox.store(e))
 
@@ -127,13 +143,12 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
 
     test("a second delivery of an event is a duplicate and changes nothing", () =>
       Effect.gen(function* () {
-        const { tenant, account } = yield* stripeAccount
+        const { tenant, account, connection } = yield* stripeAccount
         const e = entry({ accountId: account })
         stored(yield* store(e))
-        assert.deepStrictEqual(yield* store({ ...e, type: "customer.updated" }), {
-          _tag: "Duplicate",
-          tenantId: tenant
-        })
+        assert.deepStrictEqual(yield* store({ ...e, type: "customer.updated" }), [
+          { _tag: "Duplicate", tenantId: tenant, connectionId: connection.id }
+        ])
         const all = yield* listAll(tenant, "stripe", 10)
         assert.deepStrictEqual(
           all.map((x) => [x.eventId, x.type]),
@@ -149,8 +164,8 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
           Array.from({ length: 5 }, () => store(e)),
           { concurrency: "unbounded" }
         )
-        assert.strictEqual(outcomes.filter((o) => o._tag === "Stored").length, 1)
-        assert.strictEqual(outcomes.filter((o) => o._tag === "Duplicate").length, 4)
+        assert.strictEqual(outcomes.filter((o) => single(o)._tag === "Stored").length, 1)
+        assert.strictEqual(outcomes.filter((o) => single(o)._tag === "Duplicate").length, 4)
         assert.strictEqual((yield* listAll(tenant, "stripe", 10)).length, 1)
       }))
 
@@ -176,12 +191,11 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
         const viaEndpoint = stored(yield* store(entry({ accountId: account, endpoint: publicId })))
         assert.strictEqual(viaEndpoint.tenantId, tenantB)
         assert.strictEqual((yield* eventOf(tenantB, "stripe", viaEndpoint.id)).connectionId, own.id)
-        const unknownEndpoint = yield* store(entry({ accountId: account, endpoint: unique("we") }))
-        assert.strictEqual(unknownEndpoint._tag, "Unroutable")
+        unroutable(yield* store(entry({ accountId: account, endpoint: unique("we") })))
 
         yield* endpoints.remove(tenantB, own.id)
         assert.isTrue(Option.isNone(yield* inbox.endpoint("stripe", publicId)))
-        assert.strictEqual((yield* store(entry({ endpoint: publicId })))._tag, "Unroutable")
+        unroutable(yield* store(entry({ endpoint: publicId })))
       }))
 
     test("one provider event id is a separate event in each tenant", () =>
@@ -196,25 +210,34 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
         assert.notStrictEqual(outcomes[0]!.id, outcomes[1]!.id)
       }))
 
-    test("by account, a connected connection wins over a newer disconnected one, then the newest", () =>
+    test("by account, every connection that proved the account gets its own copy, each de-duplicated", () =>
       Effect.gen(function* () {
         const tenantA = freshTenant()
         const tenantB = freshTenant()
         const shared = unique("MERCHANT")
-        yield* routable(tenantA, "square", shared, {
-          status: "disconnected",
-          updatedAt: new Date("2026-12-01T00:00:00.000Z")
-        })
-        yield* routable(tenantB, "square", shared, { updatedAt: new Date("2026-10-01T00:00:00.000Z") })
-        assert.strictEqual(stored(yield* store(entry({ provider: "square", accountId: shared }))).tenantId, tenantB)
+        const b = yield* routable(tenantB, "square", shared, { status: "disconnected" })
+        const e = entry({ provider: "square", accountId: shared })
+        assert.strictEqual(stored(yield* store(e)).connectionId, b.id, "a disconnected connection keeps its copies")
 
-        const both = unique("REALM")
-        yield* routable(tenantA, "quickbooks", both, { updatedAt: new Date("2026-10-01T00:00:00.000Z") })
-        yield* routable(tenantB, "quickbooks", both, { updatedAt: new Date("2026-11-01T00:00:00.000Z") })
-        assert.strictEqual(stored(yield* store(entry({ provider: "quickbooks", accountId: both }))).tenantId, tenantB)
+        // Two venues of one merchant in tenant B and one in tenant A: three copies, each de-duplicated on its own.
+        const a = yield* routable(tenantA, "square", shared)
+        const b2 = yield* routable(tenantB, "square", shared)
+        const again = yield* store(e)
+        assert.deepStrictEqual(
+          again.map((c) => `${c._tag}:${c.connectionId}`).sort(),
+          [`Duplicate:${b.id}`, `Stored:${a.id}`, `Stored:${b2.id}`].sort()
+        )
+        const copies = (yield* listAll(tenantB, "square", 10)).filter((x) => x.eventId === e.eventId)
+        assert.deepStrictEqual(copies.map((x) => x.connectionId).sort(), [b.id, b2.id].sort())
+        assert.deepStrictEqual(
+          (yield* store(e)).map((c) => c._tag),
+          ["Duplicate", "Duplicate", "Duplicate"]
+        )
 
-        const otherProvider = yield* store(entry({ provider: "mailchimp", accountId: shared }))
-        assert.strictEqual(otherProvider._tag, "Unroutable", "an account id routes within its provider only")
+        unroutable(
+          yield* store(entry({ provider: "mailchimp", accountId: shared })),
+          "an account id routes within its provider only"
+        )
       }))
 
     test("unroutable events and rejected deliveries are kept aside, each event once", () =>
@@ -222,10 +245,10 @@ const contract = (name: string, stack: WebhookStack, knownDefects: ReadonlyArray
         const inbox = yield* WebhookInbox
         const routing = yield* WebhookRouting
         const nobody = entry({ provider: "mailchimp", accountId: unique("LIST") })
-        assert.strictEqual((yield* store(nobody))._tag, "Unroutable")
-        assert.strictEqual((yield* store(nobody))._tag, "Unroutable")
+        unroutable(yield* store(nobody))
+        unroutable(yield* store(nobody))
         const anonymous = entry({ provider: "mailchimp" })
-        assert.strictEqual((yield* store(anonymous))._tag, "Unroutable")
+        unroutable(yield* store(anonymous))
         const detail = unique("body.type is missing")
         yield* inbox.reject("mailchimp", detail, new TextEncoder().encode("type=&data[x]=1"))
         const kept = yield* routing.quarantined("mailchimp")
