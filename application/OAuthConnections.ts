@@ -20,6 +20,7 @@ import { CredentialVault } from "../ports/CredentialVault.ts"
 import { OAuthProviders } from "../ports/OAuthProvider.ts"
 import { type OAuthStateBinding, OAuthStateStore } from "../ports/OAuthStateStore.ts"
 import { TokenStore } from "../ports/TokenStore.ts"
+import { AccessTokenCheck } from "./AccessTokenCheck.ts"
 import { requireManage } from "./Authorize.ts"
 import type { ConnectionView } from "./Connections.ts"
 import { type AccessToken, TokenVault } from "./TokenVault.ts"
@@ -75,6 +76,7 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
       const connections = yield* ConnectionStore
       const vault = yield* CredentialVault
       const tokenVault = yield* TokenVault
+      const accessTokenCheck = yield* AccessTokenCheck
       const publicBaseUrl = yield* Config.option(Config.String("PUBLIC_BASE_URL"))
 
       const redirectUri = (provider: OAuthProviderName) =>
@@ -252,7 +254,22 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
         return connection
       })
 
-      /** POST /oauth/refresh and POST /reconnect: a refresh now, through the vault's one path. */
+      /** A pair without a refresh token (Mailchimp's never expire) cannot be renewed, only checked. */
+      const renewable = Effect.fnUntraced(function* (connection: Connection) {
+        const stored = yield* tokens.read(connection.tenantId, connection.id)
+        return Option.isSome(stored) && stored.value.lifecycle.hasRefreshToken
+      })
+
+      /** The token against the provider's API, as a health sample; a refusal (now needs_reauth) or outage fails. */
+      const verified = Effect.fnUntraced(function* (connection: Connection) {
+        const { failure } = yield* accessTokenCheck.check(connection, "reconnect")
+        if (failure !== null) return yield* Effect.fail(failure)
+      })
+
+      /**
+       * POST /oauth/refresh: a refresh now, through the vault's one path. A pair that cannot be refreshed is
+       * checked at the provider instead, so the answer never claims what nobody asked.
+       */
       const refresh = Effect.fn("OAuthConnections.refresh")(function* (
         principal: Principal,
         venueId: VenueId,
@@ -260,15 +277,34 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
       ) {
         yield* Effect.annotateCurrentSpan({ provider, "venue.id": venueId })
         const connection = yield* oauthConnection(principal, venueId, provider)
-        const token: AccessToken = yield* tokenVault.refresh(connection)
+        let expiresAt: Date | null = null
+        if (yield* renewable(connection)) {
+          const token: AccessToken = yield* tokenVault.refresh(connection)
+          expiresAt = token.expiresAt
+        } else yield* verified(connection)
         const current = yield* existing(principal, venueId, provider)
-        return { view: yield* view(current), expiresAt: token.expiresAt }
+        return { view: yield* view(current), expiresAt }
+      })
+
+      /** POST /reconnect: a refresh where the provider has one, then the token proves itself at the provider's API. */
+      const reconnect = Effect.fn("OAuthConnections.reconnect")(function* (
+        principal: Principal,
+        venueId: VenueId,
+        provider: OAuthProviderName
+      ) {
+        yield* Effect.annotateCurrentSpan({ provider, "venue.id": venueId })
+        const connection = yield* oauthConnection(principal, venueId, provider)
+        let expiresAt: Date | null = null
+        if (yield* renewable(connection)) expiresAt = (yield* tokenVault.refresh(connection)).expiresAt
+        yield* verified(connection)
+        const current = yield* existing(principal, venueId, provider)
+        return { view: yield* view(current), expiresAt }
       })
 
       /**
        * Revokes at the provider (Square, QuickBooks; Mailchimp has no
-       * revocation), then deletes the ciphertexts whatever the provider said:
-       * a failed revocation is reported, never a reason to keep secrets.
+       * revocation and says so), then deletes the ciphertexts whatever the
+       * provider said: a failed revocation is reported, never a reason to keep secrets.
        */
       const disconnect = Effect.fn("OAuthConnections.disconnect")(function* (
         principal: Principal,
@@ -319,8 +355,10 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
                     s.refreshToken
                   )
           }
-          yield* client.revoke(pair)
-          return { revoked: true, error: null } satisfies Revocation
+          const outcome = yield* client.revoke(pair)
+          return (
+            outcome.revoked ? { revoked: true, error: null } : { revoked: false, error: outcome.reason }
+          ) satisfies Revocation
         }).pipe(
           Effect.catch((e: { readonly _tag: string; readonly message?: string }) =>
             Effect.logWarning("revocation failed; local credentials are deleted anyway").pipe(
@@ -334,7 +372,7 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
           )
         )
 
-      return { connect, callback, refresh, reconnect: refresh, disconnect }
+      return { connect, callback, refresh, reconnect, disconnect }
     })
   }
 ) {

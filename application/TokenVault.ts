@@ -11,9 +11,9 @@ import { type OAuthNotConfigured, type OAuthProviderName, shouldRefresh, type To
 import { ReauthorizationRequired, TokensMissing } from "../domain/OAuthErrors.ts"
 import { isExpired, lifecycleOf, renewAt, type TokenLifecycle } from "../domain/TokenLifecycle.ts"
 import { CredentialVault } from "../ports/CredentialVault.ts"
-import { EventPublisher } from "../ports/EventPublisher.ts"
 import { OAuthProviders } from "../ports/OAuthProvider.ts"
 import { type SealedTokens, type StoredTokens, TokenStore } from "../ports/TokenStore.ts"
+import { NeedsReauth } from "./NeedsReauth.ts"
 
 export interface AccessToken {
   readonly token: Redacted.Redacted<string>
@@ -86,7 +86,7 @@ const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
  * (`savePending`) before the main write, and a later refresh promotes it if
  * that write never committed, so a rotated refresh token is never lost.
  * `invalid_grant` marks the connection needs_reauth and publishes
- * `connection.needs_reauth` in the same transaction; nothing refreshes it
+ * `connection.needs_reauth` in the same transaction (`NeedsReauth`); nothing refreshes it
  * again until the venue reconnects. Transient failures retry on
  * `refreshRetry` and never change the status; while the old access token is
  * still valid, callers keep getting it.
@@ -96,7 +96,7 @@ export class TokenVault extends Context.Service<TokenVault>()("integration-servi
     const store = yield* TokenStore
     const vault = yield* CredentialVault
     const providers = yield* OAuthProviders
-    const events = yield* EventPublisher
+    const reauth = yield* NeedsReauth
 
     const gates = new Map<ConnectionId, Semaphore.Semaphore>()
     const gate = (id: ConnectionId) => {
@@ -235,15 +235,7 @@ export class TokenVault extends Context.Service<TokenVault>()("integration-servi
                 usable: isExpired(pair.lifecycle, at) ? Option.none() : Option.some(toAccess(pair))
               } satisfies Outcome
             const reason = `${stored.provider} refused the refresh token (${failure.code}); connect again`
-            yield* store.markNeedsReauth(stored.tenantId, stored.connectionId, reason, at)
-            yield* events.publish({
-              id: crypto.randomUUID(),
-              tenantId: stored.tenantId,
-              type: "connection.needs_reauth",
-              connectionId: stored.connectionId,
-              payload: { provider: stored.provider, venueId: stored.venueId, reason: failure.code },
-              occurredAt: at
-            })
+            yield* reauth.mark(stored, { code: failure.code, message: reason, source: "refresh" })
             return needsReauth(reason)
           }
           const next = refreshed(pair, result.success)

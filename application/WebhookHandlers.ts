@@ -5,6 +5,7 @@ import { ConnectionStore } from "../ports/ConnectionStore.ts"
 import { type ContactChange, MarketingContacts } from "../ports/MarketingContacts.ts"
 import { type SyncEntity, SyncRequests } from "../ports/SyncRequests.ts"
 import type { Applied, InboxEvent } from "../ports/WebhookInbox.ts"
+import { NeedsReauth } from "./NeedsReauth.ts"
 
 /** A handler could not apply an event; the queue retries it, then dead-letters it with this message. */
 export class WebhookHandlerFailed extends Schema.TaggedError<WebhookHandlerFailed>()("WebhookHandlerFailed", {
@@ -55,6 +56,29 @@ const quickBooksEntities: ReadonlyArray<readonly [string, SyncEntity]> = [
 ]
 const quickBooksOperations = ["created", "updated", "deleted", "merged", "voided", "emailed"]
 
+/**
+ * Stripe events that change what the sync engine mirrors, and the entity type each becomes (a price belongs to its
+ * product, a charge is a payment). The endpoint registered on connect subscribes to exactly these.
+ */
+export const stripeSyncEvents: ReadonlyArray<readonly [string, SyncEntity]> = [
+  ...["created", "updated", "deleted"].map((op) => [`customer.${op}`, "customer"] as const),
+  ...["created", "updated", "deleted"].map((op) => [`product.${op}`, "product"] as const),
+  ...["created", "updated", "deleted"].map((op) => [`price.${op}`, "product"] as const),
+  ...["succeeded", "updated", "refunded", "failed"].map((op) => [`charge.${op}`, "payment"] as const),
+  ...["created", "updated", "finalized", "paid", "payment_failed", "voided", "deleted"].map(
+    (op) => [`invoice.${op}`, "invoice"] as const
+  )
+]
+
+// Square events that change a mirrored entity; a refund changes its payment.
+const squareSyncEvents: ReadonlyArray<readonly [string, SyncEntity]> = [
+  ["catalog.version.updated", "product"],
+  ...["created", "updated", "deleted"].map((op) => [`customer.${op}`, "customer"] as const),
+  ...["created", "updated", "fulfillment.updated"].map((op) => [`order.${op}`, "order"] as const),
+  ...["created", "updated"].map((op) => [`payment.${op}`, "payment"] as const),
+  ...["created", "updated"].map((op) => [`refund.${op}`, "payment"] as const)
+]
+
 /** Handlers added to (or replacing) the built-in ones, keyed `provider:type`; tests inject failures with it. */
 export const ExtraWebhookHandlers = Context.Reference<Readonly<Record<string, WebhookHandler>>>(
   "integration-service/application/ExtraWebhookHandlers",
@@ -74,6 +98,7 @@ export class WebhookHandlers extends Context.Service<
     const connections = yield* ConnectionStore
     const syncs = yield* SyncRequests
     const contacts = yield* MarketingContacts
+    const reauth = yield* NeedsReauth
     const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
 
     const requestSync = (entityType: SyncEntity) =>
@@ -107,11 +132,12 @@ export class WebhookHandlers extends Context.Service<
         Effect.flatMap(now, (at) => connections.disconnect(tenantId, connectionId, at))
       ),
       "square:oauth.authorization.revoked": onConnection((tenantId, connectionId) =>
-        Effect.flatMap(now, (at) =>
-          connections.setStatus(tenantId, connectionId, "needs_reauth", "Square authorization revoked", at)
-        )
+        reauth.markById(tenantId, connectionId, {
+          code: "authorization_revoked",
+          message: "the merchant revoked the Square authorization; connect again",
+          source: "webhook"
+        })
       ),
-      "square:catalog.version.updated": requestSync("product"),
       "mailchimp:unsubscribe": withdrawn(
         (e) => `unsubscribe:${field(e.payload, "data", "reason") ?? field(e.payload, "data", "action") ?? "unknown"}`
       ),
@@ -130,6 +156,8 @@ export class WebhookHandlers extends Context.Service<
         )
       )
     }
+    for (const [type, entityType] of stripeSyncEvents) handlers[`stripe:${type}`] = requestSync(entityType)
+    for (const [type, entityType] of squareSyncEvents) handlers[`square:${type}`] = requestSync(entityType)
     for (const [entity, entityType] of quickBooksEntities) {
       for (const operation of quickBooksOperations) {
         handlers[`quickbooks:qbo.${entity}.${operation}.v1`] = requestSync(entityType)

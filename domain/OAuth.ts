@@ -46,12 +46,19 @@ export interface TokenGrant extends TokenSet {
   readonly extra: { readonly dc?: string; readonly apiEndpoint?: string }
 }
 
-/** The grant (code or refresh token) is dead: the user must authorize again. Carries the provider's code, never a token. */
+/**
+ * The grant is dead (a code or refresh token refused, or an access token the API refuses): the user must authorize
+ * again. Carries the provider's code, never a token.
+ */
 export class OAuthGrantRejected extends Schema.TaggedError<OAuthGrantRejected>()("OAuthGrantRejected", {
   provider: OAuthProviderName,
   code: Schema.String,
   message: Schema.String
 }) {}
+
+/** Mailchimp documents no token revocation (PROVIDERS.md §1a): disconnecting cannot end the grant there. */
+export const mailchimpNoRevocation =
+  "Mailchimp has no token revocation; the token works until the venue removes the app in its Mailchimp account"
 
 /** OAuth for this provider lacks a setting; `setting` names it, e.g. `SQUARE_CLIENT_ID`. */
 export class OAuthNotConfigured extends Schema.TaggedError<OAuthNotConfigured>()(

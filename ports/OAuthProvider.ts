@@ -34,6 +34,18 @@ export interface TokenRevocation {
   readonly refreshToken: Redacted.Redacted<string> | null
 }
 
+/** What revoking did: a provider without revocation says why nothing was sent. */
+export type RevocationOutcome = { readonly revoked: true } | { readonly revoked: false; readonly reason: string }
+
+/** An access token to try against the provider's API, with what that call needs besides the token. */
+export interface AccessTokenProbe {
+  readonly accessToken: Redacted.Redacted<string>
+  /** The connection's account: QuickBooks reads CompanyInfo of this realm. */
+  readonly accountId: string | null
+  /** Mailchimp's datacenter and API base. */
+  readonly extra: TokenGrant["extra"]
+}
+
 /**
  * One provider's OAuth 2 client. Errors: `OAuthGrantRejected` means the code or
  * refresh token is dead (mark the connection needs_reauth, do not retry);
@@ -54,8 +66,15 @@ export interface OAuthProvider {
   readonly refresh: (
     refreshToken: Redacted.Redacted<string>
   ) => Effect.Effect<TokenSet, OAuthGrantRejected | ProviderUnavailable>
-  /** Ends the authorization at the provider. Mailchimp has no revocation: it succeeds without a call. */
-  readonly revoke: (tokens: TokenRevocation) => Effect.Effect<void, OAuthGrantRejected | ProviderUnavailable>
+  /**
+   * The cheapest authenticated API call (Square ListLocations, QuickBooks CompanyInfo, Mailchimp ping): does the
+   * access token still open the account? A token the API refuses (401) is `OAuthGrantRejected`.
+   */
+  readonly verifyAccessToken: (probe: AccessTokenProbe) => Effect.Effect<void, OAuthGrantRejected | ProviderUnavailable>
+  /** Ends the authorization at the provider. Mailchimp has no revocation: it answers `revoked: false` without a call. */
+  readonly revoke: (
+    tokens: TokenRevocation
+  ) => Effect.Effect<RevocationOutcome, OAuthGrantRejected | ProviderUnavailable>
 }
 
 export class OAuthProviders extends Context.Service<

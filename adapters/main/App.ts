@@ -1,6 +1,8 @@
 import { Effect, Layer } from "effect"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
+import { AccessTokenCheck } from "../../application/AccessTokenCheck.ts"
 import { Connections } from "../../application/Connections.ts"
+import { NeedsReauth } from "../../application/NeedsReauth.ts"
 import { OAuthConnections } from "../../application/OAuthConnections.ts"
 import { TokenRefresher, TokenRefresherFiber } from "../../application/TokenRefresher.ts"
 import { TokenVault } from "../../application/TokenVault.ts"
@@ -46,8 +48,10 @@ export const HttpRoutes = Layer.mergeAll(
 /** Every adapter chosen from configuration, with the use cases on top. Built before the socket listens. */
 export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases, OAuthConnections.layer).pipe(
   // The token lifecycle: one vault hands out access tokens; the refresher renews idle ones in the background.
-  Layer.provideMerge(TokenRefresher.layer),
+  Layer.provideMerge(Layer.mergeAll(TokenRefresher.layer, AccessTokenCheck.layer)),
   Layer.provideMerge(TokenVault.layer),
+  // Every path to needs_reauth: the status and one published event.
+  Layer.provideMerge(NeedsReauth.layer),
   Layer.provideMerge(
     Layer.mergeAll(
       PostgresConnectionStore.layer,

@@ -3,12 +3,14 @@ import { ProviderUnavailable } from "../../domain/Errors.ts"
 import {
   codeChallengeS256,
   defaultScopes,
+  mailchimpNoRevocation,
   OAuthGrantRejected,
   type OAuthProviderName,
   type TokenGrant,
   type TokenSet
 } from "../../domain/OAuth.ts"
 import {
+  type AccessTokenProbe,
   type AuthorizationRequest,
   type CodeExchange,
   type OAuthProvider,
@@ -53,6 +55,7 @@ interface Code {
 }
 
 interface Grant {
+  readonly id: string
   readonly provider: OAuthProviderName
   readonly pkce: boolean
   readonly scopes: ReadonlyArray<string>
@@ -64,6 +67,8 @@ interface Grant {
 interface State {
   readonly codes: ReadonlyMap<string, Code>
   readonly grants: ReadonlyArray<Grant>
+  /** Every access token issued, and the id of the grant it belongs to. */
+  readonly accessTokens: ReadonlyMap<string, string>
   readonly failures: ReadonlyMap<OAuthProviderName, { readonly mode: MemoryOAuthFailure; readonly remaining: number }>
   readonly stats: ReadonlyMap<OAuthProviderName, MemoryOAuthStats>
   readonly offset: number
@@ -105,6 +110,7 @@ const make = Effect.gen(function* () {
   const state = yield* Ref.make<State>({
     codes: new Map(),
     grants: [],
+    accessTokens: new Map(),
     failures: new Map(),
     stats: new Map(names.map((n) => [n, emptyStats])),
     offset: 0
@@ -145,13 +151,18 @@ const make = Effect.gen(function* () {
   const rejected = (provider: OAuthProviderName, code: string) =>
     new OAuthGrantRejected({ provider, code, message: `the grant was refused (${code})` })
 
-  const issue = (grant: Grant, at: number): TokenSet => ({
-    accessToken: Redacted.make(randomToken("mem-at-")),
-    refreshToken: grant.current === null ? null : Redacted.make(grant.current),
-    obtainedAt: new Date(at),
-    ...lifetimes(grant.provider, at),
-    scopes: grant.scopes
-  })
+  const issue = (grant: Grant, at: number) =>
+    Effect.gen(function* () {
+      const accessToken = randomToken("mem-at-")
+      yield* Ref.update(state, (s) => ({ ...s, accessTokens: new Map(s.accessTokens).set(accessToken, grant.id) }))
+      return {
+        accessToken: Redacted.make(accessToken),
+        refreshToken: grant.current === null ? null : Redacted.make(grant.current),
+        obtainedAt: new Date(at),
+        ...lifetimes(grant.provider, at),
+        scopes: grant.scopes
+      } satisfies TokenSet
+    })
 
   const providerFor = (provider: OAuthProviderName): OAuthProvider => ({
     provider,
@@ -188,6 +199,7 @@ const make = Effect.gen(function* () {
         if (challenge !== code.challenge) return yield* rejected(provider, "invalid_grant")
       }
       const grant: Grant = {
+        id: crypto.randomUUID(),
         provider,
         pkce: code.challenge !== null,
         scopes: code.scopes,
@@ -196,7 +208,7 @@ const make = Effect.gen(function* () {
         revoked: false
       }
       yield* Ref.update(state, (s) => ({ ...s, grants: [...s.grants, grant] }))
-      return { ...issue(grant, at), ...accounts[provider] } satisfies TokenGrant
+      return { ...(yield* issue(grant, at)), ...accounts[provider] } satisfies TokenGrant
     }),
 
     refresh: Effect.fn("MemoryOAuthProvider.refresh")(function* (refreshToken: Redacted.Redacted<string>) {
@@ -217,17 +229,27 @@ const make = Effect.gen(function* () {
         ? { ...grant, current: randomToken("mem-rt-"), retired: [...grant.retired, presented] }
         : grant
       yield* Ref.update(state, (st) => ({ ...st, grants: st.grants.map((g) => (g === grant ? next : g)) }))
-      return issue(next, at)
+      return yield* issue(next, at)
+    }),
+
+    verifyAccessToken: Effect.fn("MemoryOAuthProvider.verifyAccessToken")(function* (probe: AccessTokenProbe) {
+      const s = yield* Ref.get(state)
+      const grantId = s.accessTokens.get(Redacted.value(probe.accessToken))
+      const grant = s.grants.find((g) => g.id === grantId && g.provider === provider)
+      if (grant === undefined || grant.revoked) return yield* rejected(provider, "invalid_token")
+      if (provider === "quickbooks" && probe.accountId !== accounts.quickbooks.accountId)
+        return yield* new ProviderUnavailable({ provider, message: "QuickBooks answered 403", retryable: false })
     }),
 
     revoke: Effect.fn("MemoryOAuthProvider.revoke")(function* (_tokens: TokenRevocation) {
-      if (provider === "mailchimp") return
+      if (provider === "mailchimp") return { revoked: false, reason: mailchimpNoRevocation } as const
       yield* count(provider, "revocations")
       yield* injected(provider)
       yield* Ref.update(state, (s) => ({
         ...s,
         grants: s.grants.map((g) => (g.provider === provider ? { ...g, revoked: true } : g))
       }))
+      return { revoked: true } as const
     })
   })
 

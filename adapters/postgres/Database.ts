@@ -23,10 +23,12 @@ export interface DatabaseUrls {
   readonly maxConnections: number
 }
 
+export const PoolSizeConfig = Config.Int("DATABASE_POOL_SIZE").pipe(Config.withDefault(10))
+
 export const DatabaseUrlsConfig = Config.all({
   owner: Config.Redacted("DATABASE_URL"),
   app: Config.option(Config.Redacted("DATABASE_APP_URL")),
-  maxConnections: Config.Int("DATABASE_POOL_SIZE").pipe(Config.withDefault(10))
+  maxConnections: PoolSizeConfig
 }).pipe(
   Config.map(
     ({ owner, app, maxConnections }): DatabaseUrls => ({

@@ -1,8 +1,26 @@
-import { Clock, type Duration, Effect, Redacted } from "effect"
+import { createRequire } from "node:module"
+import { Clock, Duration, Effect, Redacted } from "effect"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { ProviderUnavailable } from "../../domain/Errors.ts"
-import { OAuthGrantRejected, type TokenGrant } from "../../domain/OAuth.ts"
-import type { AuthorizationRequest, CodeExchange, OAuthProvider } from "../../ports/OAuthProvider.ts"
+import { mailchimpNoRevocation, OAuthGrantRejected, type TokenGrant } from "../../domain/OAuth.ts"
+import type { AccessTokenProbe, AuthorizationRequest, CodeExchange, OAuthProvider } from "../../ports/OAuthProvider.ts"
+
+/** The marketing SDK's client class: its package entry is one process-wide instance, so each call builds its own. */
+interface MarketingClient {
+  basePath: string
+  timeout: number
+  setConfig: (config: { readonly accessToken: string; readonly server: string }) => void
+  readonly ping: { readonly get: () => Promise<unknown> }
+}
+const MarketingClient = createRequire(import.meta.url)(
+  "@mailchimp/mailchimp_marketing/src/ApiClient.js"
+) as new () => MarketingClient
+
+/** superagent's rejection: `status` when Mailchimp answered, `timeout` when it did not in time. */
+interface MarketingFailure {
+  readonly status?: unknown
+  readonly timeout?: unknown
+}
 
 export interface MailchimpOAuthConfig {
   readonly clientId: string
@@ -34,6 +52,21 @@ const classify = (status: number, body: unknown): OAuthGrantRejected | ProviderU
   return unavailable(`Mailchimp OAuth refused the request: ${status} ${code}`, false)
 }
 
+/** A 401 from the API means the token is dead (the venue removed the app); only the status leaves. */
+const classifyApi = (cause: unknown): OAuthGrantRejected | ProviderUnavailable => {
+  const failure = (typeof cause === "object" && cause !== null ? cause : {}) as MarketingFailure
+  if (typeof failure.status !== "number")
+    return unavailable(failure.timeout === undefined ? "Mailchimp API unreachable" : "Mailchimp ping timed out", true)
+  const status = failure.status
+  if (status === 401)
+    return new OAuthGrantRejected({
+      provider: "mailchimp",
+      code: "invalid_token",
+      message: "Mailchimp refused the access token (401 API Key Invalid)"
+    })
+  return unavailable(`Mailchimp ping answered ${status}`, status === 408 || status === 429 || status >= 500)
+}
+
 interface Metadata {
   readonly dc?: unknown
   readonly user_id?: unknown
@@ -46,11 +79,13 @@ interface Metadata {
  * Mailchimp OAuth on its documented endpoints (the marketing SDK has no OAuth
  * calls). Tokens never expire and there is no refresh token; the datacenter
  * comes from `/oauth2/metadata` and must be stored with the token. Mailchimp
- * documents no revocation, so `revoke` succeeds without a call (the user
- * removes the app in Mailchimp). No PKCE, no scopes.
+ * documents no revocation, so `revoke` answers `revoked: false` without a call
+ * (the user removes the app in Mailchimp). Tokens are checked with the marketing
+ * SDK's `/3.0/ping`. No PKCE, no scopes.
  */
 export const makeMailchimpOAuth = Effect.fnUntraced(function* (config: MailchimpOAuthConfig) {
   const http = yield* HttpClient.HttpClient
+  const timeoutMs = Duration.toMillis(Duration.fromInputUnsafe(config.timeout))
   const endpoint = (path: string) => new URL(path, config.oauthBaseUrl).toString()
 
   const send = (request: HttpClientRequest.HttpClientRequest) =>
@@ -142,8 +177,26 @@ export const makeMailchimpOAuth = Effect.fnUntraced(function* (config: Mailchimp
       })
     }),
 
+    verifyAccessToken: Effect.fn("MailchimpOAuth.verifyAccessToken")(function* (probe: AccessTokenProbe) {
+      const { dc, apiEndpoint } = probe.extra
+      if (dc === undefined)
+        return yield* unavailable("the connection has no Mailchimp datacenter; connect again", false)
+      yield* Effect.tryPromise({
+        try: () => {
+          const client = new MarketingClient()
+          client.setConfig({ accessToken: Redacted.value(probe.accessToken), server: dc })
+          // The metadata's api_endpoint is where this account's API lives (`https://<dc>.api.mailchimp.com`).
+          if (apiEndpoint !== undefined) client.basePath = `${apiEndpoint.replace(/\/$/, "")}/3.0`
+          client.timeout = timeoutMs
+          return client.ping.get()
+        },
+        catch: classifyApi
+      })
+    }),
+
     revoke: Effect.fn("MailchimpOAuth.revoke")(function* () {
       yield* Effect.annotateCurrentSpan({ "oauth.revoke": "not supported by Mailchimp; nothing sent" })
+      return { revoked: false, reason: mailchimpNoRevocation } as const
     })
   }
   return provider

@@ -3,7 +3,7 @@ import { FetchHttpClient } from "effect/http"
 import { defaultScopes, OAuthNotConfigured, type OAuthProviderName } from "../../domain/OAuth.ts"
 import { type OAuthProvider, OAuthProviders } from "../../ports/OAuthProvider.ts"
 import { makeMailchimpOAuth } from "./MailchimpOAuth.ts"
-import { endpointsUnder, intuitEndpoints, makeQuickBooksOAuth } from "./QuickBooksOAuth.ts"
+import { endpointsUnder, intuitApiHosts, intuitEndpoints, makeQuickBooksOAuth } from "./QuickBooksOAuth.ts"
 import { makeSquareOAuth } from "./SquareOAuth.ts"
 
 type Lookup = Result.Result<OAuthProvider, OAuthNotConfigured>
@@ -49,6 +49,27 @@ const scopes = (name: string, fallback: ReadonlyArray<string>) =>
     )
   )
 
+/**
+ * Where QuickBooks lives: `QUICKBOOKS_ENVIRONMENT` (`sandbox` | `production`, default production) picks Intuit's
+ * accounting API host, its userinfo endpoint and intuit-oauth's `environment`; `QUICKBOOKS_BASE_URL` (API) and
+ * `QUICKBOOKS_OAUTH_BASE_URL` (authorize/token/revoke/userinfo under one host, e.g. a fake) still override them.
+ */
+export const quickBooksLocation = Effect.gen(function* () {
+  const environment = Option.getOrElse(
+    yield* optional(Config.Literals(["sandbox", "production"], "QUICKBOOKS_ENVIRONMENT")),
+    () => "production" as const
+  )
+  const oauthBase = yield* optional(Config.URL("QUICKBOOKS_OAUTH_BASE_URL"))
+  return {
+    environment,
+    endpoints: Option.match(oauthBase, {
+      onNone: () => intuitEndpoints(environment),
+      onSome: (u) => endpointsUnder(u.toString())
+    }),
+    apiBaseUrl: yield* url("QUICKBOOKS_BASE_URL", intuitApiHosts[environment])
+  }
+})
+
 const lookup = <R>(build: Effect.Effect<OAuthProvider, OAuthNotConfigured | Config.ConfigError, R>) =>
   build.pipe(
     Effect.map((p): Lookup => Result.succeed(p)),
@@ -58,7 +79,7 @@ const lookup = <R>(build: Effect.Effect<OAuthProvider, OAuthNotConfigured | Conf
 /**
  * The OAuth clients built from configuration:
  * `SQUARE_CLIENT_ID` `SQUARE_CLIENT_SECRET` `SQUARE_BASE_URL` `SQUARE_SCOPES`,
- * `QUICKBOOKS_CLIENT_ID` `QUICKBOOKS_CLIENT_SECRET` `QUICKBOOKS_BASE_URL` (accounting API)
+ * `QUICKBOOKS_CLIENT_ID` `QUICKBOOKS_CLIENT_SECRET` `QUICKBOOKS_ENVIRONMENT` `QUICKBOOKS_BASE_URL` (accounting API)
  * `QUICKBOOKS_OAUTH_BASE_URL` (one host for authorize/token/revoke, e.g. a sandbox fake; unset = Intuit's hosts)
  * `QUICKBOOKS_SCOPES`, `MAILCHIMP_CLIENT_ID` `MAILCHIMP_CLIENT_SECRET` `MAILCHIMP_OAUTH_BASE_URL`,
  * and `OAUTH_TIMEOUT` (per token call, default 10 s). Scopes are comma-separated.
@@ -85,15 +106,10 @@ export const SdkOAuthProviders = {
 
       const quickbooks = yield* lookup(
         Effect.gen(function* () {
-          const oauthBase = yield* optional(Config.URL("QUICKBOOKS_OAUTH_BASE_URL"))
           return makeQuickBooksOAuth({
             clientId: yield* required("quickbooks", "QUICKBOOKS_CLIENT_ID"),
             clientSecret: yield* requiredSecret("quickbooks", "QUICKBOOKS_CLIENT_SECRET"),
-            endpoints: Option.match(oauthBase, {
-              onNone: () => intuitEndpoints,
-              onSome: (u) => endpointsUnder(u.toString())
-            }),
-            apiBaseUrl: yield* url("QUICKBOOKS_BASE_URL", "https://quickbooks.api.intuit.com"),
+            ...(yield* quickBooksLocation),
             scopes: yield* scopes("QUICKBOOKS_SCOPES", defaultScopes.quickbooks),
             timeout
           })

@@ -2,7 +2,22 @@ import { Clock, Duration, Effect, Redacted } from "effect"
 import OAuthClient from "intuit-oauth"
 import { ProviderUnavailable } from "../../domain/Errors.ts"
 import { OAuthGrantRejected, type TokenGrant, type TokenSet } from "../../domain/OAuth.ts"
-import type { AuthorizationRequest, CodeExchange, OAuthProvider, TokenRevocation } from "../../ports/OAuthProvider.ts"
+import type {
+  AccessTokenProbe,
+  AuthorizationRequest,
+  CodeExchange,
+  OAuthProvider,
+  TokenRevocation
+} from "../../ports/OAuthProvider.ts"
+
+/** Intuit's two worlds: sandbox companies live on their own API host (PROVIDERS.md §1, API base). */
+export type QuickBooksEnvironment = "sandbox" | "production"
+
+/** The accounting API host of each environment. */
+export const intuitApiHosts: Readonly<Record<QuickBooksEnvironment, string>> = {
+  sandbox: "https://sandbox-quickbooks.api.intuit.com",
+  production: "https://quickbooks.api.intuit.com"
+}
 
 export interface QuickBooksEndpoints {
   readonly authorize: string
@@ -11,13 +26,16 @@ export interface QuickBooksEndpoints {
   readonly userInfo: string
 }
 
-/** Intuit's production OAuth endpoints (PROVIDERS.md §1a). */
-export const intuitEndpoints: QuickBooksEndpoints = {
+/** Intuit's OAuth endpoints (PROVIDERS.md §1a): one set for both environments, but for the OpenID userinfo. */
+export const intuitEndpoints = (environment: QuickBooksEnvironment): QuickBooksEndpoints => ({
   authorize: "https://appcenter.intuit.com/connect/oauth2",
   token: "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
   revoke: "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
-  userInfo: "https://accounts.platform.intuit.com/v1/openid_connect/userinfo"
-}
+  userInfo:
+    environment === "sandbox"
+      ? "https://sandbox-accounts.platform.intuit.com/v1/openid_connect/userinfo"
+      : "https://accounts.platform.intuit.com/v1/openid_connect/userinfo"
+})
 
 /** The same paths under one base URL, as a sandbox fake serves them. */
 export const endpointsUnder = (baseUrl: string): QuickBooksEndpoints => ({
@@ -30,6 +48,7 @@ export const endpointsUnder = (baseUrl: string): QuickBooksEndpoints => ({
 export interface QuickBooksOAuthConfig {
   readonly clientId: string
   readonly clientSecret: Redacted.Redacted<string>
+  readonly environment: QuickBooksEnvironment
   readonly endpoints: QuickBooksEndpoints
   /** Accounting API host, e.g. `https://quickbooks.api.intuit.com`; used to read the company name. */
   readonly apiBaseUrl: string
@@ -65,6 +84,39 @@ const classify = (cause: unknown): OAuthGrantRejected | ProviderUnavailable => {
   return unavailable(`QuickBooks OAuth refused the request: ${status} ${code}`, false)
 }
 
+/** An API call's failure as intuit-oauth's `makeApiCall` reports it: only its code (the HTTP status or a name). */
+const classifyApi = (cause: unknown): OAuthGrantRejected | ProviderUnavailable => {
+  const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined
+  if (typeof code !== "string") return unavailable("QuickBooks API unreachable", true)
+  if (code === "401")
+    return new OAuthGrantRejected({
+      provider: "quickbooks",
+      code: "unauthorized",
+      message: "QuickBooks refused the access token (401 AuthenticationFailed)"
+    })
+  const transient = ["429", "500", "502", "503", "504", "RATE_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR"]
+  if (code === "TIMEOUT_ERROR" || code === "NETWORK_ERROR")
+    return unavailable(`QuickBooks API unreachable (${code})`, true)
+  return unavailable(
+    `QuickBooks CompanyInfo answered ${/^[A-Z0-9_]{1,40}$/.test(code) ? code : "an error"}`,
+    transient.includes(code)
+  )
+}
+
+/**
+ * The HTTP status behind a failed `makeApiCall`: intuit-oauth throws an OAuthError whose `code` is the status
+ * ("403"), a word for 429 and 500, a Fault code with `fault` set for a 400, or TIMEOUT/NETWORK words (no status).
+ */
+const apiCallStatus = (cause: unknown): number | undefined => {
+  const failure = (typeof cause === "object" && cause !== null ? cause : {}) as { code?: unknown; fault?: unknown }
+  if (failure.fault !== undefined) return 400
+  if (typeof failure.code !== "string") return undefined
+  if (/^\d{3}$/.test(failure.code)) return Number(failure.code)
+  if (failure.code === "RATE_LIMIT_EXCEEDED") return 429
+  if (failure.code === "INTERNAL_SERVER_ERROR") return 500
+  return undefined
+}
+
 interface IntuitTokenJson {
   readonly access_token?: string
   readonly refresh_token?: string
@@ -87,7 +139,7 @@ export const makeQuickBooksOAuth = (config: QuickBooksOAuthConfig): OAuthProvide
 
   const sdk = (redirectUri = "") => {
     const client = new OAuthClient({
-      environment: "production",
+      environment: config.environment,
       clientId: config.clientId,
       clientSecret: Redacted.value(config.clientSecret),
       redirectUri,
@@ -177,6 +229,30 @@ export const makeQuickBooksOAuth = (config: QuickBooksOAuthConfig): OAuthProvide
       return yield* toTokenSet(response.json as IntuitTokenJson | null, obtainedAt)
     }),
 
+    verifyAccessToken: Effect.fn("QuickBooksOAuth.verifyAccessToken")(function* (probe: AccessTokenProbe) {
+      const realmId = probe.accountId
+      if (realmId === null) return yield* unavailable("the connection has no QuickBooks company; connect again", false)
+      const client = sdk()
+      client.setToken({ access_token: Redacted.value(probe.accessToken) })
+      const response = yield* Effect.tryPromise({
+        try: () =>
+          client.makeApiCall({
+            url: `${new URL(`/v3/company/${encodeURIComponent(realmId)}/companyinfo/${encodeURIComponent(realmId)}`, config.apiBaseUrl)}?minorversion=75`,
+            method: "GET",
+            timeout: timeoutMs
+          }),
+        catch: classifyApi
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: config.timeout,
+          orElse: () => Effect.fail(unavailable("QuickBooks CompanyInfo timed out", true))
+        })
+      )
+      // Intuit may answer 200 with a Fault instead of the entity.
+      if ((response.json as { CompanyInfo?: unknown } | null)?.CompanyInfo === undefined)
+        return yield* unavailable("QuickBooks CompanyInfo answered without the company", false)
+    }),
+
     revoke: Effect.fn("QuickBooksOAuth.revoke")(function* (tokens: TokenRevocation) {
       // Revoking the refresh token ends the whole grant; the access token alone only ends itself.
       const client = sdk()
@@ -187,6 +263,7 @@ export const makeQuickBooksOAuth = (config: QuickBooksOAuthConfig): OAuthProvide
             : { refresh_token: Redacted.value(tokens.refreshToken) }
         )
       )
+      return { revoked: true } as const
     })
   }
 }

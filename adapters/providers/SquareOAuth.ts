@@ -2,7 +2,13 @@ import { Clock, Duration, Effect, Redacted } from "effect"
 import { SquareClient, SquareError, SquareTimeoutError } from "square"
 import { ProviderUnavailable } from "../../domain/Errors.ts"
 import { OAuthGrantRejected, type TokenGrant, type TokenSet } from "../../domain/OAuth.ts"
-import type { AuthorizationRequest, CodeExchange, OAuthProvider, TokenRevocation } from "../../ports/OAuthProvider.ts"
+import type {
+  AccessTokenProbe,
+  AuthorizationRequest,
+  CodeExchange,
+  OAuthProvider,
+  TokenRevocation
+} from "../../ports/OAuthProvider.ts"
 
 export interface SquareOAuthConfig {
   readonly clientId: string
@@ -31,6 +37,21 @@ const classify = (cause: unknown): OAuthGrantRejected | ProviderUnavailable => {
   if ((status === 401 || status === 404) && deadGrantCodes.has(code))
     return new OAuthGrantRejected({ provider: "square", code, message: `Square refused the grant (${code})` })
   return unavailable(`Square OAuth refused the request: ${status} ${code}`, false)
+}
+
+/** The API's answer to an access token: any 401 means Square no longer honours it. */
+const classifyApi = (cause: unknown): OAuthGrantRejected | ProviderUnavailable => {
+  if (cause instanceof SquareTimeoutError) return unavailable("Square ListLocations timed out", true)
+  if (!(cause instanceof SquareError) || cause.statusCode === undefined)
+    return unavailable("Square API unreachable", true)
+  const status = cause.statusCode
+  const code = cause.errors[0]?.code ?? "Unknown"
+  if (status === 401)
+    return new OAuthGrantRejected({ provider: "square", code, message: `Square refused the access token (${code})` })
+  return unavailable(
+    `Square ListLocations answered ${status} ${code}`,
+    status === 408 || status === 429 || status >= 500
+  )
 }
 
 const parseDate = (iso: string | undefined): Date | null => {
@@ -142,6 +163,25 @@ export const makeSquareOAuth = (config: SquareOAuthConfig): OAuthProvider => {
       return yield* toTokenSet(response, obtainedAt)
     }),
 
+    verifyAccessToken: Effect.fn("SquareOAuth.verifyAccessToken")(function* (probe: AccessTokenProbe) {
+      // ListLocations is the call Square recommends for checking a token.
+      yield* Effect.tryPromise({
+        try: (signal) =>
+          new SquareClient({
+            baseUrl: config.baseUrl,
+            token: Redacted.value(probe.accessToken),
+            maxRetries: 0,
+            timeoutInSeconds
+          }).locations.list({ abortSignal: signal }),
+        catch: classifyApi
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: config.timeout,
+          orElse: () => Effect.fail(unavailable("Square ListLocations timed out", true))
+        })
+      )
+    }),
+
     revoke: Effect.fn("SquareOAuth.revoke")(function* (tokens: TokenRevocation) {
       // Square ends every token of the app for that merchant, whichever one is named.
       yield* call((signal) =>
@@ -150,6 +190,7 @@ export const makeSquareOAuth = (config: SquareOAuthConfig): OAuthProvider => {
           { abortSignal: signal }
         )
       )
+      return { revoked: true } as const
     })
   }
 }

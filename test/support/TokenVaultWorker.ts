@@ -10,9 +10,11 @@ import { PgClient } from "@effect/sql-pg"
 import { Config, Effect, Layer, Redacted } from "effect"
 import * as Str from "effect/String"
 import { layerVaultFromConfig } from "../../adapters/kms/KeyManagementConfig.ts"
+import { PostgresConnectionStore } from "../../adapters/postgres/PostgresConnectionStore.ts"
 import { PostgresEventPublisher } from "../../adapters/postgres/PostgresEventPublisher.ts"
 import { PostgresTokenStore } from "../../adapters/postgres/PostgresTokenStore.ts"
 import { SdkOAuthProviders } from "../../adapters/providers/OAuthProviders.ts"
+import { NeedsReauth } from "../../application/NeedsReauth.ts"
 import { TokenVault } from "../../application/TokenVault.ts"
 import { ConnectionId, TenantId } from "../../domain/Ids.ts"
 
@@ -28,7 +30,12 @@ const Database = Layer.unwrap(
 )
 
 const Vault = TokenVault.layer.pipe(
-  Layer.provide(Layer.mergeAll(PostgresTokenStore.layer, PostgresEventPublisher.layer).pipe(Layer.provide(Database))),
+  Layer.provide(NeedsReauth.layer),
+  Layer.provideMerge(
+    Layer.mergeAll(PostgresConnectionStore.layer, PostgresTokenStore.layer, PostgresEventPublisher.layer).pipe(
+      Layer.provide(Database)
+    )
+  ),
   Layer.provide(Layer.mergeAll(layerVaultFromConfig, SdkOAuthProviders.layer))
 )
 

@@ -3,19 +3,25 @@ import { Effect, Layer, Option, Redacted } from "effect"
 import { EnvelopeCredentialVault } from "../../adapters/kms/EnvelopeCredentialVault.ts"
 import { LocalKeyring } from "../../adapters/kms/LocalKeyring.ts"
 import { MemoryConnectionStore } from "../../adapters/memory/MemoryConnectionStore.ts"
+import { MemoryEventPublisher } from "../../adapters/memory/MemoryEventPublisher.ts"
 import { MemoryProviderGateway, MemoryProviderGatewayControl } from "../../adapters/memory/MemoryProviderGateway.ts"
+import { MemoryTokenStore } from "../../adapters/memory/MemoryTokenStore.ts"
 import { Connections } from "../../application/Connections.ts"
+import { NeedsReauth } from "../../application/NeedsReauth.ts"
 import { SecretPlace } from "../../domain/Credential.ts"
 import { UserId } from "../../domain/Ids.ts"
 import { Principal } from "../../domain/Principal.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { CredentialVault } from "../../ports/CredentialVault.ts"
+import { EventPublisher } from "../../ports/EventPublisher.ts"
 import { tenantA, venueA1, venueA2 } from "../support/Fixtures.ts"
 
 const key = "sk_test_MemoryGateway0123456789"
 const masterKey = `unit:${btoa(String.fromCharCode(...new Uint8Array(32).fill(7)))}`
 
 const App = Connections.layer.pipe(
+  Layer.provideMerge(NeedsReauth.layer),
+  Layer.provideMerge(Layer.mergeAll(MemoryTokenStore.layer, MemoryEventPublisher.layer)),
   Layer.provideMerge(MemoryConnectionStore.layer),
   Layer.provideMerge(
     EnvelopeCredentialVault.layer.pipe(Layer.provide(LocalKeyring.layerKeys(Redacted.make(masterKey))))
@@ -103,7 +109,21 @@ describe("Connections (in-memory adapters)", () => {
         yield* control.revokeKey(key)
         const failed = yield* connections.reconnect(admin, venueA1, "stripe").pipe(Effect.flip)
         assert.strictEqual(failed._tag, "InvalidCredentials")
-        assert.strictEqual(Option.getOrThrow(yield* store.find(tenantA, venueA1, "stripe")).status, "needs_reauth")
+        const marked = Option.getOrThrow(yield* store.find(tenantA, venueA1, "stripe"))
+        assert.strictEqual(marked.status, "needs_reauth")
+        // Published like a refused refresh, and once: a second refusal finds it needs_reauth already.
+        yield* connections.reconnect(admin, venueA1, "stripe").pipe(Effect.flip)
+        const events = yield* (yield* EventPublisher).list(tenantA)
+        assert.deepStrictEqual(
+          events.map((e) => [e.type, e.connectionId, e.payload]),
+          [
+            [
+              "connection.needs_reauth",
+              marked.id,
+              { provider: "stripe", venueId: venueA1, reason: "invalid_credentials", source: "reconnect" }
+            ]
+          ]
+        )
         const fresh = "sk_test_MemoryGatewayRotated99"
         yield* control.addKey(fresh, { accountId: "acct_mem", accountName: "Memory Hall" })
         const back = yield* connections.replaceApiKey(admin, {

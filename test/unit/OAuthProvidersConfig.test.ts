@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Layer, Redacted } from "effect"
-import { SdkOAuthProviders } from "../../adapters/providers/OAuthProviders.ts"
+import { quickBooksLocation, SdkOAuthProviders } from "../../adapters/providers/OAuthProviders.ts"
 import { endpointsUnder, makeQuickBooksOAuth } from "../../adapters/providers/QuickBooksOAuth.ts"
 import { defaultScopes, type OAuthProviderName } from "../../domain/OAuth.ts"
 import { OAuthProviders } from "../../ports/OAuthProvider.ts"
@@ -95,11 +95,52 @@ describe("SdkOAuthProviders configuration", () => {
     })
   )
 
+  it.effect("QUICKBOOKS_ENVIRONMENT picks Intuit's hosts, production by default; the base URLs still override", () =>
+    Effect.gen(function* () {
+      const locate = (values: Record<string, string>) =>
+        quickBooksLocation.pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(values))))
+      const production = yield* locate({})
+      assert.strictEqual(production.environment, "production")
+      assert.strictEqual(production.apiBaseUrl, "https://quickbooks.api.intuit.com")
+      assert.strictEqual(
+        production.endpoints.userInfo,
+        "https://accounts.platform.intuit.com/v1/openid_connect/userinfo"
+      )
+      assert.deepStrictEqual(yield* locate({ QUICKBOOKS_ENVIRONMENT: "production" }), production)
+      assert.deepStrictEqual(yield* locate({ QUICKBOOKS_ENVIRONMENT: "" }), production)
+
+      const sandbox = yield* locate({ QUICKBOOKS_ENVIRONMENT: "sandbox" })
+      assert.strictEqual(sandbox.environment, "sandbox")
+      assert.strictEqual(sandbox.apiBaseUrl, "https://sandbox-quickbooks.api.intuit.com")
+      assert.strictEqual(
+        sandbox.endpoints.userInfo,
+        "https://sandbox-accounts.platform.intuit.com/v1/openid_connect/userinfo"
+      )
+      // Intuit's OAuth server is the same for both environments.
+      assert.strictEqual(sandbox.endpoints.token, production.endpoints.token)
+      assert.strictEqual(sandbox.endpoints.authorize, "https://appcenter.intuit.com/connect/oauth2")
+
+      const fake = yield* locate({
+        QUICKBOOKS_ENVIRONMENT: "sandbox",
+        QUICKBOOKS_BASE_URL: "http://127.0.0.1:4010",
+        QUICKBOOKS_OAUTH_BASE_URL: "http://127.0.0.1:4011"
+      })
+      assert.strictEqual(fake.environment, "sandbox")
+      assert.strictEqual(new URL(fake.apiBaseUrl).origin, "http://127.0.0.1:4010")
+      assert.strictEqual(fake.endpoints.token, "http://127.0.0.1:4011/oauth2/v1/tokens/bearer")
+
+      const wrong = yield* Effect.exit(lookup({ ...all, QUICKBOOKS_ENVIRONMENT: "staging" }, "quickbooks"))
+      assert.isTrue(Exit.isFailure(wrong), "an unknown environment fails start-up")
+      if (Exit.isFailure(wrong)) assert.include(JSON.stringify(wrong.cause), "QUICKBOOKS_ENVIRONMENT")
+    })
+  )
+
   it("intuit-oauth's process-global endpoints never leak between two configurations", () => {
     const config = (base: string) =>
       makeQuickBooksOAuth({
         clientId: "qb",
         clientSecret: Redacted.make("secret"),
+        environment: "production",
         endpoints: endpointsUnder(base),
         apiBaseUrl: base,
         scopes: ["com.intuit.quickbooks.accounting"],
