@@ -1,4 +1,4 @@
-import { Cause, Config, Context, Duration, Effect, Layer, Schedule, Tracer } from "effect"
+import { Cause, Config, Context, Data, Duration, Effect, Layer, Metric, Schedule, Tracer } from "effect"
 import { TenantId } from "../domain/Ids.ts"
 import { WebhookInbox } from "../ports/WebhookInbox.ts"
 import { messageId, type WebhookJob, WebhookQueue } from "../ports/WebhookQueue.ts"
@@ -23,7 +23,28 @@ export const traceParentOf = (span: { readonly traceId: string; readonly spanId:
 const describe = (error: unknown): string =>
   typeof error === "object" && error !== null && "_tag" in error
     ? `${String(error._tag)}: ${"message" in error ? String(error.message) : ""}`
-    : String(error)
+    : error instanceof Error
+      ? `${error.name}: ${error.message}`
+      : String(error)
+
+/** Failed attempts of the worker, by outcome: `retry` (the queue tries again), `dead` (given up), `worker`. */
+export const webhookWorkerFailures = Metric.counter("webhook_worker_failures", {
+  description: "webhook events whose handling failed, and worker failures outside any event",
+  incremental: true
+})
+const countFailure = (outcome: "retry" | "dead" | "worker") =>
+  Metric.update(Metric.withAttributes(webhookWorkerFailures, { outcome }), 1)
+
+/** One event's failure, already recorded on its row, logged and counted; the queue retries or dead-letters it. */
+export class WebhookEventFailed extends Data.TaggedError("WebhookEventFailed")<{
+  readonly inboxId: string
+  readonly dead: boolean
+}> {}
+
+interface Attempt {
+  readonly attempts: number
+  readonly last: boolean
+}
 
 /**
  * The worker side: each queued event applied through its handler exactly once (the inbox row and the handler's
@@ -39,13 +60,39 @@ export class ProcessWebhookEvent extends Context.Service<ProcessWebhookEvent>()(
       const handlers = yield* WebhookHandlers
       const config = yield* WorkerConfig
 
-      const process = (job: WebhookJob, attempt: { readonly attempts: number; readonly last: boolean }) => {
+      /** Any failure of the handler or the inbox, typed or a defect: on the row, in the log with its cause, counted. */
+      const failed = (job: WebhookJob, attempt: Attempt, cause: Cause.Cause<unknown>) =>
+        Effect.gen(function* () {
+          const tenantId = TenantId.make(job.tenantId)
+          const reason = describe(Cause.squash(cause))
+          yield* Effect.annotateCurrentSpan({ "webhook.error": reason })
+          yield* inbox
+            .recordFailure(tenantId, job.inboxId, reason, attempt.last)
+            .pipe(Effect.catchCause((recordCause) => Effect.logError("webhook failure not recorded", recordCause)))
+          yield* Effect.logError(
+            attempt.last ? "webhook event dead-lettered" : "webhook event failed; the queue retries it",
+            cause
+          ).pipe(
+            Effect.annotateLogs({
+              "webhook.inbox_id": job.inboxId,
+              "webhook.provider": job.provider,
+              "queue.attempt": attempt.attempts
+            })
+          )
+          yield* countFailure(attempt.last ? "dead" : "retry")
+          return yield* new WebhookEventFailed({ inboxId: job.inboxId, dead: attempt.last })
+        })
+
+      const process = (job: WebhookJob, attempt: Attempt) => {
         const tenantId = TenantId.make(job.tenantId)
         const parent = parentFrom(job.traceParent)
         return inbox.apply(tenantId, job.inboxId, handlers.handle).pipe(
           Effect.tap((outcome) => Effect.annotateCurrentSpan({ "webhook.outcome": outcome })),
-          Effect.tapError((error) => inbox.recordFailure(tenantId, job.inboxId, describe(error), attempt.last)),
           Effect.asVoid,
+          Effect.catchCause((cause) =>
+            // Interrupted only (shutdown): no failure of the event, so nothing to record or retry for.
+            Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause as Cause.Cause<never>) : failed(job, attempt, cause)
+          ),
           Effect.withSpan("ProcessWebhookEvent.process", {
             ...(parent === undefined ? {} : { parent }),
             attributes: {
@@ -57,12 +104,20 @@ export class ProcessWebhookEvent extends Context.Service<ProcessWebhookEvent>()(
         )
       }
 
-      /** One taker: forever takes and applies; a failed event goes back to the queue, the loop goes on. */
+      /**
+       * One taker: forever takes and applies; a failed event goes back to the queue, the loop goes on. An event's
+       * failure was logged where the event was known; anything else (a store defect) is logged and counted here.
+       */
       const taker = queue.take(process).pipe(
+        Effect.catchTag("WebhookEventFailed", () => Effect.void),
         Effect.catchTag("QueueUnavailable", (error) =>
           Effect.logWarning("webhook queue unavailable", error.message).pipe(Effect.andThen(Effect.sleep("1 second")))
         ),
-        Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.void)),
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause)
+            ? Effect.failCause(cause)
+            : Effect.logError("webhook worker failed", cause).pipe(Effect.andThen(countFailure("worker")))
+        ),
         Effect.forever
       )
 
