@@ -167,6 +167,8 @@ export class Api extends HttpApi.make("integration-service")
   .add(OAuthCallbackGroup)
   .add(OAuthGroup)
   .add(WebhookEventsGroup)
+  // The OpenAPI document closes every body (`additionalProperties: false`); decoding refuses unknown fields to match.
+  .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error" })
   .annotateMerge(
     OpenApi.annotations({
       title: "integration-service",

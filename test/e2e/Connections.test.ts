@@ -56,6 +56,24 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
     })
   )
 
+  it.effect("unknown body fields are 400 naming the field, as the OpenAPI document's additionalProperties: false says", () =>
+    Effect.gen(function* () {
+      const openapi = yield* call("GET", "/openapi.json")
+      const body = openapi.body.paths["/api/v1/integrations/connect/{provider}"].post.requestBody
+      assert.strictEqual(body.content["application/json"].schema.additionalProperties, false)
+      const extra = yield* post(admin, "/api/v1/integrations/connect/stripe", {
+        venueId: venue,
+        apiKey: "sk_test_extrafield00001111",
+        label: "main"
+      })
+      assert.strictEqual(extra.status, 400)
+      assert.strictEqual(extra.body.field, "label")
+      const nested = yield* post(admin, "/api/v1/integrations/stripe/disconnect", { venueId: venue, force: true })
+      assert.strictEqual(nested.status, 400)
+      assert.strictEqual(nested.body.field, "force")
+    })
+  )
+
   it.effect("a key of the wrong length or shape is 422 naming apiKey, before Stripe is asked", () =>
     Effect.gen(function* () {
       const { stripe } = yield* TestWorld
