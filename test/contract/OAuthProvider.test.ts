@@ -256,7 +256,9 @@ const contract = (name: string, harnessLayer: Layer.Layer<OAuthProviders | Harne
         assertLifetimes("mailchimp", grant)
         const refresh = yield* oauth.refresh(Redacted.make("anything")).pipe(Effect.flip)
         assert.deepInclude(refresh, { _tag: "OAuthGrantRejected", code: "unsupported_grant_type" })
-        yield* oauth.revoke({ accessToken: grant.accessToken, refreshToken: null })
+        const revocation = yield* oauth.revoke({ accessToken: grant.accessToken, refreshToken: null })
+        assert.isFalse(revocation.revoked, "nothing is sent, so nothing is claimed")
+        if (!revocation.revoked) assert.match(revocation.reason, /no token revocation/)
         const after = yield* harness.stats("mailchimp")
         assert.strictEqual(after.exchanges - before.exchanges, 1)
         assert.strictEqual(after.refreshes, before.refreshes)
@@ -277,6 +279,26 @@ const contract = (name: string, harnessLayer: Layer.Layer<OAuthProviders | Harne
     }
 
     for (const provider of ["square", "quickbooks", "mailchimp"] as const) {
+      it.effect(`${provider}: the granted access token opens the account; a made-up or revoked one is refused`, () =>
+        Effect.gen(function* () {
+          const harness = yield* Harness
+          const { oauth, grant } = yield* connect(provider)
+          const probe = { accessToken: grant.accessToken, accountId: grant.accountId, extra: grant.extra }
+          yield* oauth.verifyAccessToken(probe)
+          const madeUp = yield* oauth
+            .verifyAccessToken({ ...probe, accessToken: Redacted.make("0123456789abcdef0123456789abcdef") })
+            .pipe(Effect.flip)
+          assert.deepInclude(madeUp, { _tag: "OAuthGrantRejected", provider })
+          assertClean(madeUp, [...harness.secrets, ...tokensOf(grant)])
+          if (provider !== "mailchimp") {
+            const revocation = yield* oauth.revoke({ accessToken: grant.accessToken, refreshToken: grant.refreshToken })
+            assert.deepStrictEqual(revocation, { revoked: true })
+            const revoked = yield* oauth.verifyAccessToken(probe).pipe(Effect.flip)
+            assert.deepInclude(revoked, { _tag: "OAuthGrantRejected", provider })
+          }
+        })
+      )
+
       it.effect(`${provider}: a denied consent comes back as access_denied with the state`, () =>
         Effect.gen(function* () {
           const harness = yield* Harness
