@@ -232,12 +232,27 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
           } satisfies CallbackResult
         }
         const client = yield* providers.get(provider)
-        const grant = yield* client.exchangeCode({
-          code: outcome.code,
-          redirectUri: bound.redirectUri,
-          codeVerifier: bound.codeVerifier,
-          callbackQuery: query
-        })
+        const grant = yield* client
+          .exchangeCode({
+            code: outcome.code,
+            redirectUri: bound.redirectUri,
+            codeVerifier: bound.codeVerifier,
+            callbackQuery: query
+          })
+          .pipe(
+            // Nothing is stored and the state is spent: the log says why the venue is not connected.
+            Effect.tapError((e) =>
+              Effect.logWarning("OAuth callback failed; nothing was stored").pipe(
+                Effect.annotateLogs({
+                  provider,
+                  "tenant.id": bound.tenantId,
+                  "venue.id": bound.venueId,
+                  error: e._tag,
+                  reason: e.message
+                })
+              )
+            )
+          )
         const connection = yield* storeGrant(bound, grant)
         return { _tag: "Connected", connection } satisfies CallbackResult
       })

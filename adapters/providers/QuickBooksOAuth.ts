@@ -180,20 +180,43 @@ export const makeQuickBooksOAuth = (config: QuickBooksOAuthConfig): OAuthProvide
           scopes: config.scopes
         })
 
-  /** Display name only: a failed lookup leaves it null rather than failing a connect that already holds tokens. */
-  const companyName = (client: OAuthClient, realmId: string) =>
-    call(() =>
-      client.makeApiCall({
-        url: `${new URL(`/v3/company/${realmId}/companyinfo/${realmId}`, config.apiBaseUrl)}?minorversion=75`,
-        method: "GET",
-        timeout: timeoutMs
-      })
-    ).pipe(
+  /**
+   * The callback's `realmId` is only a claim of the redirect URL, which the user can edit: the new access token must
+   * open that company's CompanyInfo before anything is stored. Refused (401/403) → the grant proves nothing and is
+   * revoked; unreachable → a retryable failure, never a success.
+   */
+  const proveCompany = (client: OAuthClient, realmId: string) =>
+    Effect.tryPromise({
+      try: () =>
+        client.makeApiCall({
+          url: `${new URL(`/v3/company/${encodeURIComponent(realmId)}/companyinfo/${encodeURIComponent(realmId)}`, config.apiBaseUrl)}?minorversion=75`,
+          method: "GET",
+          timeout: timeoutMs
+        }),
+      catch: (cause): OAuthGrantRejected | ProviderUnavailable => {
+        const status = apiCallStatus(cause)
+        return status === undefined || status === 408 || status === 429 || status >= 500
+          ? unavailable(`QuickBooks could not confirm company ${realmId} (${status ?? "unreachable"})`, true)
+          : new OAuthGrantRejected({
+              provider: "quickbooks",
+              code: "account_not_proven",
+              message: `QuickBooks did not confirm company ${realmId} for the new token (${status})`
+            })
+      }
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: config.timeout,
+        orElse: () => Effect.fail(unavailable("QuickBooks CompanyInfo timed out", true))
+      }),
       Effect.map((r) => {
         const name = (r.json as { CompanyInfo?: { CompanyName?: unknown } } | null)?.CompanyInfo?.CompanyName
         return typeof name === "string" ? name : null
       }),
-      Effect.catch((e) => Effect.logWarning("QuickBooks company lookup failed", e.message).pipe(Effect.as(null)))
+      Effect.tapError((e) =>
+        e._tag === "OAuthGrantRejected"
+          ? call(() => client.revoke({ access_token: client.getToken().access_token })).pipe(Effect.ignore)
+          : Effect.void
+      )
     )
 
   return {
@@ -218,7 +241,7 @@ export const makeQuickBooksOAuth = (config: QuickBooksOAuthConfig): OAuthProvide
       callback.searchParams.set("code", exchange.code)
       const response = yield* call(() => client.createToken(callback.toString()))
       const tokens = yield* toTokenSet(response.json as IntuitTokenJson | null, obtainedAt)
-      const accountName = yield* companyName(client, realmId)
+      const accountName = yield* proveCompany(client, realmId)
       return { ...tokens, accountId: realmId, accountName, extra: {} } satisfies TokenGrant
     }),
 

@@ -56,9 +56,11 @@ export const fakeOAuthState = () => {
         offset += ms
       },
       /** Plays the account owner at the authorize page; returns the redirect's query. */
-      consent: async (authorizeUrl: string, choice: { readonly deny?: boolean } = {}) => {
+      /** Plays the user at the authorize page: approve (for `account`, one of the user's companies/merchants) or deny. */
+      consent: async (authorizeUrl: string, choice: { readonly deny?: boolean; readonly account?: string } = {}) => {
         const target = new URL(authorizeUrl)
         if (choice.deny === true) target.searchParams.set("deny", "1")
+        if (choice.account !== undefined) target.searchParams.set("account", choice.account)
         const response = await fetch(target, { redirect: "manual" })
         const location = response.headers.get("location")
         if (response.status !== 302 || location === null) throw new Error(`authorize answered ${response.status}`)

@@ -10,7 +10,8 @@ export type { FakeOAuthFailure } from "./FakeOAuth.ts"
  * the wire `intuit-oauth` speaks (PROVIDERS.md §1a, §1f, §4, §8): form body +
  * Basic client auth, 1 h access tokens, refresh tokens that rotate on every
  * refresh (the old one is dead after use, so a lost rotation shows up as
- * `invalid_grant` and in `staleRefreshes`), `realmId` on the redirect. No PKCE.
+ * `invalid_grant` and in `staleRefreshes`), `realmId` on the redirect (the company the user chose; its tokens open
+ * that company only). No PKCE.
  * Paths are Intuit's: `/connect/oauth2`, `/oauth2/v1/tokens/bearer`,
  * `/v2/oauth2/tokens/revoke`, `/v3/company/{realm}/companyinfo/{realm}`.
  */
@@ -24,9 +25,12 @@ export interface FakeQuickBooksOptions {
 
 interface Code extends AuthorizationCode {
   readonly redirectUri: string
+  /** The company the user chose on the consent page. */
+  readonly realm: string
 }
 
 interface Grant {
+  readonly realm: string
   revoked: boolean
 }
 
@@ -105,11 +109,12 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
       target.searchParams.set("error", "access_denied")
       if (state !== null) target.searchParams.set("state", state)
     } else {
+      const realm = q.get("account") ?? realmId
       const code = token("AB11fakeCode")
-      codes.set(code, { redirectUri, issuedAt: now(), used: false })
+      codes.set(code, { redirectUri, issuedAt: now(), used: false, realm })
       target.searchParams.set("code", code)
       if (state !== null) target.searchParams.set("state", state)
-      target.searchParams.set("realmId", realmId)
+      target.searchParams.set("realmId", realm)
     }
     return redirect(target)
   }
@@ -128,7 +133,7 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
       const code = oauth.redeem(codes.get(form.get("code") ?? ""))
       if (code === undefined) return json(400, { error: "invalid_grant" })
       if (form.get("redirect_uri") !== code.redirectUri) return json(400, { error: "invalid_grant" })
-      return issue(req, { revoked: false })
+      return issue(req, { revoked: false, realm: code.realm })
     }
     if (grantType === "refresh_token") {
       const presented = form.get("refresh_token") ?? ""
@@ -156,11 +161,17 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
     return { status: 200, headers: {}, body: "" }
   }
 
+  let companyInfoOutages = 0
   const companyInfo = (req: IncomingMessage, realm: string) => {
+    if (companyInfoOutages > 0) {
+      companyInfoOutages -= 1
+      return json(503, { Fault: { Error: [{ Message: "Service Unavailable", code: "503" }], type: "SERVICE" } })
+    }
     const found = accessTokens.get(bearerToken(req))
     if (found === undefined || found.grant.revoked || found.expiresAt <= now())
       return json(401, authenticationFault(), { "www-authenticate": 'Bearer realm="Intuit"' })
-    if (realm !== realmId) return json(403, authenticationFault())
+    // A token opens the company it was granted for, and no other.
+    if (realm !== found.grant.realm) return json(403, authenticationFault())
     return json(200, {
       CompanyInfo: {
         CompanyName: companyName,
@@ -199,6 +210,10 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
     /** Calls seen per endpoint; `staleRefreshes` counts refreshes with an already-rotated token. */
     stats: () => ({ ...stats }),
     ...oauth.controls,
+    /** The next `times` CompanyInfo calls answer 503. */
+    companyInfoOutage: (times = 1) => {
+      companyInfoOutages = times
+    },
     close: server.close
   }
 }

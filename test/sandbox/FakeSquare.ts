@@ -24,11 +24,14 @@ interface Code {
   readonly redirectUri: string | null
   readonly scopes: ReadonlyArray<string>
   readonly challenge: string | null
+  /** The merchant the user signed in as on the consent page. */
+  readonly merchant: string
   readonly issuedAt: number
   used: boolean
 }
 
 interface Grant {
+  readonly merchant: string
   readonly pkce: boolean
   readonly scopes: ReadonlyArray<string>
   revoked: boolean
@@ -81,7 +84,7 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
       access_token: accessToken,
       token_type: "bearer",
       expires_at: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z"),
-      merchant_id: merchantId,
+      merchant_id: grant.merchant,
       refresh_token: refreshToken,
       short_lived: false,
       ...(grant.pkce ? { refresh_token_expires_at: new Date(now() + 90 * DAY).toISOString() } : {})
@@ -122,6 +125,7 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
         redirectUri,
         scopes: (q.get("scope") ?? "").split(/[ +]/).filter((s) => s !== ""),
         challenge: q.get("code_challenge"),
+        merchant: q.get("account") ?? merchantId,
         issuedAt: now(),
         used: false
       })
@@ -154,7 +158,12 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
       } else if (secret !== clientSecret) {
         return secretRequired()
       }
-      const grant: Grant = { pkce: code.challenge !== null, scopes: code.scopes, revoked: false }
+      const grant: Grant = {
+        merchant: code.merchant,
+        pkce: code.challenge !== null,
+        scopes: code.scopes,
+        revoked: false
+      }
       const refreshToken = token("EQAAl")
       refreshTokens.set(refreshToken, grant)
       return issue(grant, refreshToken)
@@ -212,7 +221,7 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
           scopes: found.grant.scopes,
           expires_at: new Date(found.expiresAt).toISOString(),
           client_id: clientId,
-          merchant_id: merchantId
+          merchant_id: found.grant.merchant
         })
       }
       if (route === "GET /v2/locations") {
