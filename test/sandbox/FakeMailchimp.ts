@@ -50,7 +50,7 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
 
   const codes = new Map<string, Code>()
   const accessTokens = new Set<string>()
-  const stats = { authorizations: 0, exchanges: 0, refreshes: 0, revocations: 0, metadata: 0 }
+  const stats = { authorizations: 0, exchanges: 0, refreshes: 0, revocations: 0, metadata: 0, pings: 0 }
   const oauth = fakeOAuthState()
   const { now, takeFailure } = oauth
   let url = ""
@@ -115,6 +115,7 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
   }
 
   const ping = (req: IncomingMessage) => {
+    stats.pings += 1
     if (!accessTokens.has(bearerToken(req)))
       return problem(
         401,
