@@ -7,6 +7,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
 import { JoseTokenVerifier } from "../../adapters/http/JoseTokenVerifier.ts"
 import { TokenVerifier } from "../../ports/TokenVerifier.ts"
+import { tempDir } from "../support/TempDir.ts"
 import { TestDatabaseUrls } from "../support/TestDatabase.ts"
 
 const run = (script: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
@@ -15,6 +16,22 @@ const run = (script: string, args: ReadonlyArray<string>, env: Record<string, st
       env: { PATH: process.env.PATH ?? "", ...env },
       cwd: new URL("../..", import.meta.url).pathname
     })
+  )
+
+/** Runs a script that is expected to fail, for its exit code and output. */
+const runFailing = (script: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+  Effect.promise(() =>
+    promisify(execFile)(process.execPath, [script, ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      cwd: new URL("../..", import.meta.url).pathname
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => ({
+        code: error.code,
+        stdout: error.stdout,
+        stderr: error.stderr
+      })
+    )
   )
 
 layer(TestDatabaseUrls.layer, { timeout: "60 seconds" })("command line", (it) => {
@@ -57,6 +74,58 @@ layer(TestDatabaseUrls.layer, { timeout: "60 seconds" })("command line", (it) =>
       assert.deepStrictEqual([...principal.venueIds], [venue])
       assert.strictEqual(principal.role, "venue_admin")
       assert.notInclude(stdout + stderr, secret.trim())
+    })
+  )
+
+  it.effect("npm run token -- --help prints the usage and exits 0", () =>
+    Effect.gen(function* () {
+      const { stdout } = yield* run("adapters/main/token.ts", ["--help"], { DATA_DIR: yield* tempDir("token-") })
+      assert.match(stdout, /^Usage: npm run token -- /)
+      assert.include(stdout, "--role admin|venue_admin|viewer")
+    })
+  )
+
+  it.effect(
+    "npm run token refuses what the service would refuse, naming the option, and prints no token",
+    () =>
+      Effect.gen(function* () {
+        const env = { DATA_DIR: yield* tempDir("token-") }
+        const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
+          [["--tenant", "foo"], /--tenant "foo": Expected a UUID/],
+          [["--role", "superuser"], /--role "superuser": Expected "admin" \| "venue_admin" \| "viewer"/],
+          [["--venue", "x"], /--venue "x": Expected a UUID/],
+          [["--ttl", "-5m"], /--ttl/],
+          [["--ttl=-5m"], /--ttl "-5m": expected a positive/],
+          [["--ttl", "25h"], /--ttl 25h: longer than JWT_MAX_TTL/],
+          [["--bogus"], /Unknown option '--bogus'/]
+        ]
+        const results = yield* Effect.forEach(cases, ([args]) => runFailing("adapters/main/token.ts", args, env), {
+          concurrency: 4
+        })
+        for (const [i, [args, message]] of cases.entries()) {
+          const result = results[i]!
+          assert.strictEqual(result.code, 2, `${args.join(" ")}: ${result.stderr}`)
+          assert.match(result.stderr, message, args.join(" "))
+          assert.include(result.stderr, "Usage: npm run token -- ")
+          assert.notMatch(result.stderr, /^\s+at /m, "no stack trace")
+          assert.strictEqual(result.stdout, "", `${args.join(" ")} printed a token`)
+        }
+        const shorter = yield* runFailing("adapters/main/token.ts", ["--ttl", "2h"], { ...env, JWT_MAX_TTL: "1 hour" })
+        assert.strictEqual(shorter.code, 2)
+        assert.match(shorter.stderr, /--ttl 2h: longer than JWT_MAX_TTL \(1h\)/)
+      }),
+    { timeout: 180_000 }
+  )
+
+  it.effect("npm run token --ttl sets the token's lifetime", () =>
+    Effect.gen(function* () {
+      const { stdout } = yield* run("adapters/main/token.ts", ["--role", "viewer", "--ttl", "30m"], {
+        DATA_DIR: yield* tempDir("token-")
+      })
+      const token = stdout.trim().split("\n").at(-1)!
+      const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8"))
+      assert.strictEqual(claims.exp - claims.iat, 30 * 60)
+      assert.strictEqual(claims.role, "viewer")
     })
   )
 })
