@@ -1,5 +1,5 @@
 import { Effect, Layer } from "effect"
-import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
+import { HttpApiBuilder } from "effect/http-api"
 import { AccessTokenCheck } from "../../application/AccessTokenCheck.ts"
 import { Connections } from "../../application/Connections.ts"
 import { NeedsReauth } from "../../application/NeedsReauth.ts"
@@ -7,6 +7,7 @@ import { OAuthConnections } from "../../application/OAuthConnections.ts"
 import { TokenRefresher, TokenRefresherFiber } from "../../application/TokenRefresher.ts"
 import { TokenVault } from "../../application/TokenVault.ts"
 import { Api } from "../http/Api.ts"
+import { ApiDocs } from "../http/ApiDocs.ts"
 import { AuthorizationLive } from "../http/AuthorizationLive.ts"
 import { ConnectionsHttp } from "../http/ConnectionsHttp.ts"
 import { HealthHttp } from "../http/HealthHttp.ts"
@@ -28,8 +29,8 @@ import { Role, WebhookAdapters, WebhookUseCases, WebhookWorkerLive } from "./Web
 
 /** The HTTP surface: the API, its OpenAPI document and Scalar docs, request ids and JSON errors. */
 export const HttpRoutes = Layer.mergeAll(
-  HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }),
-  HttpApiScalar.layer(Api, { path: "/docs" }),
+  HttpApiBuilder.layer(Api),
+  ApiDocs,
   RequestContext,
   WebhookReceiveRoutes
 ).pipe(
