@@ -12,7 +12,7 @@ import {
   type OAuthProviderName,
   type TokenGrant
 } from "../domain/OAuth.ts"
-import { InvalidOAuthState } from "../domain/OAuthErrors.ts"
+import { IncompleteOAuthCallback, InvalidOAuthState } from "../domain/OAuthErrors.ts"
 import type { Principal } from "../domain/Principal.ts"
 import { lifecycleOf, renewAt } from "../domain/TokenLifecycle.ts"
 import { ConnectionStore } from "../ports/ConnectionStore.ts"
@@ -217,7 +217,9 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
       ) {
         yield* Effect.annotateCurrentSpan({ provider })
         const outcome = callbackOutcome(query)
-        if (outcome._tag === "Malformed" || outcome.state === null) return yield* new InvalidOAuthState({ provider })
+        if (outcome._tag === "Malformed")
+          return yield* new IncompleteOAuthCallback({ provider, missing: outcome.missing })
+        if (outcome.state === null) return yield* new IncompleteOAuthCallback({ provider, missing: "state" })
         const binding = yield* states.consume(yield* sha256(outcome.state), provider)
         if (Option.isNone(binding)) return yield* new InvalidOAuthState({ provider })
         const bound = binding.value

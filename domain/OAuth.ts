@@ -71,13 +71,14 @@ export class OAuthNotConfigured extends Schema.TaggedError<OAuthNotConfigured>()
 export type CallbackOutcome =
   | { readonly _tag: "Code"; readonly code: string; readonly state: string }
   | { readonly _tag: "Denied"; readonly state: string | null; readonly error: string }
-  | { readonly _tag: "Malformed" }
+  | { readonly _tag: "Malformed"; readonly missing: "code" | "state" }
 
 export const callbackOutcome = (query: Readonly<Record<string, string | undefined>>): CallbackOutcome => {
   const { code, state, error } = query
   if (error !== undefined && error !== "") return { _tag: "Denied", state: state ?? null, error }
-  if (code !== undefined && code !== "" && state !== undefined && state !== "") return { _tag: "Code", code, state }
-  return { _tag: "Malformed" }
+  if (state === undefined || state === "") return { _tag: "Malformed", missing: "state" }
+  if (code === undefined || code === "") return { _tag: "Malformed", missing: "code" }
+  return { _tag: "Code", code, state }
 }
 
 /**

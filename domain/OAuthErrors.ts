@@ -7,6 +7,12 @@ export class InvalidOAuthState extends Schema.TaggedError<InvalidOAuthState>()("
   provider: OAuthProviderName
 }) {}
 
+/** The provider's redirect lacks the code or the state (checked before the state is looked up or spent). */
+export class IncompleteOAuthCallback extends Schema.TaggedError<IncompleteOAuthCallback>()("IncompleteOAuthCallback", {
+  provider: OAuthProviderName,
+  missing: Schema.Literals(["code", "state"])
+}) {}
+
 /** The provider refused the stored grant: the venue must connect again; no refresh is attempted until it does. */
 export class ReauthorizationRequired extends Schema.TaggedError<ReauthorizationRequired>()("ReauthorizationRequired", {
   provider: OAuthProviderName,

@@ -1,9 +1,15 @@
 import type { TokenError } from "../../application/TokenVault.ts"
 import type { OAuthGrantRejected, OAuthNotConfigured } from "../../domain/OAuth.ts"
-import type { InvalidOAuthState } from "../../domain/OAuthErrors.ts"
+import type { IncompleteOAuthCallback, InvalidOAuthState } from "../../domain/OAuthErrors.ts"
 import { BadRequest, Conflict, type DomainError, toHttpError, UnprocessableEntity } from "./ApiErrors.ts"
 
-export type OAuthError = DomainError | TokenError | OAuthNotConfigured | OAuthGrantRejected | InvalidOAuthState
+export type OAuthError =
+  | DomainError
+  | TokenError
+  | OAuthNotConfigured
+  | OAuthGrantRejected
+  | InvalidOAuthState
+  | IncompleteOAuthCallback
 
 /** Domain errors of the OAuth flows as HTTP errors; the rest as everywhere else (`toHttpError`). */
 export const toOAuthHttpError = (error: OAuthError) => {
@@ -19,6 +25,12 @@ export const toOAuthHttpError = (error: OAuthError) => {
         code: error._tag,
         message: "the state is unknown, expired, already used or for another provider; start the connection again",
         field: "state"
+      })
+    case "IncompleteOAuthCallback":
+      return new BadRequest({
+        code: error._tag,
+        message: `the ${error.provider} redirect carries no ${error.missing}; start the connection again`,
+        field: error.missing
       })
     case "OAuthGrantRejected":
       return new BadRequest({ code: error._tag, message: error.message, field: "code" })

@@ -137,6 +137,23 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })("OAuth conn
     })
   )
 
+  it.effect("a callback without code or state says which is missing, and a valid state stays usable", () =>
+    Effect.gen(function* () {
+      const { query } = yield* authorize("square", venue(20))
+      const before = yield* snapshot
+      const noCode = yield* callback("square", { state: query.state! })
+      assert.strictEqual(noCode.status, 400)
+      assert.strictEqual(noCode.body.field, "code")
+      assert.strictEqual(noCode.body.code, "IncompleteOAuthCallback")
+      assert.match(noCode.body.message, /no code/)
+      const noState = yield* callback("square", { code: query.code! })
+      assert.strictEqual(noState.status, 400)
+      assert.strictEqual(noState.body.field, "state")
+      assert.deepStrictEqual(yield* snapshot, before)
+      assert.strictEqual((yield* callback("square", query)).status, 200)
+    })
+  )
+
   it.effect("a code from another venue's authorization does not connect this venue (PKCE binds it)", () =>
     Effect.gen(function* () {
       const a = yield* authorize("square", venue(5))

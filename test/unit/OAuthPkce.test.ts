@@ -47,7 +47,8 @@ describe("callbackOutcome", () => {
   })
 
   it("a code without state, or nothing, is malformed", () => {
-    assert.strictEqual(callbackOutcome({ code: "c1" })._tag, "Malformed")
+    assert.deepStrictEqual(callbackOutcome({ code: "c1" }), { _tag: "Malformed", missing: "state" })
+    assert.deepStrictEqual(callbackOutcome({ state: "s1" }), { _tag: "Malformed", missing: "code" })
     assert.strictEqual(callbackOutcome({})._tag, "Malformed")
     assert.strictEqual(callbackOutcome({ code: "", state: "s" })._tag, "Malformed")
   })
