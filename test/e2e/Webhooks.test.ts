@@ -399,7 +399,7 @@ describe("webhooks end to end", () => {
           assert.strictEqual(JSON.parse(own.text).stored, 1)
           const platform = yield* deliver("stripe", raw, stripeHeader(raw, s.stripe), `?endpoint=${publicId}`)
           assert.strictEqual(platform.status, 401, "the service-wide secret is not tried for an endpoint")
-          yield* statusIs("stripe", "evt_own_account_1", "ignored")
+          yield* statusIs("stripe", "evt_own_account_1", "processed")
 
           const gone = yield* call("POST", "/api/v1/integrations/stripe/disconnect", {
             caller: admin,
