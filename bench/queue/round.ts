@@ -4,9 +4,10 @@
  *
  * Phases, on a fresh queue under a unique key prefix (deleted afterwards):
  *  1. warm-up: `BENCH_WARMUP` messages offered and processed;
- *  2. offer: `BENCH_MESSAGES` offers, `BENCH_OFFER_CONCURRENCY` in flight, nobody consuming → messages/s;
+ *  2. offer: `BENCH_MESSAGES` offers, `BENCH_OFFER_CONCURRENCY` in flight, nobody consuming → messages/s, and CPU of
+ *     this process per message (less sensitive than rates to other load on a shared machine);
  *  3. process: that backlog taken by `BENCH_CONCURRENCY` takers with a trivial handler → messages/s, first message
- *     handled to last;
+ *     handled to last, and CPU per message;
  *  4. latency, API → worker: `BENCH_RATE` offers/s for `BENCH_LATENCY_SECONDS` from a producer with its own store
  *     instance and connections (as a `ROLE=api` process), offer call → handler start, p50/p99;
  *  5. latency, one process: the same, offered through the consumer's own store instance (`ROLE=all`);
@@ -27,11 +28,11 @@ const subjectName = env.BENCH_QUEUE_SUBJECT ?? "ours"
 const prefix = env.BENCH_QUEUE_PREFIX ?? `bench:queue:${Date.now().toString(36)}:`
 const redisUrl = env.REDIS_URL ?? "redis://127.0.0.1:6379"
 const warmup = Number(env.BENCH_WARMUP ?? 500)
-const messages = Number(env.BENCH_MESSAGES ?? 5_000)
+const messages = Number(env.BENCH_MESSAGES ?? 2_000)
 const offerConcurrency = Number(env.BENCH_OFFER_CONCURRENCY ?? 50)
 const concurrency = Number(env.BENCH_CONCURRENCY ?? 8)
-const rate = Number(env.BENCH_RATE ?? 200)
-const latencySeconds = Number(env.BENCH_LATENCY_SECONDS ?? 4)
+const rate = Number(env.BENCH_RATE ?? 100)
+const latencySeconds = Number(env.BENCH_LATENCY_SECONDS ?? 5)
 const idleSeconds = Number(env.BENCH_IDLE_SECONDS ?? 3)
 const queueName = "bench"
 
@@ -211,6 +212,12 @@ const until = (count: () => number, target: number, timeoutMs: number) =>
     check()
   })
 
+/** CPU of this process (user + system) since `since`, in microseconds. */
+const cpuMicros = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since)
+  return used.user + used.system
+}
+
 const quantile = (sorted: ReadonlyArray<number>, q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
 
@@ -265,40 +272,46 @@ try {
 
   handled = 0
   let t = performance.now()
+  let cpu = process.cpuUsage()
   await offerMany(subject.offer, messages, offerConcurrency)
   const offerRate = messages / ((performance.now() - t) / 1_000)
+  const offerCpuUs = cpuMicros(cpu) / messages
 
   // steady draining, first message to last: how soon a poller notices the backlog is a latency figure
   let first = 0
   onMessage = () => {
     if (handled++ === 0) first = performance.now()
   }
+  cpu = process.cpuUsage()
   await subject.start()
   await until(count, messages, 120_000)
   const processRate = (messages - 1) / ((performance.now() - first) / 1_000)
+  const processCpuUs = cpuMicros(cpu) / messages
 
   const worker = await latency(subject, subject.offer)
   const same = await latency(subject, subject.offerLocal)
 
   onMessage = () => {}
   await new Promise((resolve) => setTimeout(resolve, 1_000))
-  const cpu = process.cpuUsage()
+  cpu = process.cpuUsage()
   const sent = commands
   t = performance.now()
   await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1_000))
   const idleSecondsMeasured = (performance.now() - t) / 1_000
-  const used = process.cpuUsage(cpu)
+  const idleCpuMs = cpuMicros(cpu) / 1_000 / idleSecondsMeasured
   await subject.stop()
 
   process.stdout.write(
     `${JSON.stringify({
       subject: subjectName,
       offerRate,
+      offerCpuUs,
       processRate,
+      processCpuUs,
       worker,
       same,
       idleCommands: (commands - sent) / idleSecondsMeasured,
-      idleCpuMs: (used.user + used.system) / 1_000 / idleSecondsMeasured
+      idleCpuMs
     })}\n`
   )
 } finally {

@@ -9,8 +9,8 @@
  *   npm run bench:queue
  *
  * Env: BENCH_ROUNDS (5), BENCH_SECONDS (600), BENCH_SUBJECTS (ours,effect,effect-100ms,bullmq), REDIS_URL
- * (redis://127.0.0.1:6379), and for each round (see round.ts) BENCH_MESSAGES (5000), BENCH_WARMUP (500),
- * BENCH_OFFER_CONCURRENCY (50), BENCH_CONCURRENCY (8), BENCH_RATE (200), BENCH_LATENCY_SECONDS (4),
+ * (redis://127.0.0.1:6379), and for each round (see round.ts) BENCH_MESSAGES (2000), BENCH_WARMUP (500),
+ * BENCH_OFFER_CONCURRENCY (50), BENCH_CONCURRENCY (8), BENCH_RATE (100), BENCH_LATENCY_SECONDS (5),
  * BENCH_IDLE_SECONDS (3).
  */
 import { execFileSync } from "node:child_process"
@@ -41,7 +41,9 @@ interface Latency {
 interface Result {
   readonly subject: string
   readonly offerRate: number
+  readonly offerCpuUs: number
   readonly processRate: number
+  readonly processCpuUs: number
   readonly worker: Latency
   readonly same: Latency
   readonly idleCommands: number
@@ -80,7 +82,8 @@ try {
       const result = measure(subject, round)
       results.get(subject)?.push(result)
       process.stderr.write(
-        `round ${round} ${subject}: offer ${result.offerRate.toFixed(0)}/s, process ${result.processRate.toFixed(0)}/s, ` +
+        `round ${round} ${subject}: offer ${result.offerRate.toFixed(0)}/s ${result.offerCpuUs.toFixed(0)} µs CPU each, ` +
+          `process ${result.processRate.toFixed(0)}/s ${result.processCpuUs.toFixed(0)} µs CPU each, ` +
           `API→worker p50 ${result.worker.p50.toFixed(1)} ms p99 ${result.worker.p99.toFixed(1)} ms, ` +
           `one process p50 ${result.same.p50.toFixed(1)} ms p99 ${result.same.p99.toFixed(1)} ms, ` +
           `idle ${result.idleCommands.toFixed(1)} cmd/s ${result.idleCpuMs.toFixed(1)} ms CPU/s\n`
@@ -105,7 +108,9 @@ const figure = (xs: ReadonlyArray<number>, digits: number) => {
 const columns = [
   "store",
   "offer msg/s",
+  "offer CPU µs/msg",
   "process msg/s",
+  "process CPU µs/msg",
   "API→worker p50 ms",
   "API→worker p99 ms",
   "one process p50 ms",
@@ -124,7 +129,15 @@ const rows = subjects.map((subject) => {
       0
     ),
     figure(
+      rs.map((r) => r.offerCpuUs),
+      0
+    ),
+    figure(
       rs.map((r) => r.processRate),
+      0
+    ),
+    figure(
+      rs.map((r) => r.processCpuUs),
       0
     ),
     ms(rs.map((r) => r.worker.p50)),
