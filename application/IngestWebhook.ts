@@ -120,6 +120,7 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
       provider: Provider,
       event: WebhookEvent,
       payloadJson: string,
+      raw: Uint8Array,
       endpoint: string | undefined,
       traceParent: string | null
     ) => ({
@@ -130,6 +131,7 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
       endpoint: endpoint ?? null,
       occurredAt: event.occurredAt === null ? null : DateTime.formatIso(event.occurredAt),
       payloadJson,
+      raw,
       traceParent
     })
 
@@ -137,7 +139,7 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
     const accept = Effect.fn("IngestWebhook.accept")(function* (
       provider: Provider,
       events: ReadonlyArray<WebhookEvent>,
-      body: { readonly json: string | undefined; readonly endpoint: string | undefined },
+      body: { readonly json: string | undefined; readonly raw: Uint8Array; readonly endpoint: string | undefined },
       traceParent: string | null
     ) {
       // The common single-event delivery is stored as received, without a fan-out.
@@ -146,13 +148,22 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
         single !== undefined
           ? [
               yield* inbox.store(
-                entryOf(provider, single, body.json ?? JSON.stringify(single.payload), body.endpoint, traceParent)
+                entryOf(
+                  provider,
+                  single,
+                  body.json ?? JSON.stringify(single.payload),
+                  body.raw,
+                  body.endpoint,
+                  traceParent
+                )
               )
             ]
           : yield* Effect.forEach(
               events,
               (event) =>
-                inbox.store(entryOf(provider, event, JSON.stringify(event.payload), body.endpoint, traceParent)),
+                inbox.store(
+                  entryOf(provider, event, JSON.stringify(event.payload), body.raw, body.endpoint, traceParent)
+                ),
               { concurrency: "unbounded" }
             )
       const copies = outcomes.length === 1 ? outcomes[0]! : outcomes.flat()

@@ -85,6 +85,26 @@ const decodeText = (provider: Provider, raw: Uint8Array) =>
     catch: () => new MalformedWebhook({ provider, message: "body is not UTF-8" })
   })
 
+/** Deeper than any provider's documented payload, and well within what PostgreSQL's jsonb parser can take. */
+export const maxJsonDepth = 128
+
+/** Whether arrays and objects nest deeper than `max`: one pass over the text, strings skipped. */
+const nestsDeeperThan = (text: string, max: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true
+    } else if (c === 125 || c === 93) depth--
+  }
+  return false
+}
+
 const decodeJson = (provider: Provider, raw: Uint8Array, contentType: string | undefined) =>
   Effect.gen(function* () {
     const media = mediaType(contentType)
@@ -92,6 +112,7 @@ const decodeJson = (provider: Provider, raw: Uint8Array, contentType: string | u
       return yield* malformed(provider, `content type ${media} is not JSON`)
     }
     const text = yield* decodeText(provider, raw)
+    if (nestsDeeperThan(text, maxJsonDepth)) return yield* malformed(provider, `body nests deeper than ${maxJsonDepth}`)
     return yield* Effect.try({
       try: () => JSON.parse(text) as Json,
       catch: () => new MalformedWebhook({ provider, message: "body is not valid JSON" })
@@ -264,9 +285,34 @@ const parsers: Record<
   mailchimp: parseMailchimp
 }
 
+/** Longest event id, type or account id kept: provider ids are far shorter. */
+export const maxKeyLength = 255
+
+// Control characters (NUL above all) and lone surrogates are no key a provider sends, and no text PostgreSQL stores.
+const unprintable = /[\u0000-\u001f\u007f]/
+
+const keyProblem = (value: string | null): string | null => {
+  if (value === null) return null
+  if (value.length > maxKeyLength) return `is longer than ${maxKeyLength} characters`
+  if (unprintable.test(value) || !value.isWellFormed()) return "holds a control character or a lone surrogate"
+  return null
+}
+
+/** The keys an event is stored, routed and de-duplicated by must be short, printable text. */
+const checkKeys = (provider: Provider, events: ReadonlyArray<WebhookEvent>) => {
+  for (const [index, event] of events.entries()) {
+    for (const field of ["eventId", "type", "accountId"] as const) {
+      const problem = keyProblem(event[field])
+      if (problem !== null) return malformed(provider, `event ${index}: ${field} ${problem}`)
+    }
+  }
+  return Effect.succeed(events)
+}
+
 /** One body can carry several events (QuickBooks); an empty list is a valid, acknowledgeable delivery. */
 export const parseWebhook = (
   provider: Provider,
   raw: Uint8Array,
   contentType?: string
-): Effect.Effect<ReadonlyArray<WebhookEvent>, MalformedWebhook> => parsers[provider](raw, contentType)
+): Effect.Effect<ReadonlyArray<WebhookEvent>, MalformedWebhook> =>
+  Effect.flatMap(parsers[provider](raw, contentType), (events) => checkKeys(provider, events))

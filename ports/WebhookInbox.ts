@@ -24,6 +24,8 @@ export interface InboxEntry {
   readonly endpoint: string | null
   readonly occurredAt: string | null
   readonly payloadJson: string
+  /** The delivery's bytes exactly as received and signed (a delivery of several events: each keeps them all). */
+  readonly raw: Uint8Array
   /** W3C traceparent of the request that stored it. */
   readonly traceParent: string | null
 }

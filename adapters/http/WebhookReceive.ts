@@ -7,6 +7,7 @@
 import { Effect, Option } from "effect"
 import type { IngestWebhook } from "../../application/IngestWebhook.ts"
 import { traceParentOf } from "../../application/ProcessWebhookEvent.ts"
+import { isEndpointPublicId } from "../../domain/Ids.ts"
 import { type Provider, Provider as ProviderSchema } from "../../domain/Provider.ts"
 import { parseWebhook } from "../../domain/WebhookEvent.ts"
 import { verifyWebhook } from "../webhook/WebhookVerifier.ts"
@@ -57,7 +58,9 @@ export const receiveWebhook = (
   Effect.gen(function* () {
     const { raw, headers } = delivery
     const query = queryOf(delivery.url)
-    const endpoint = typeof query.endpoint === "string" ? query.endpoint : undefined
+    // A malformed `?endpoint=` names no connection: refused like any delivery whose secret cannot be found.
+    if (query.endpoint !== undefined && !isEndpointPublicId(query.endpoint)) return unauthorized
+    const endpoint = query.endpoint
     const { secrets, notificationUrl } = yield* ingest.secretsFor(provider, endpoint)
     const verified = yield* Effect.result(verifyWebhook(provider, { raw, headers, query, secrets, notificationUrl }))
     if (verified._tag === "Failure") return unauthorized
@@ -76,7 +79,7 @@ export const receiveWebhook = (
     const accepted = yield* ingest.accept(
       provider,
       parsed.success,
-      { json: provider === "mailchimp" ? undefined : utf8.decode(raw), endpoint },
+      { json: provider === "mailchimp" ? undefined : utf8.decode(raw), raw, endpoint },
       Option.match(span, { onNone: () => null, onSome: traceParentOf })
     )
     return { status: 200, body: { received: true, ...accepted } } satisfies WebhookReply

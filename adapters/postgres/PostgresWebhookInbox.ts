@@ -10,8 +10,8 @@ import {
   InboxEvent,
   InboxUnavailable,
   type PendingEvent,
-  type StoreOutcome,
   type StoredCopy,
+  type StoreOutcome,
   WebhookInbox
 } from "../../ports/WebhookInbox.ts"
 import { withTenant } from "./TenantTransaction.ts"
@@ -32,13 +32,38 @@ const isSqlError = (u: unknown): u is SqlError.SqlError => SqlError.isSqlError(u
 // Read through a client without name transforms, so the payload's own keys (`old_email`, `api_version`) stay as sent.
 const eventColumns = `id, tenant_id AS "tenantId", connection_id AS "connectionId", provider, event_id AS "eventId",
   event_type AS "type", status, account_id AS "accountId", attempts, last_error AS "lastError",
-  occurred_at AS "occurredAt", received_at AS "receivedAt", processed_at AS "processedAt", payload`
+  occurred_at AS "occurredAt", received_at AS "receivedAt", processed_at AS "processedAt", payload,
+  CASE WHEN payload IS NULL THEN body END AS body`
 
-/** One event as an element of the `webhook_ingest` array; the payload text is embedded as is. */
+// jsonb holds no NUL and no unpaired surrogate; any \u0000 or surrogate escape keeps the payload in `body` only.
+const unholdable = /\\u(?:0000|[dD][89a-fA-F])/
+
+/**
+ * One event as an element of the `webhook_ingest` array: the payload text embedded as is where jsonb can hold it,
+ * the delivery's bytes in base64 always.
+ */
 const entryJson = (e: InboxEntry): string =>
   `{"provider":${JSON.stringify(e.provider)},"event_id":${JSON.stringify(e.eventId)},"event_type":${JSON.stringify(e.type)},` +
   `"account_id":${JSON.stringify(e.accountId)},"endpoint":${JSON.stringify(e.endpoint)},` +
-  `"occurred_at":${JSON.stringify(e.occurredAt)},"trace":${JSON.stringify(e.traceParent)},"payload":${e.payloadJson}}`
+  `"occurred_at":${JSON.stringify(e.occurredAt)},"trace":${JSON.stringify(e.traceParent)},` +
+  `"body":"${Buffer.from(e.raw.buffer, e.raw.byteOffset, e.raw.byteLength).toString("base64")}"` +
+  `${unholdable.test(e.payloadJson) ? "" : `,"payload":${e.payloadJson}`}}`
+
+const utf8 = new TextDecoder()
+
+/** A payload PostgreSQL could not hold is read back from the delivery's bytes. */
+const payloadOf = (row: { readonly payload: unknown; readonly body: Uint8Array | null }) => {
+  if (row.payload !== null || row.body === null) return row.payload
+  const text = utf8.decode(row.body)
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return text
+  }
+}
+
+const decodeRow = (row: Record<string, unknown>) =>
+  decodeEvent({ ...row, payload: payloadOf(row as { payload: unknown; body: Uint8Array | null }) })
 
 interface Waiter {
   /** provider and event id: copies of one event in a batch share it. */
@@ -186,7 +211,7 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
     Effect.gen(function* () {
       const [row] = yield* raw`SELECT ${raw.literal(eventColumns)} FROM webhook_events WHERE id = ${id} FOR UPDATE`
       if (row === undefined) return "missing" as const
-      const event = decodeEvent(row)
+      const event = decodeRow(row)
       if (event.status === "processed" || event.status === "ignored") return "settled" as const
       const applied = yield* handler(event)
       yield* sql`UPDATE webhook_events SET status = ${applied}, attempts = attempts + 1, last_error = NULL,
@@ -224,7 +249,7 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
       ${after === undefined ? raw`` : raw`AND (received_at, id) < (SELECT e.received_at, e.id FROM webhook_events e WHERE e.id = ${after}::uuid)`}
       ORDER BY received_at DESC, id DESC
       LIMIT ${filter.limit + 1}`.pipe(withTenant(sql, tenantId), Effect.mapError(unavailable))
-    const events = rows.slice(0, filter.limit).map((row) => decodeEvent(row))
+    const events = rows.slice(0, filter.limit).map(decodeRow)
     const last = events[events.length - 1]
     return { events, next: rows.length > filter.limit && last ? encodeCursor(last.id) : null }
   })
