@@ -1,4 +1,4 @@
-import { Clock, Context, Effect, Layer, Option, Redacted, Schedule, Schema, Semaphore } from "effect"
+import { Clock, Context, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { SecretPlace } from "../domain/Credential.ts"
 import {
   type KeyManagementUnavailable,
@@ -13,6 +13,7 @@ import { isExpired, lifecycleOf, renewAt, type TokenLifecycle } from "../domain/
 import { CredentialVault } from "../ports/CredentialVault.ts"
 import { OAuthProviders } from "../ports/OAuthProvider.ts"
 import { type SealedTokens, type StoredTokens, TokenStore } from "../ports/TokenStore.ts"
+import { makeKeyedLock } from "./KeyedLock.ts"
 import { NeedsReauth } from "./NeedsReauth.ts"
 
 export interface AccessToken {
@@ -98,15 +99,8 @@ export class TokenVault extends Context.Service<TokenVault>()("integration-servi
     const providers = yield* OAuthProviders
     const reauth = yield* NeedsReauth
 
-    const gates = new Map<ConnectionId, Semaphore.Semaphore>()
-    const gate = (id: ConnectionId) => {
-      let semaphore = gates.get(id)
-      if (semaphore === undefined) {
-        semaphore = Semaphore.makeUnsafe(1)
-        gates.set(id, semaphore)
-      }
-      return semaphore.withPermits(1)
-    }
+    // One mutex per connection with callers in flight; it goes away with the last of them.
+    const { withLock: gate } = yield* makeKeyedLock<ConnectionId>()
 
     const place = (stored: StoredTokens, field: "access_token" | "refresh_token") =>
       new SecretPlace({ tenantId: stored.tenantId, venueId: stored.venueId, provider: stored.provider, field })
