@@ -195,10 +195,45 @@ const localTime = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0")
 
-/** An instant written the canonical way: UTC, seconds, milliseconds only when there are some. */
+const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : String(n))
+
+/**
+ * An instant written the canonical way: UTC, seconds, milliseconds only when
+ * there are some. Civil date from day count by arithmetic (no Date object):
+ * this runs once per date field per record.
+ */
 export const formatInstant = (ms: number): string => {
-  const iso = new Date(ms).toISOString()
-  return iso.endsWith(".000Z") ? `${iso.slice(0, 19)}Z` : iso
+  const seconds = Math.floor(ms / 1000)
+  const milli = ms - seconds * 1000
+  const days = Math.floor(seconds / 86_400)
+  let rest = seconds - days * 86_400
+  const hour = Math.floor(rest / 3600)
+  rest -= hour * 3600
+  const minute = Math.floor(rest / 60)
+  const second = rest - minute * 60
+  const z = days + 719_468
+  const era = Math.floor(z / 146_097)
+  const doe = z - era * 146_097
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365)
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
+  const mp = Math.floor((5 * doy + 2) / 153)
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1
+  const month = mp < 10 ? mp + 3 : mp - 9
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+  if (year < 0 || year > 9999) return new Date(ms).toISOString()
+  const date = `${String(year).padStart(4, "0")}-${pad(month)}-${pad(day)}T${pad(hour)}:${pad(minute)}:${pad(second)}`
+  return milli === 0 ? `${date}Z` : `${date}.${pad3(Math.round(milli))}Z`
+}
+
+/** Date.UTC by arithmetic (days from the civil date), for the hot path of date transforms. */
+const utcMillis = (y: number, m: number, d: number, h: number, mi: number, sec: number, ms: number): number => {
+  const year = m <= 2 ? y - 1 : y
+  const era = Math.floor(year / 400)
+  const yoe = year - era * 400
+  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  const days = era * 146_097 + doe - 719_468
+  return (((days * 24 + h) * 60 + mi) * 60 + sec) * 1000 + ms
 }
 
 const readDate = (value: unknown, format: DateFormat, zone: string): number | TransformFailure => {
@@ -213,7 +248,8 @@ const readDate = (value: unknown, format: DateFormat, zone: string): number | Tr
     const m = isoInstant.exec(value)
     if (m === null) return fail()
     const [, y, mo, d, h = "0", mi = "0", s = "0", frac = "", offset] = m
-    const wall = Date.UTC(+y!, +mo! - 1, +d!, +h, +mi, +s, Math.round(Number(`0${frac || ".0"}`) * 1000))
+    const millis = frac === "" ? 0 : Math.round(Number(frac.slice(1, 4).padEnd(3, "0")))
+    const wall = utcMillis(+y!, +mo!, +d!, +h, +mi, +s, millis)
     if (offset === undefined) return instantOfWallClock(zone, wall)
     if (offset === "Z") return wall
     const sign = offset.startsWith("-") ? -1 : 1
@@ -223,7 +259,7 @@ const readDate = (value: unknown, format: DateFormat, zone: string): number | Tr
   const m = format === "date" ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(value) : localTime.exec(value)
   if (m === null) return fail()
   const [, y, mo, d, h = "0", mi = "0", s = "0"] = m
-  return instantOfWallClock(zone, Date.UTC(+y!, +mo! - 1, +d!, +h, +mi, +s))
+  return instantOfWallClock(zone, utcMillis(+y!, +mo!, +d!, +h, +mi, +s, 0))
 }
 
 const writeDate = (ms: number, format: DateFormat, zone: string): unknown => {
@@ -254,6 +290,7 @@ const textOf = (value: unknown, op: string): string | TransformFailure =>
       ? String(value)
       : new TransformFailure(`${op} needs text, got ${Array.isArray(value) ? "an array" : typeof value}`)
 
+const e164Pattern = /^\+[1-9]\d{7,14}$/
 const truthy = new Set(["true", "yes", "y", "1", "on"])
 const falsy = new Set(["false", "no", "n", "0", "off", ""])
 
@@ -297,7 +334,8 @@ export const compileTransform = (
     case "truncate": {
       const max = t.max ?? maxLength ?? Number.POSITIVE_INFINITY
       return onText((s, note) => {
-        if ([...s].length <= max) return s
+        // UTF-16 length bounds the character count, so short text skips counting characters.
+        if (s.length <= max || [...s].length <= max) return s
         note("truncated", `cut from ${[...s].length} to ${max} characters`)
         return [...s].slice(0, max).join("")
       })
@@ -357,6 +395,7 @@ export const compileTransform = (
       return onText((s, note) => {
         const trimmed = s.trim()
         if (trimmed === "") return null
+        if (e164Pattern.test(trimmed)) return trimmed
         const digits = trimmed.replace(/[\s().-]/g, "")
         let e164: string | undefined
         if (/^\+\d+$/.test(digits)) e164 = digits
@@ -366,7 +405,7 @@ export const compileTransform = (
           e164 =
             national.startsWith(code) && code === "1" && national.length === 11 ? `+${national}` : `+${code}${national}`
         }
-        if (e164 === undefined || !/^\+[1-9]\d{7,14}$/.test(e164))
+        if (e164 === undefined || !e164Pattern.test(e164))
           return new TransformFailure(`${JSON.stringify(s)} is not a phone number E.164 can express`)
         if (e164 !== trimmed) note("coerced", `phone written as ${e164}`)
         return e164

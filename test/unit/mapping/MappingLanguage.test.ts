@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
 import { canonicalCatalogs } from "../../../domain/canonical/EntityType.ts"
 import { providerCatalog, sidesOf } from "../../../domain/mapping/Catalogs.ts"
 import { compileRules } from "../../../domain/mapping/Compile.ts"
@@ -6,6 +7,7 @@ import type { FieldCatalog } from "../../../domain/mapping/FieldCatalog.ts"
 import { brokenRules, healRules } from "../../../domain/mapping/Heal.ts"
 import { parsePath } from "../../../domain/mapping/Path.ts"
 import { maxRules, type Rule } from "../../../domain/mapping/Rule.ts"
+import { compileTransform, formatInstant } from "../../../domain/mapping/Transform.ts"
 import { validateRules } from "../../../domain/mapping/Validate.ts"
 
 const stripeCustomer = sidesOf("stripe", "customer", "inbound")
@@ -262,6 +264,27 @@ describe("compiled mappings", () => {
       [{ path: "CustomField[DefinitionId=1].StringValue", type: "string" }]
     )({ attributes: { crew: "Crew 7" } })
     assert.deepStrictEqual(back.output, { CustomField: [{ DefinitionId: "1", StringValue: "Crew 7" }] })
+  })
+})
+
+describe("date arithmetic", () => {
+  it("writes and reads instants exactly as Date does, across the whole 4-digit year range", () => {
+    const toMillis = compileTransform({ op: "date", from: "iso", to: "unixMillis" }, () => () => undefined, undefined)
+    fc.assert(
+      fc.property(fc.integer({ min: -62_135_596_800_000, max: 253_402_300_799_999 }), (ms) => {
+        const iso = new Date(ms).toISOString()
+        assert.strictEqual(formatInstant(ms), iso.endsWith(".000Z") ? `${iso.slice(0, 19)}Z` : iso)
+        assert.strictEqual(
+          toMillis(iso, {}, () => {}),
+          ms
+        )
+        assert.strictEqual(
+          toMillis(iso.replace("Z", "+05:30"), {}, () => {}),
+          ms - 19_800_000
+        )
+      }),
+      { numRuns: 2000 }
+    )
   })
 })
 
