@@ -8,6 +8,8 @@ import { CredentialVault } from "../ports/CredentialVault.ts"
 import { type InboxUnavailable, type StoredCopy, WebhookInbox } from "../ports/WebhookInbox.ts"
 import { messageId, WebhookQueue } from "../ports/WebhookQueue.ts"
 
+const utf8 = new TextEncoder()
+
 /** Which secrets may have signed a delivery; empty means refuse (fail closed). */
 export interface DeliverySecrets {
   readonly secrets: ReadonlyArray<Redacted.Redacted<string>>
@@ -119,8 +121,7 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
     const entryOf = (
       provider: Provider,
       event: WebhookEvent,
-      payloadJson: string,
-      raw: Uint8Array,
+      body: Uint8Array,
       endpoint: string | undefined,
       traceParent: string | null
     ) => ({
@@ -130,8 +131,7 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
       accountId: event.accountId,
       endpoint: endpoint ?? null,
       occurredAt: event.occurredAt === null ? null : DateTime.formatIso(event.occurredAt),
-      payloadJson,
-      raw,
+      body,
       traceParent
     })
 
@@ -139,30 +139,20 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
     const accept = Effect.fn("IngestWebhook.accept")(function* (
       provider: Provider,
       events: ReadonlyArray<WebhookEvent>,
-      body: { readonly json: string | undefined; readonly raw: Uint8Array; readonly endpoint: string | undefined },
+      delivery: { readonly raw: Uint8Array; readonly endpoint: string | undefined },
       traceParent: string | null
     ) {
-      // The common single-event delivery is stored as received, without a fan-out.
+      // The common single-event delivery is stored as received, without a fan-out; an event of a delivery of
+      // several keeps its own JSON.
       const single = events.length === 1 ? events[0] : undefined
       const outcomes =
         single !== undefined
-          ? [
-              yield* inbox.store(
-                entryOf(
-                  provider,
-                  single,
-                  body.json ?? JSON.stringify(single.payload),
-                  body.raw,
-                  body.endpoint,
-                  traceParent
-                )
-              )
-            ]
+          ? [yield* inbox.store(entryOf(provider, single, delivery.raw, delivery.endpoint, traceParent))]
           : yield* Effect.forEach(
               events,
               (event) =>
                 inbox.store(
-                  entryOf(provider, event, JSON.stringify(event.payload), body.raw, body.endpoint, traceParent)
+                  entryOf(provider, event, utf8.encode(JSON.stringify(event.payload)), delivery.endpoint, traceParent)
                 ),
               { concurrency: "unbounded" }
             )

@@ -285,16 +285,37 @@ const parsers: Record<
   mailchimp: parseMailchimp
 }
 
+/**
+ * The payload of a stored event from its bytes (see `InboxEntry.body`): JSON, or Mailchimp's form as the same
+ * nested map `parseWebhook` gives; bytes that are neither come back as their text, never as a failure.
+ */
+export const payloadOfBody = (provider: Provider, body: Uint8Array): Json => {
+  const text = new TextDecoder().decode(body)
+  try {
+    return JSON.parse(text) as Json
+  } catch {
+    if (provider !== "mailchimp") return text
+    const form = parseFormBody(text)
+    return Result.isSuccess(form) ? (form.success as Json) : text
+  }
+}
+
 /** Longest event id, type or account id kept: provider ids are far shorter. */
 export const maxKeyLength = 255
 
 // Control characters (NUL above all) and lone surrogates are no key a provider sends, and no text PostgreSQL stores.
-const unprintable = /[\u0000-\u001f\u007f]/
+const unprintable = (value: string) => {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f) return true
+  }
+  return !value.isWellFormed()
+}
 
 const keyProblem = (value: string | null): string | null => {
   if (value === null) return null
   if (value.length > maxKeyLength) return `is longer than ${maxKeyLength} characters`
-  if (unprintable.test(value) || !value.isWellFormed()) return "holds a control character or a lone surrogate"
+  if (unprintable(value)) return "holds a control character or a lone surrogate"
   return null
 }
 

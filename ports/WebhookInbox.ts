@@ -14,7 +14,7 @@ export const InboxStatus = Schema.Literals([
 ])
 export type InboxStatus = typeof InboxStatus.Type
 
-/** A verified, parsed event ready to store; `payloadJson` is its JSON text (the body as received where possible). */
+/** A verified, parsed event ready to store. */
 export interface InboxEntry {
   readonly provider: Provider
   readonly eventId: string
@@ -23,9 +23,11 @@ export interface InboxEntry {
   /** The public id of the registered endpoint it arrived on: routes to that connection only. */
   readonly endpoint: string | null
   readonly occurredAt: string | null
-  readonly payloadJson: string
-  /** The delivery's bytes exactly as received and signed (a delivery of several events: each keeps them all). */
-  readonly raw: Uint8Array
+  /**
+   * The event's bytes: the delivery exactly as received and signed, or, for a delivery of several events, this
+   * event's own JSON. `payloadOfBody` reads the payload back from them.
+   */
+  readonly body: Uint8Array
   /** W3C traceparent of the request that stored it. */
   readonly traceParent: string | null
 }

@@ -37,8 +37,6 @@ export const unavailable: WebhookReply = {
   body: { _tag: "ServiceUnavailable", code: "StoreUnavailable", message: "the webhook could not be stored; retry" }
 }
 
-const utf8 = new TextDecoder()
-
 const queryOf = (url: string): Record<string, string | Array<string>> => {
   const at = url.indexOf("?")
   const out: Record<string, string | Array<string>> = {}
@@ -79,7 +77,7 @@ export const receiveWebhook = (
     const accepted = yield* ingest.accept(
       provider,
       parsed.success,
-      { json: provider === "mailchimp" ? undefined : utf8.decode(raw), raw, endpoint },
+      { raw, endpoint },
       Option.match(span, { onNone: () => null, onSome: traceParentOf })
     )
     return { status: 200, body: { received: true, ...accepted } } satisfies WebhookReply

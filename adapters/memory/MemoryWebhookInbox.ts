@@ -1,6 +1,7 @@
 import { Clock, Context, Duration, Effect, Layer, Option, Semaphore } from "effect"
 import type { ConnectionId, TenantId } from "../../domain/Ids.ts"
 import type { Provider } from "../../domain/Provider.ts"
+import { payloadOfBody } from "../../domain/WebhookEvent.ts"
 import {
   type Applied,
   type ApplyOutcome,
@@ -10,8 +11,8 @@ import {
   type InboxStatus,
   InboxUnavailable,
   type PendingEvent,
-  type StoreOutcome,
   type StoredCopy,
+  type StoreOutcome,
   WebhookInbox
 } from "../../ports/WebhookInbox.ts"
 import { type AccountRoute, MemoryWebhookRoutes } from "./MemoryWebhookRoutes.ts"
@@ -125,7 +126,7 @@ const make = Effect.gen(function* () {
   const parse = (entry: InboxEntry) =>
     Effect.try({
       try: () => ({
-        payload: JSON.parse(entry.payloadJson) as unknown,
+        payload: payloadOfBody(entry.provider, entry.body),
         occurredAt: entry.occurredAt === null ? null : new Date(entry.occurredAt)
       }),
       catch: () => new InboxUnavailable({ message: "the event's payload is not JSON" })

@@ -2,6 +2,7 @@ import { Duration, Effect, Exit, Layer, Option, Schema } from "effect"
 import { SqlClient, SqlError } from "effect/sql"
 import type { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
 import type { Provider } from "../../domain/Provider.ts"
+import { payloadOfBody } from "../../domain/WebhookEvent.ts"
 import {
   type Applied,
   type ApplyOutcome,
@@ -29,41 +30,19 @@ const decodeEvent = Schema.decodeUnknownSync(InboxEvent)
 const unavailable = (error: SqlError.SqlError) => new InboxUnavailable({ message: `database: ${error.message}` })
 const isSqlError = (u: unknown): u is SqlError.SqlError => SqlError.isSqlError(u)
 
-// Read through a client without name transforms, so the payload's own keys (`old_email`, `api_version`) stay as sent.
 const eventColumns = `id, tenant_id AS "tenantId", connection_id AS "connectionId", provider, event_id AS "eventId",
   event_type AS "type", status, account_id AS "accountId", attempts, last_error AS "lastError",
-  occurred_at AS "occurredAt", received_at AS "receivedAt", processed_at AS "processedAt", payload,
-  CASE WHEN payload IS NULL THEN body END AS body`
+  occurred_at AS "occurredAt", received_at AS "receivedAt", processed_at AS "processedAt", body`
 
-// jsonb holds no NUL and no unpaired surrogate; any \u0000 or surrogate escape keeps the payload in `body` only.
-const unholdable = /\\u(?:0000|[dD][89a-fA-F])/
-
-/**
- * One event as an element of the `webhook_ingest` array: the payload text embedded as is where jsonb can hold it,
- * the delivery's bytes in base64 always.
- */
+/** One event as an element of the `webhook_ingest` array, its bytes in base64. */
 const entryJson = (e: InboxEntry): string =>
   `{"provider":${JSON.stringify(e.provider)},"event_id":${JSON.stringify(e.eventId)},"event_type":${JSON.stringify(e.type)},` +
   `"account_id":${JSON.stringify(e.accountId)},"endpoint":${JSON.stringify(e.endpoint)},` +
   `"occurred_at":${JSON.stringify(e.occurredAt)},"trace":${JSON.stringify(e.traceParent)},` +
-  `"body":"${Buffer.from(e.raw.buffer, e.raw.byteOffset, e.raw.byteLength).toString("base64")}"` +
-  `${unholdable.test(e.payloadJson) ? "" : `,"payload":${e.payloadJson}`}}`
+  `"body":"${Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength).toString("base64")}"}`
 
-const utf8 = new TextDecoder()
-
-/** A payload PostgreSQL could not hold is read back from the delivery's bytes. */
-const payloadOf = (row: { readonly payload: unknown; readonly body: Uint8Array | null }) => {
-  if (row.payload !== null || row.body === null) return row.payload
-  const text = utf8.decode(row.body)
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    return text
-  }
-}
-
-const decodeRow = (row: Record<string, unknown>) =>
-  decodeEvent({ ...row, payload: payloadOf(row as { payload: unknown; body: Uint8Array | null }) })
+const decodeRow = (row: { readonly provider: Provider; readonly body: Uint8Array }) =>
+  decodeEvent({ ...row, payload: payloadOfBody(row.provider, row.body) })
 
 interface Waiter {
   /** provider and event id: copies of one event in a batch share it. */
@@ -209,7 +188,10 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
     handler: (event: InboxEvent) => Effect.Effect<Applied, E, R>
   ): Effect.Effect<ApplyOutcome, E | InboxUnavailable, R> =>
     Effect.gen(function* () {
-      const [row] = yield* raw`SELECT ${raw.literal(eventColumns)} FROM webhook_events WHERE id = ${id} FOR UPDATE`
+      const [row] = yield* raw<{
+        provider: Provider
+        body: Uint8Array
+      }>`SELECT ${raw.literal(eventColumns)} FROM webhook_events WHERE id = ${id} FOR UPDATE`
       if (row === undefined) return "missing" as const
       const event = decodeRow(row)
       if (event.status === "processed" || event.status === "ignored") return "settled" as const
@@ -242,7 +224,10 @@ const make = Effect.fnUntraced(function* (options: GroupCommitOptions) {
     filter: EventFilter
   ) {
     const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor)
-    const rows = yield* raw`SELECT ${raw.literal(eventColumns)} FROM webhook_events
+    const rows = yield* raw<{
+      provider: Provider
+      body: Uint8Array
+    }>`SELECT ${raw.literal(eventColumns)} FROM webhook_events
       WHERE provider = ${provider}
       ${filter.status === undefined ? raw`` : raw`AND status = ${filter.status}`}
       ${filter.type === undefined ? raw`` : raw`AND event_type = ${filter.type}`}

@@ -31,7 +31,7 @@ const seeds: Record<string, string> = {
     SELECT p.t, p.conn, DATE '2026-01-01' + (random() * 3000)::int, 1 ON CONFLICT DO NOTHING`,
   webhook_endpoints: `INSERT INTO webhook_endpoints (tenant_id, connection_id, provider, public_id, url)
     SELECT p.t, p.conn, 'stripe', p.id, 'https://example.test/' || p.id ON CONFLICT DO NOTHING`,
-  webhook_events: `INSERT INTO webhook_events (id, tenant_id, provider, event_id, event_type, status, payload)
+  webhook_events: `INSERT INTO webhook_events (id, tenant_id, provider, event_id, event_type, status, body)
     SELECT p.id, p.t, 'stripe', p.id, 'customer.created', 'received', '{}'`,
   oauth_states: `INSERT INTO oauth_states (state_hash, tenant_id, venue_id, provider, user_id, redirect_uri, expires_at)
     SELECT decode(md5(p.id::text), 'hex'), p.t, gen_random_uuid(), 'square', 'u', 'https://x.test', now()`,
