@@ -10,7 +10,7 @@ import {
   Unprocessable
 } from "../domain/Errors.ts"
 import { type ConnectionHealth, HealthCheck } from "../domain/Health.ts"
-import { ConnectionId, type VenueId } from "../domain/Ids.ts"
+import { ConnectionId, newEndpointPublicId, type VenueId } from "../domain/Ids.ts"
 import type { Principal } from "../domain/Principal.ts"
 import type { Provider } from "../domain/Provider.ts"
 import { checkStripeKey } from "../domain/StripeKey.ts"
@@ -118,7 +118,7 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       }
       const registry = endpoints.value
       const previous = yield* registry.find(connection.tenantId, connection.id)
-      const publicId = `we_${crypto.randomUUID().replaceAll("-", "")}`
+      const publicId = newEndpointPublicId()
       const url = `${publicBaseUrl.value.replace(/\/$/, "")}/api/v1/integrations/webhooks/stripe?endpoint=${publicId}`
       const registered = yield* gateway.registerWebhookEndpoint("stripe", apiKey, { url, events: stripeWebhookEvents })
       const undo = gateway.deleteWebhookEndpoint("stripe", apiKey, registered.endpointId).pipe(Effect.ignore)

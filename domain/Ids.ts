@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { isStorableText } from "./Text.ts"
 
 const Uuid = Schema.String.check(Schema.isUUID())
 
@@ -11,5 +12,17 @@ export type VenueId = typeof VenueId.Type
 export const ConnectionId = Uuid.pipe(Schema.brand("ConnectionId"))
 export type ConnectionId = typeof ConnectionId.Type
 
-export const UserId = Schema.String.check(Schema.isNonEmpty()).pipe(Schema.brand("UserId"))
+export const UserId = Schema.String.check(Schema.isNonEmpty(), isStorableText).pipe(Schema.brand("UserId"))
 export type UserId = typeof UserId.Type
+
+/** The id in a registered webhook URL (`?endpoint=we_…`): it names the connection whose secret signs the deliveries. */
+export const EndpointPublicId = Schema.String.check(Schema.isPattern(/^we_[0-9a-f]{32}$/)).pipe(
+  Schema.brand("EndpointPublicId")
+)
+export type EndpointPublicId = typeof EndpointPublicId.Type
+
+export const newEndpointPublicId = (): EndpointPublicId =>
+  EndpointPublicId.make(`we_${crypto.randomUUID().replaceAll("-", "")}`)
+
+/** A delivery's `?endpoint=` that could never have been issued is refused before any lookup. */
+export const isEndpointPublicId = Schema.is(EndpointPublicId)

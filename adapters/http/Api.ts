@@ -5,8 +5,9 @@ import { ConnectionHealth } from "../../domain/Health.ts"
 import { VenueId } from "../../domain/Ids.ts"
 import { OAuthProviderName } from "../../domain/OAuth.ts"
 import { Provider } from "../../domain/Provider.ts"
+import { StorableText } from "../../domain/Text.ts"
 import { ApiErrors, ServiceUnavailable, Unauthorized } from "./ApiErrors.ts"
-import { Authorization } from "./Authorization.ts"
+import { Authorization, RoleRequirement } from "./Authorization.ts"
 import { WebhookEventsGroup } from "./WebhookEventsApi.ts"
 
 export const ApiKey = Schema.RedactedFromValue(Schema.String.check(Schema.isNonEmpty()), { disallowEncode: true })
@@ -58,25 +59,25 @@ export class ConnectionsGroup extends HttpApiGroup.make("connections")
       payload: Schema.Struct({ venueId: VenueId, apiKey: Schema.optionalKey(ApiKey) }),
       success: [ConnectionResponse.pipe(HttpApiSchema.status(201)), OAuthStartResponse],
       error: ApiErrors
-    }),
+    }).annotate(RoleRequirement, "manage"),
     HttpApiEndpoint.post("disconnect", "/:provider/disconnect", {
       params: providerParam,
       payload: venueBody,
       success: DisconnectResponse,
       error: ApiErrors
-    }),
+    }).annotate(RoleRequirement, "manage"),
     HttpApiEndpoint.post("reconnect", "/:provider/reconnect", {
       params: providerParam,
       payload: venueBody,
       success: ConnectionResponse,
       error: ApiErrors
-    }),
+    }).annotate(RoleRequirement, "manage"),
     HttpApiEndpoint.post("replaceApiKey", "/:provider/api-key", {
       params: providerParam,
       payload: apiKeyBody,
       success: ConnectionResponse,
       error: ApiErrors
-    })
+    }).annotate(RoleRequirement, "manage")
   )
   .middleware(Authorization)
   .prefix("/api/v1/integrations") {}
@@ -100,11 +101,11 @@ export class OAuthCallbackGroup extends HttpApiGroup.make("oauthCallback")
     HttpApiEndpoint.get("callback", "/oauth/callback/:provider", {
       params: { provider: OAuthProviderName },
       query: {
-        code: Schema.optionalKey(Schema.String),
-        state: Schema.optionalKey(Schema.String),
-        error: Schema.optionalKey(Schema.String),
-        error_description: Schema.optionalKey(Schema.String),
-        realmId: Schema.optionalKey(Schema.String)
+        code: Schema.optionalKey(StorableText),
+        state: Schema.optionalKey(StorableText),
+        error: Schema.optionalKey(StorableText),
+        error_description: Schema.optionalKey(StorableText),
+        realmId: Schema.optionalKey(StorableText)
       },
       success: OAuthCallbackResponse,
       error: ApiErrors
@@ -119,7 +120,7 @@ export class OAuthGroup extends HttpApiGroup.make("oauth")
       payload: venueBody,
       success: TokenRefreshResponse,
       error: ApiErrors
-    })
+    }).annotate(RoleRequirement, "manage")
   )
   .middleware(Authorization)
   .prefix("/api/v1/integrations") {}
@@ -155,7 +156,12 @@ export class MonitoringGroup extends HttpApiGroup.make("monitoring")
   .prefix("/monitoring") {}
 
 export class MonitoringAdminGroup extends HttpApiGroup.make("monitoringAdmin")
-  .add(HttpApiEndpoint.get("deep", "/health/deep", { success: Probe, error: [...ApiErrors, Unauthorized] }))
+  .add(
+    HttpApiEndpoint.get("deep", "/health/deep", { success: Probe, error: [...ApiErrors, Unauthorized] }).annotate(
+      RoleRequirement,
+      "admin"
+    )
+  )
   .middleware(Authorization)
   .prefix("/monitoring") {}
 

@@ -15,6 +15,14 @@ export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", body, {
 export class UnprocessableEntity extends Schema.TaggedError<UnprocessableEntity>()("UnprocessableEntity", body, {
   httpApiStatus: 422
 }) {}
+/** A body longer than the route accepts (`HTTP_MAX_BODY`, webhooks 4 MiB); answered before the rest is read. */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", body, {
+  httpApiStatus: 413
+}) {}
+/** The tenant used up its share of the API; `Retry-After` and the `RateLimit-*` headers say when to come back. */
+export class TooManyRequests extends Schema.TaggedError<TooManyRequests>()("TooManyRequests", body, {
+  httpApiStatus: 429
+}) {}
 export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", body, {
   httpApiStatus: 500
 }) {}

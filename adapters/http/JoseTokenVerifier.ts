@@ -1,4 +1,4 @@
-import { Effect, Layer, Option, Redacted, Schema, SchemaIssue } from "effect"
+import { Duration, Effect, Layer, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify, SignJWT } from "jose"
 import { TenantId, UserId, VenueId } from "../../domain/Ids.ts"
 import { Principal, Role } from "../../domain/Principal.ts"
@@ -26,6 +26,35 @@ export interface JwtOptions {
   readonly keys: JwtKeys
   readonly issuer: Option.Option<string>
   readonly audience: Option.Option<string>
+  /** The longest lifetime a token may claim (`exp - iat`, and `exp` from now); default `defaultMaxTtl`. */
+  readonly maxTtl?: Duration.Duration | undefined
+}
+
+export const defaultMaxTtl = Duration.hours(24)
+
+/** How far ahead of our clock an issuer's `iat` may be. */
+const clockSkewSeconds = 60
+
+/**
+ * A token must expire, and within `maxTtl`: a stolen token that never expires (or only in a year) is a standing
+ * credential. The lifetime is `exp - iat`; `exp - now` bounds it too, so a forged-forward `iat` gains nothing.
+ */
+const lifetimeProblem = (payload: { exp?: number; iat?: number }, maxTtlSeconds: number, now: number) => {
+  const { exp, iat } = payload
+  if (exp === undefined) return "the token has no exp claim; tokens must expire"
+  if (iat !== undefined && iat > now + clockSkewSeconds) return "the token's iat claim is in the future"
+  const lifetime = Math.max(exp - now, iat === undefined ? 0 : exp - iat)
+  return lifetime > maxTtlSeconds
+    ? `the token lives ${Math.round(lifetime)} s; at most ${maxTtlSeconds} s (JWT_MAX_TTL) is accepted`
+    : undefined
+}
+
+const rejection = (cause: unknown) => {
+  const { code, claim } = cause as { code?: string; claim?: string }
+  // jose names the failed claim (exp, nbf, iat, iss, aud); its message never contains the token.
+  return claim === undefined
+    ? `bearer token rejected: ${code ?? "invalid"}`
+    : `bearer token rejected: ${(cause as Error).message}`
 }
 
 /** Verifies bearer JWTs with jose: HS256 against a shared secret, or RS256/ES256 against a JWKS URL. */
@@ -37,19 +66,28 @@ export const JoseTokenVerifier = {
           ? new TextEncoder().encode(Redacted.value(options.keys.secret))
           : createRemoteJWKSet(options.keys.url)
       const algorithms = options.keys._tag === "Secret" ? ["HS256"] : ["RS256", "ES256", "PS256"]
+      const maxTtlSeconds = Duration.toSeconds(options.maxTtl ?? defaultMaxTtl)
       return TokenVerifier.of({
         verify: (token) =>
           Effect.tryPromise({
             try: () =>
               jwtVerify(Redacted.value(token), key as Uint8Array, {
                 algorithms,
+                requiredClaims: ["exp"],
                 ...Option.match(options.issuer, { onNone: () => ({}), onSome: (issuer) => ({ issuer }) }),
                 ...Option.match(options.audience, { onNone: () => ({}), onSome: (audience) => ({ audience }) })
               }),
-            catch: (cause) =>
-              new InvalidToken({ message: `bearer token rejected: ${(cause as { code?: string }).code ?? "invalid"}` })
+            catch: (cause) => new InvalidToken({ message: rejection(cause) })
           }).pipe(
-            Effect.flatMap(({ payload }) => decodeClaims(payload)),
+            Effect.flatMap(({ payload }) => {
+              // Date.now: the clock jose just checked exp and nbf against.
+              const problem = lifetimeProblem(payload, maxTtlSeconds, Date.now() / 1000)
+              return problem === undefined
+                ? decodeClaims(payload)
+                : Effect.fail<InvalidToken | Schema.SchemaError>(
+                    new InvalidToken({ message: `bearer token rejected: ${problem}` })
+                  )
+            }),
             Effect.mapError((e) =>
               e._tag === "InvalidToken"
                 ? e

@@ -1,9 +1,10 @@
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { Provider } from "../../domain/Provider.ts"
+import { StorableText } from "../../domain/Text.ts"
 import { InboxEvent, InboxStatus } from "../../ports/WebhookInbox.ts"
 import { ApiErrors } from "./ApiErrors.ts"
-import { Authorization } from "./Authorization.ts"
+import { Authorization, RoleRequirement } from "./Authorization.ts"
 
 export const EventPageResponse = Schema.Struct({
   events: Schema.Array(InboxEvent),
@@ -27,20 +28,20 @@ export class WebhookEventsGroup extends HttpApiGroup.make("webhookEvents")
       params: { provider: Provider },
       query: {
         status: Schema.optionalKey(InboxStatus),
-        type: Schema.optionalKey(Schema.String),
+        type: Schema.optionalKey(StorableText),
         limit: Schema.optionalKey(
           Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 500 }))
         ),
-        cursor: Schema.optionalKey(Schema.String)
+        cursor: Schema.optionalKey(StorableText)
       },
       success: EventPageResponse,
       error: ApiErrors
-    }),
+    }).annotate(RoleRequirement, "admin"),
     HttpApiEndpoint.post("retry", "/webhooks/retry", {
       payload: RetryRequest,
       success: RetryResponse,
       error: ApiErrors
-    })
+    }).annotate(RoleRequirement, "admin")
   )
   .middleware(Authorization)
   .prefix("/api/v1/integrations") {}

@@ -1,11 +1,18 @@
 import { Effect, Layer, Option } from "effect"
-import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { IngestWebhook } from "../../application/IngestWebhook.ts"
 import { WebhookEvents } from "../../application/WebhookEvents.ts"
 import { Api } from "./Api.ts"
 import { ServiceUnavailable, toHttpError } from "./ApiErrors.ts"
 import { CurrentPrincipal } from "./Authorization.ts"
+import {
+  isBodyTooLarge,
+  payloadTooLarge,
+  payloadTooLargeResponse,
+  refuseDeclaredOversize,
+  webhookMaxBody
+} from "./BodyLimit.ts"
 import { isProvider, receiveWebhook, unavailable, type WebhookReply, webhookPath } from "./WebhookReceive.ts"
 
 export { webhookPath }
@@ -30,9 +37,19 @@ export const WebhookReceiveRoutes = HttpRouter.use((router) =>
       Effect.gen(function* () {
         const { provider } = yield* HttpRouter.params
         if (!isProvider(provider)) return notFound
+        yield* refuseDeclaredOversize
         const raw = new Uint8Array(yield* request.arrayBuffer)
         return toResponse(yield* receiveWebhook(ingest, provider, { url: request.url, headers: request.headers, raw }))
-      }).pipe(Effect.catch(() => Effect.succeed(toResponse(unavailable))))
+      }).pipe(
+        Effect.provideService(HttpIncomingMessage.MaxBodySize, webhookMaxBody),
+        Effect.catch((error) =>
+          Effect.succeed(
+            error._tag === "PayloadTooLarge" || isBodyTooLarge(error)
+              ? payloadTooLargeResponse(payloadTooLarge(webhookMaxBody, "webhook bodies"))
+              : toResponse(unavailable)
+          )
+        )
+      )
 
     yield* router.add("POST", `${webhookPath}/:provider`, receive)
     // Mailchimp validates a webhook URL with a GET that must answer 200.

@@ -8,7 +8,9 @@ import { TokenRefresher, TokenRefresherFiber } from "../../application/TokenRefr
 import { TokenVault } from "../../application/TokenVault.ts"
 import { Api } from "../http/Api.ts"
 import { ApiDocs } from "../http/ApiDocs.ts"
+import { ApiRateLimit } from "../http/ApiRateLimit.ts"
 import { AuthorizationLive } from "../http/AuthorizationLive.ts"
+import { BodyLimit } from "../http/BodyLimit.ts"
 import { ConnectionsHttp } from "../http/ConnectionsHttp.ts"
 import { HealthHttp } from "../http/HealthHttp.ts"
 import { MonitoringAdminHttp, MonitoringHttp } from "../http/MonitoringHttp.ts"
@@ -25,6 +27,7 @@ import { SdkOAuthProviders } from "../providers/OAuthProviders.ts"
 import { StripeGateway } from "../providers/StripeGateway.ts"
 import { TokenVerifierLive } from "./Auth.ts"
 import { DatabaseLive } from "./Database.ts"
+import { RateLimiterLive } from "./RateLimiting.ts"
 import { Role, WebhookAdapters, WebhookUseCases, WebhookWorkerLive } from "./Webhooks.ts"
 
 /** The HTTP surface: the API, its OpenAPI document and Scalar docs, request ids and JSON errors. */
@@ -32,6 +35,7 @@ export const HttpRoutes = Layer.mergeAll(
   HttpApiBuilder.layer(Api),
   ApiDocs,
   RequestContext,
+  BodyLimit,
   WebhookReceiveRoutes
 ).pipe(
   Layer.provide([
@@ -43,7 +47,7 @@ export const HttpRoutes = Layer.mergeAll(
     OAuthHttp,
     OAuthCallbackHttp
   ]),
-  Layer.provide(AuthorizationLive)
+  Layer.provide(AuthorizationLive.pipe(Layer.provide(ApiRateLimit.layer)))
 )
 
 /** Every adapter chosen from configuration, with the use cases on top. Built before the socket listens. */
@@ -68,6 +72,7 @@ export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases, OAuth
       layerVaultFromConfig,
       StripeGateway.layer,
       TokenVerifierLive,
+      RateLimiterLive,
       SdkOAuthProviders.layer,
       OAuthUrlRedaction
     )

@@ -1,5 +1,5 @@
 import { Config, Effect, Layer, Option } from "effect"
-import { JoseTokenVerifier, type JwtKeys } from "../http/JoseTokenVerifier.ts"
+import { defaultMaxTtl, JoseTokenVerifier, type JwtKeys } from "../http/JoseTokenVerifier.ts"
 import { DataDirConfig, developmentSecret } from "./DataDir.ts"
 
 /** JWT_JWKS_URL, else JWT_SECRET, else a development secret generated into DATA_DIR. */
@@ -17,7 +17,8 @@ export const TokenVerifierLive = Layer.unwrap(
     return JoseTokenVerifier.layer({
       keys: yield* jwtKeys,
       issuer: yield* Config.option(Config.String("JWT_ISSUER")),
-      audience: yield* Config.option(Config.String("JWT_AUDIENCE"))
+      audience: yield* Config.option(Config.String("JWT_AUDIENCE")),
+      maxTtl: yield* Config.Duration("JWT_MAX_TTL").pipe(Config.withDefault(defaultMaxTtl))
     })
   })
 )
