@@ -4,6 +4,8 @@ import { NetAddress } from "effect/net"
 import { TelemetryLive } from "../telemetry/Telemetry.ts"
 import { HttpRoutes, processFor } from "./App.ts"
 import { exitOnListenFailure } from "./ListenFailure.ts"
+import { SecretsManagerConfig } from "./SecretsManagerConfig.ts"
+import { DrainTimeoutConfig, withShutdownDeadline } from "./ShutdownDeadline.ts"
 
 // Just what this file uses, so node's tsc checks it without Deno's types.
 interface DenoServer {
@@ -30,6 +32,7 @@ const DenoHttpServer = Layer.effect(
   Effect.gen(function* () {
     const port = yield* Config.Port("PORT").pipe(Config.withDefault(8080))
     const hostname = yield* Config.String("HOST").pipe(Config.withDefault("127.0.0.1"))
+    const drainTimeout = yield* DrainTimeoutConfig
     const { promise: installed, resolve: install } = Promise.withResolvers<(request: Request) => Promise<Response>>()
     const server = yield* Effect.acquireRelease(
       Effect.try({
@@ -46,7 +49,7 @@ const DenoHttpServer = Layer.effect(
             }
           })
       }),
-      (server) => Effect.promise(() => server.shutdown()).pipe(Effect.timeout("20 seconds"), Effect.ignore)
+      (server) => Effect.promise(() => server.shutdown()).pipe(Effect.timeout(drainTimeout), Effect.ignore)
     )
     return HttpServer.make({
       address: NetAddress.inetAddressFromIpStringUnsafe(server.addr.hostname, server.addr.port),
@@ -76,7 +79,8 @@ const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
 })
 
 const Main = processFor(HttpRouter.serve(HttpRoutes).pipe(Layer.provide(DenoHttpServer))).pipe(
-  Layer.provide(TelemetryLive)
+  Layer.provide(TelemetryLive),
+  Layer.provide(SecretsManagerConfig)
 )
 
-runMain(exitOnListenFailure(Layer.launch(Main)))
+runMain(withShutdownDeadline(exitOnListenFailure(Layer.launch(Main))))
