@@ -63,6 +63,7 @@ const config = (overrides: Record<string, string>) =>
           STRIPE_API_BASE_URL: stripe.url,
           PUBLIC_BASE_URL: "https://integrations.example.test",
           REDIS_QUEUE_PREFIX: redisPrefix,
+          RATE_LIMIT_PREFIX: `${redisPrefix}ratelimit:`,
           STRIPE_WEBHOOK_SECRET: `${webhookSecrets.stripe},${webhookSecrets.stripeOld}`,
           SQUARE_WEBHOOK_SIGNATURE_KEY: webhookSecrets.squareKey,
           SQUARE_WEBHOOK_URL: webhookSecrets.squareUrl,
