@@ -14,8 +14,12 @@ const seeds: Record<string, string> = {
     SELECT p.t, p.conn, gen_random_uuid(), 'stripe', 'api_key', '\\x01', '\\x02', '\\x03', 'k'`,
   integration_health: `INSERT INTO integration_health (tenant_id, connection_id, status) SELECT p.t, p.conn, 'unknown'
     ON CONFLICT DO NOTHING`,
-  field_mappings: `INSERT INTO field_mappings (id, tenant_id, connection_id, entity_type, source_field, target_field, direction)
-    SELECT p.id, p.t, p.conn, 'customer', 'email', 'email_' || p.id, 'inbound'`,
+  field_mappings: `INSERT INTO field_mappings (tenant_id, connection_id, entity_type, direction, version, rules, updated_by)
+    SELECT p.t, p.conn, 'customer', 'inbound', 1, '[]', 'u' ON CONFLICT DO NOTHING`,
+  field_mapping_versions: `INSERT INTO field_mapping_versions (tenant_id, connection_id, entity_type, direction, version,
+    rules, updated_by) SELECT p.t, p.conn, 'customer', 'inbound', 1 + (random() * 1e6)::int, '[]', 'u' ON CONFLICT DO NOTHING`,
+  tenant_mapping_templates: `INSERT INTO tenant_mapping_templates (id, tenant_id, provider, entity_type, direction, name,
+    rules, created_by) SELECT p.id, p.t, 'stripe', 'customer', 'inbound', 'template ' || p.id, '[]', 'u'`,
   sync_jobs: `INSERT INTO sync_jobs (id, tenant_id, connection_id, entity_type, direction, status, idempotency_key)
     SELECT p.job, p.t, p.conn, 'customer', 'inbound', 'queued', p.id`,
   sync_logs: `INSERT INTO sync_logs (tenant_id, job_id, level, message) SELECT p.t, p.job, 'info', 'page ' || p.id`,
