@@ -12,7 +12,6 @@ import { PostgresSyncRequests } from "../postgres/PostgresSyncRequests.ts"
 import { PostgresWebhookEndpoints } from "../postgres/PostgresWebhookEndpoints.ts"
 import { PostgresWebhookInbox } from "../postgres/PostgresWebhookInbox.ts"
 import { IoRedis } from "../redis/IoRedis.ts"
-import { RedisStreamsQueueStore } from "../redis/RedisStreamsQueueStore.ts"
 
 export const Role = Config.Literals(["api", "worker", "all"], "ROLE").pipe(Config.withDefault("all" as const))
 
@@ -22,7 +21,7 @@ const GroupCommitConfig = Config.all({
   windowMillis: Config.Int("WEBHOOK_GROUP_COMMIT_WINDOW_MS").pipe(Config.withDefault(2))
 })
 
-/** Redis Streams when REDIS_URL is set (one reserved connection per taker), else the SQL store in PostgreSQL. */
+/** Effect's Redis store when REDIS_URL is set (chosen by bench:queue, see the README), else its SQL store. */
 const QueueStoreLive = Layer.unwrap(
   Effect.gen(function* (): Effect.fn.Return<
     Layer.Layer<
@@ -34,15 +33,15 @@ const QueueStoreLive = Layer.unwrap(
   > {
     const redis = yield* Config.option(Config.String("REDIS_URL"))
     if (Option.isNone(redis)) return PostgresQueueStore.layer()
-    const takers = yield* Config.Int("WEBHOOK_WORKER_CONCURRENCY").pipe(Config.withDefault(8))
-    return RedisStreamsQueueStore.layer({
-      prefix: yield* Config.String("REDIS_QUEUE_PREFIX").pipe(Config.withDefault("integration-service:queue:")),
-      consumerGroup: "webhook-workers",
-      // A message claimed by a worker that died is taken over once idle this long.
-      claimIdleMillis: Duration.toMillis(
-        yield* Config.Duration("WEBHOOK_CLAIM_IDLE").pipe(Config.withDefault(Duration.seconds(60)))
-      )
-    }).pipe(Layer.provide(IoRedis.layerConfig({ pool: { maxConnections: takers + 2 } })))
+    // A message claimed by a worker that died is taken over once its lock has not been renewed for this long.
+    const claimIdle = yield* Config.Duration("WEBHOOK_CLAIM_IDLE").pipe(Config.withDefault(Duration.seconds(60)))
+    return PersistedQueue.layerStoreRedis({
+      // not the Streams store's old default: its keys have other types under the same names
+      prefix: yield* Config.String("REDIS_QUEUE_PREFIX").pipe(Config.withDefault("integration-service:pq:")),
+      pollInterval: yield* Config.Duration("REDIS_QUEUE_POLL_INTERVAL").pipe(Config.withDefault(Duration.millis(100))),
+      lockExpiration: claimIdle,
+      lockRefreshInterval: Duration.divideUnsafe(claimIdle, 3)
+    }).pipe(Layer.provide(IoRedis.layerConfig()))
   })
 )
 

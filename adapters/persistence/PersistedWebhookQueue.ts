@@ -17,7 +17,7 @@ export const retrySchedule = (baseDelay: Duration.Duration, maxDelay: Duration.D
 const unavailable = (error: { readonly message: string }) => new QueueUnavailable({ message: error.message })
 
 /**
- * `WebhookQueue` on Effect's `PersistedQueue` (whichever store is provided: Redis Streams, SQL, memory). The last
+ * `WebhookQueue` on Effect's `PersistedQueue` (whichever store is provided: Redis, SQL, memory). The last
  * attempt is known to the handler so the inbox row can be marked dead as the store dead-letters the message.
  */
 export const PersistedWebhookQueue = {

@@ -13,8 +13,8 @@ export interface IoRedisOptions {
 // Commands fail at once while the server is unreachable (no offline queue, no
 // resend after a dropped connection) instead of piling up in memory, while the
 // shared client keeps reconnecting in the background. RESP2 keeps reply shapes
-// (XREADGROUP, XAUTOCLAIM) the same as the node-redis client the effect
-// persistence stores were written against.
+// the same as the node-redis client the effect persistence stores were written
+// against.
 const sharedOptions = (options: IoRedisOptions) => ({
   lazyConnect: true,
   enableOfflineQueue: false,

@@ -21,10 +21,9 @@ import { Duration, Effect, Fiber, Layer, ManagedRuntime, Redacted, Schema } from
 import { PersistedQueue } from "effect/persistence"
 import { Redis as IORedis } from "ioredis"
 import { IoRedis } from "../../adapters/redis/IoRedis.ts"
-import { RedisStreamsQueueStore } from "../../adapters/redis/RedisStreamsQueueStore.ts"
 
 const env = process.env
-const subjectName = env.BENCH_QUEUE_SUBJECT ?? "ours"
+const subjectName = env.BENCH_QUEUE_SUBJECT ?? "effect"
 const prefix = env.BENCH_QUEUE_PREFIX ?? `bench:queue:${Date.now().toString(36)}:`
 const redisUrl = env.REDIS_URL ?? "redis://127.0.0.1:6379"
 const warmup = Number(env.BENCH_WARMUP ?? 500)
@@ -166,18 +165,11 @@ const bullSubject = async (): Promise<Subject> => {
   }
 }
 
-const ioRedis = (pool?: number) =>
-  IoRedis.layer({ url: Redacted.make(redisUrl), ...(pool === undefined ? {} : { pool: { maxConnections: pool } }) })
+const ioRedis = () => IoRedis.layer({ url: Redacted.make(redisUrl) })
 
 const subjects: Record<string, () => Promise<Subject>> = {
-  // as adapters/main/Webhooks.ts wires it: one reserved connection per taker, plus two
-  ours: () =>
-    effectSubject(() =>
-      RedisStreamsQueueStore.layer({ prefix, consumerGroup: "bench-workers", claimIdleMillis: 60_000 }).pipe(
-        Layer.provide(ioRedis(concurrency + 2))
-      )
-    ),
   effect: () => effectSubject(() => PersistedQueue.layerStoreRedis({ prefix }).pipe(Layer.provide(ioRedis()))),
+  // as adapters/main/Webhooks.ts configures it by default
   "effect-100ms": () =>
     effectSubject(() =>
       PersistedQueue.layerStoreRedis({ prefix, pollInterval: Duration.millis(100) }).pipe(Layer.provide(ioRedis()))

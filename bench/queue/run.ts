@@ -1,14 +1,15 @@
 /**
- * Queue store benchmark (a script, not a test): our Redis Streams store under Effect's PersistedQueue, Effect's own
- * `PersistedQueue.layerStoreRedis` (at its default 1 s poll and at 100 ms), and BullMQ, on the Redis of this machine.
- * Rounds are interleaved (a, b, b', c, a, b, b', c, …) so that noise from the shared machine hits every store alike;
+ * Queue store benchmark (a script, not a test): Effect's `PersistedQueue.layerStoreRedis` (at its default 1 s poll and
+ * at the service's 100 ms) and BullMQ, on the Redis of this machine. The README's comparison with the Redis Streams
+ * store this replaced ran at commit 4afd7e0, where round.ts still had it (subject `ours`).
+ * Rounds are interleaved (b, b', c, b, b', c, …) so that noise from the shared machine hits every store alike;
  * each measurement runs in a fresh process (round.ts) under a unique key prefix that is deleted afterwards. Bounded by
  * BENCH_ROUNDS and BENCH_SECONDS (no round starts after the budget; only complete rounds are reported). Prints, per
  * store, the median and the range (min–max) over the rounds.
  *
  *   npm run bench:queue
  *
- * Env: BENCH_ROUNDS (5), BENCH_SECONDS (600), BENCH_SUBJECTS (ours,effect,effect-100ms,bullmq), REDIS_URL
+ * Env: BENCH_ROUNDS (5), BENCH_SECONDS (600), BENCH_SUBJECTS (effect,effect-100ms,bullmq), REDIS_URL
  * (redis://127.0.0.1:6379), and for each round (see round.ts) BENCH_MESSAGES (2000), BENCH_WARMUP (500),
  * BENCH_OFFER_CONCURRENCY (50), BENCH_CONCURRENCY (8), BENCH_RATE (100), BENCH_LATENCY_SECONDS (5),
  * BENCH_IDLE_SECONDS (3).
@@ -21,13 +22,12 @@ import { Redis as IORedis } from "ioredis"
 const env = process.env
 const rounds = Number(env.BENCH_ROUNDS ?? 5)
 const budgetMs = Number(env.BENCH_SECONDS ?? 600) * 1_000
-const subjects = (env.BENCH_SUBJECTS ?? "ours,effect,effect-100ms,bullmq").split(",")
+const subjects = (env.BENCH_SUBJECTS ?? "effect,effect-100ms,bullmq").split(",")
 const redisUrl = env.REDIS_URL ?? "redis://127.0.0.1:6379"
 const runPrefix = `bench:queue:${Date.now().toString(36)}:`
 const roundPath = fileURLToPath(new URL("./round.ts", import.meta.url))
 
 const labels: Record<string, string> = {
-  ours: "a. ours: RedisStreamsQueueStore (XREADGROUP BLOCK)",
   effect: "b. Effect layerStoreRedis (poll 1 s, its default)",
   "effect-100ms": "b'. Effect layerStoreRedis (poll 100 ms)",
   bullmq: "c. BullMQ (BZPOPMIN marker)"

@@ -3,14 +3,21 @@ import { Context, Duration, Effect, Fiber, Layer, Queue, Redacted, Schedule, Sch
 import { PersistedQueue, Redis } from "effect/persistence"
 import { PostgresQueueStore } from "../../adapters/postgres/PostgresQueueStore.ts"
 import { IoRedis } from "../../adapters/redis/IoRedis.ts"
-import { RedisStreamsQueueStore } from "../../adapters/redis/RedisStreamsQueueStore.ts"
 import { makeRedisServer } from "../support/RedisServer.ts"
 import { TestDatabase, TestDatabaseUrls } from "../support/TestDatabase.ts"
 import { queueStoreContract } from "./QueueStoreContract.ts"
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
-const consumerGroup = "workers"
-const claimIdleMillis = 600
+const lockExpirationMillis = 600
+
+/** Effect's Redis store as adapters/main/Webhooks.ts configures it, with short intervals. */
+const redisStore = (prefix: string) =>
+  PersistedQueue.layerStoreRedis({
+    prefix,
+    pollInterval: "50 millis",
+    lockRefreshInterval: lockExpirationMillis / 3,
+    lockExpiration: lockExpirationMillis
+  })
 
 /** This file's key prefix on the shared Redis; its keys are deleted afterwards. */
 class RedisPrefix extends Context.Service<RedisPrefix, string>()("test/QueueStore/RedisPrefix") {
@@ -34,34 +41,24 @@ class RedisPrefix extends Context.Service<RedisPrefix, string>()("test/QueueStor
   )
 }
 
-const redisConsumer = (prefix: string, consumerName: string) =>
+const redisConsumer = (prefix: string) =>
   Layer.effect(PersistedQueue.PersistedQueueFactory, PersistedQueue.makeFactory).pipe(
-    Layer.provideMerge(
-      RedisStreamsQueueStore.layer({ prefix, consumerGroup, consumerName, blockMillis: 50, claimIdleMillis })
-    ),
+    Layer.provideMerge(redisStore(prefix)),
     Layer.provide(IoRedis.layer({ url: Redacted.make(redisUrl) }))
   )
 
-queueStoreContract("RedisStreamsQueueStore", RedisPrefix.layer, {
-  consumer: (consumerName) =>
-    Layer.unwrap(RedisPrefix.use((prefix) => Effect.succeed(redisConsumer(prefix, consumerName)))).pipe(Layer.orDie),
-  workerConfig: (queue, consumerName) =>
+queueStoreContract("Effect's Redis store (PersistedQueue.layerStoreRedis)", RedisPrefix.layer, {
+  consumer: () => Layer.unwrap(RedisPrefix.use((prefix) => Effect.succeed(redisConsumer(prefix)))).pipe(Layer.orDie),
+  deadLetters: false,
+  workerConfig: (queue) =>
     RedisPrefix.use((prefix) =>
-      Effect.succeed({
-        store: "redis" as const,
-        url: redisUrl,
-        prefix,
-        consumerGroup,
-        consumerName,
-        claimIdleMillis,
-        queue
-      })
+      Effect.succeed({ store: "redis" as const, url: redisUrl, prefix, lockExpirationMillis, queue })
     ),
-  claimTimeout: Duration.millis(claimIdleMillis),
+  claimTimeout: Duration.millis(lockExpirationMillis),
   delayStep: "1 milli"
 })
 
-const lockExpirationMillis = 1_000
+const sqlLockExpirationMillis = 1_000
 
 queueStoreContract("PostgresQueueStore (PersistedQueue.layerStoreSql) as the service role", TestDatabase, {
   consumer: () =>
@@ -70,20 +67,26 @@ queueStoreContract("PostgresQueueStore (PersistedQueue.layerStoreSql) as the ser
         PostgresQueueStore.layer({
           pollInterval: "50 millis",
           lockRefreshInterval: "200 millis",
-          lockExpiration: lockExpirationMillis
+          lockExpiration: sqlLockExpirationMillis
         })
       ),
       Layer.orDie
     ),
+  deadLetters: true,
   workerConfig: (queue) =>
     TestDatabaseUrls.use((urls) =>
-      Effect.succeed({ store: "sql" as const, url: Redacted.value(urls.app), lockExpirationMillis, queue })
+      Effect.succeed({
+        store: "sql" as const,
+        url: Redacted.value(urls.app),
+        lockExpirationMillis: sqlLockExpirationMillis,
+        queue
+      })
     ),
-  claimTimeout: Duration.millis(lockExpirationMillis),
+  claimTimeout: Duration.millis(sqlLockExpirationMillis),
   delayStep: "1 second"
 })
 
-describe("RedisStreamsQueueStore when Redis goes down", () => {
+describe("Effect's Redis store when Redis goes down", () => {
   it.live(
     "offers fail with a typed error during the outage, and offers and takes work again after a restart",
     () =>
@@ -91,7 +94,7 @@ describe("RedisStreamsQueueStore when Redis goes down", () => {
         const server = yield* makeRedisServer
         const context = yield* Layer.build(
           PersistedQueue.layer.pipe(
-            Layer.provide(RedisStreamsQueueStore.layer({ prefix: "fault:", consumerGroup, blockMillis: 50 })),
+            Layer.provide(redisStore("fault:")),
             Layer.provide(IoRedis.layer({ url: server.url }))
           )
         )

@@ -6,17 +6,13 @@ import { Effect, Layer, Redacted, Schema } from "effect"
 import { PersistedQueue } from "effect/persistence"
 import { PostgresQueueStore } from "../../adapters/postgres/PostgresQueueStore.ts"
 import { IoRedis } from "../../adapters/redis/IoRedis.ts"
-import { RedisStreamsQueueStore } from "../../adapters/redis/RedisStreamsQueueStore.ts"
-import type { QueueDeadLetters } from "../../ports/QueueDeadLetters.ts"
 
 export type QueueWorkerConfig =
   | {
       readonly store: "redis"
       readonly url: string
       readonly prefix: string
-      readonly consumerGroup: string
-      readonly consumerName: string
-      readonly claimIdleMillis: number
+      readonly lockExpirationMillis: number
       readonly queue: string
     }
   | {
@@ -28,14 +24,12 @@ export type QueueWorkerConfig =
 
 const config: QueueWorkerConfig = JSON.parse(process.env.QUEUE_WORKER_CONFIG ?? "{}")
 
-const store: Layer.Layer<PersistedQueue.PersistedQueueStore | QueueDeadLetters, unknown> =
+const store: Layer.Layer<PersistedQueue.PersistedQueueStore, unknown> =
   config.store === "redis"
-    ? RedisStreamsQueueStore.layer({
+    ? PersistedQueue.layerStoreRedis({
         prefix: config.prefix,
-        consumerGroup: config.consumerGroup,
-        consumerName: config.consumerName,
-        blockMillis: 50,
-        claimIdleMillis: config.claimIdleMillis
+        pollInterval: "50 millis",
+        lockExpiration: config.lockExpirationMillis
       }).pipe(Layer.provide(IoRedis.layer({ url: Redacted.make(config.url) })))
     : PostgresQueueStore.layer({ pollInterval: "50 millis", lockExpiration: config.lockExpirationMillis }).pipe(
         Layer.provide(PgClient.layer({ url: Redacted.make(config.url), maxConnections: 2 }))
