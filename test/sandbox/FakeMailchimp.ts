@@ -1,8 +1,10 @@
 import { randomBytes, randomUUID } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import { bearerToken, json, redirect, serveReplies, text } from "./FakeHttp.ts"
+import { type FakeAudience, fakeMailchimpLists } from "./FakeMailchimpLists.ts"
 import { type AuthorizationCode, fakeOAuthState } from "./FakeOAuth.ts"
 
+export type { FakeAudience, FakeListWebhook } from "./FakeMailchimpLists.ts"
 export type { FakeOAuthFailure } from "./FakeOAuth.ts"
 
 /**
@@ -12,6 +14,7 @@ export type { FakeOAuthFailure } from "./FakeOAuth.ts"
  * `/oauth2/metadata` read with `Authorization: OAuth <token>` that answers 200
  * `{"error":"invalid_token"}` for a bad token, no revocation endpoint. The
  * metadata's `api_endpoint` points back here so the marketing SDK hits the fake.
+ * The account's audiences and their webhooks: see FakeMailchimpLists.
  */
 export interface FakeMailchimpOptions {
   readonly port?: number
@@ -20,6 +23,7 @@ export interface FakeMailchimpOptions {
   readonly dc?: string
   readonly userId?: number
   readonly accountName?: string
+  readonly audiences?: ReadonlyArray<FakeAudience>
 }
 
 interface Code extends AuthorizationCode {
@@ -28,7 +32,7 @@ interface Code extends AuthorizationCode {
 
 const token = () => randomBytes(16).toString("hex")
 
-const problem = (status: number, title: string, detail: string) =>
+const problem = (status: number, title: string, detail: string, extra: object = {}) =>
   json(
     status,
     {
@@ -36,7 +40,8 @@ const problem = (status: number, title: string, detail: string) =>
       title,
       status,
       detail,
-      instance: randomUUID()
+      instance: randomUUID(),
+      ...extra
     },
     { "content-type": "application/problem+json; charset=utf-8" }
   )
@@ -47,6 +52,13 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
   const dc = options.dc ?? "us19"
   const userId = options.userId ?? 4242
   const accountName = options.accountName ?? "Fake Mailchimp Venue"
+  const lists = fakeMailchimpLists(
+    options.audiences ?? [
+      { id: "5b3a7e9c21", name: "Box office newsletter" },
+      { id: "a1f0c3d2e4", name: "Season members" }
+    ],
+    problem
+  )
 
   const codes = new Map<string, Code>()
   const accessTokens = new Set<string>()
@@ -114,14 +126,12 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     })
   }
 
+  const invalidKey = () =>
+    problem(401, "API Key Invalid", "Your API key may be invalid, or you've attempted to access the wrong datacenter.")
+
   const ping = (req: IncomingMessage) => {
     stats.pings += 1
-    if (!accessTokens.has(bearerToken(req)))
-      return problem(
-        401,
-        "API Key Invalid",
-        "Your API key may be invalid, or you've attempted to access the wrong datacenter."
-      )
+    if (!accessTokens.has(bearerToken(req))) return invalidKey()
     return json(200, { health_status: "Everything's Chimpy!" })
   }
 
@@ -132,6 +142,11 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
       if (route === "POST /oauth2/token") return tokenEndpoint(new URLSearchParams(body))
       if (route === "GET /oauth2/metadata") return metadata(req)
       if (route === "GET /3.0/ping") return ping(req)
+      if (requested.pathname.startsWith("/3.0/lists")) {
+        if (!accessTokens.has(bearerToken(req))) return invalidKey()
+        const reply = lists.respond(req.method ?? "GET", requested, body)
+        if (reply !== undefined) return reply
+      }
       return problem(404, "Resource Not Found", "The requested resource could not be found.")
     },
     malformed: () => problem(400, "Invalid Resource", "The request body could not be read."),
@@ -146,7 +161,8 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     dc,
     userId,
     accountName,
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, ...lists.stats() }),
+    ...lists.controls,
     ...oauth.controls,
     /** What a user removing the app in Mailchimp does: the token stops working. */
     revokeToken: (accessToken: string) => {
