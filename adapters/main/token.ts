@@ -4,6 +4,7 @@ import { Config, Console, Data, Duration, Effect, Runtime, Schema, SchemaIssue }
 import { Principal, Role } from "../../domain/Principal.ts"
 import { signToken } from "../http/JoseTokenVerifier.ts"
 import { jwtKeys } from "./Auth.ts"
+import { SecretsManagerConfig } from "./SecretsManagerConfig.ts"
 
 const defaultTenant = "00000000-0000-4000-8000-000000000001"
 
@@ -113,4 +114,5 @@ const program = Effect.gen(function* () {
   yield* Console.log(token)
 }).pipe(Effect.tapError((e) => (e._tag === "UsageError" ? Console.error(`${e.message}\n\n${usage}`) : Effect.void)))
 
-NodeRuntime.runMain(program)
+// JWT_SECRET may come from AWS Secrets Manager (AWS_SECRETS_ID), exactly as the service reads it.
+NodeRuntime.runMain(program.pipe(Effect.provide(SecretsManagerConfig)))
