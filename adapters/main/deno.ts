@@ -5,7 +5,6 @@ import { TelemetryLive } from "../telemetry/Telemetry.ts"
 import { HttpRoutes, processFor } from "./App.ts"
 import { exitOnListenFailure } from "./ListenFailure.ts"
 import { SecretsManagerConfig } from "./SecretsManagerConfig.ts"
-import { SecretsManagerConfig } from "./SecretsManagerConfig.ts"
 import { DrainTimeoutConfig, withShutdownDeadline } from "./ShutdownDeadline.ts"
 
 // Just what this file uses, so node's tsc checks it without Deno's types.

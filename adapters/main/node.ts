@@ -7,7 +7,6 @@ import { NodeHmac } from "../webhook/NodeHmac.ts"
 import { HttpRoutes, processFor } from "./App.ts"
 import { exitOnListenFailure } from "./ListenFailure.ts"
 import { SecretsManagerConfig } from "./SecretsManagerConfig.ts"
-import { SecretsManagerConfig } from "./SecretsManagerConfig.ts"
 import { DrainTimeoutConfig, withShutdownDeadline } from "./ShutdownDeadline.ts"
 
 const HttpLive = (logRequests: boolean) =>
