@@ -219,9 +219,9 @@ export const queueStoreContract = <R>(
       })
     )
 
-    it.effect.skipIf(!subject.deadLetters)(
-      "retry all re-queues every dead letter; an undecodable element is dead-lettered at once",
-      () =>
+    // Only a store that exposes its dead letters has this behaviour: registered for it alone, never a skipped test.
+    if (subject.deadLetters)
+      it.effect("retry all re-queues every dead letter; an undecodable element is dead-lettered at once", () =>
         Effect.gen(function* () {
           const name = queueName("retryall")
           const a = within(yield* build(subject, "a"))
@@ -249,7 +249,7 @@ export const queueStoreContract = <R>(
           const [garbled] = yield* deadLetters.list(name)
           assert.strictEqual(garbled?.id, "garbled")
         })
-    )
+      )
 
     it.effect("an interrupted handler releases its element without counting the attempt", () =>
       Effect.gen(function* () {
