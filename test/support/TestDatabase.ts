@@ -2,6 +2,8 @@ import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { appUrlFrom, type DatabaseUrls, layerDatabase, layerOwner } from "../../adapters/postgres/Database.ts"
+import { startEmbeddedPostgres } from "../../adapters/postgres/EmbeddedPostgres.ts"
+import { tempDir } from "./TempDir.ts"
 
 /** The URLs of this test file's own database. */
 export class TestDatabaseUrls extends Context.Service<TestDatabaseUrls, DatabaseUrls>()(
@@ -10,11 +12,17 @@ export class TestDatabaseUrls extends Context.Service<TestDatabaseUrls, Database
   /**
    * A fresh database per test file on the real PostgreSQL (TEST_DATABASE_URL,
    * default postgres://postgres@127.0.0.1:5432/test), dropped afterwards.
-   * Unreachable PostgreSQL fails the test: nothing here skips.
+   * Unreachable PostgreSQL fails the test: nothing here skips. With
+   * TEST_DATABASE=embedded (the vitest project "embedded"), the file gets the
+   * service's embedded default instead: its own embedded PostgreSQL in a
+   * temporary DATA_DIR, started by the same code as `npm start`.
    */
   static readonly layer = Layer.effect(
     TestDatabaseUrls,
     Effect.gen(function* () {
+      if ((yield* Config.String("TEST_DATABASE").pipe(Config.withDefault("postgres"))) === "embedded") {
+        return yield* startEmbeddedPostgres(yield* tempDir("it-embedded-"), 5)
+      }
       const admin = yield* Config.String("TEST_DATABASE_URL").pipe(
         Config.withDefault("postgres://postgres@127.0.0.1:5432/test")
       )
