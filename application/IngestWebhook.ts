@@ -1,4 +1,5 @@
-import { Clock, Config, Context, DateTime, Effect, Layer, Option, Redacted } from "effect"
+import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { RateLimiter } from "effect/persistence"
 import { SecretPlace } from "../domain/Credential.ts"
 import type { KeyManagementUnavailable, StoreUnavailable } from "../domain/Errors.ts"
 import type { Provider } from "../domain/Provider.ts"
@@ -38,6 +39,16 @@ const secretList = (name: string) =>
     )
   )
 
+/**
+ * Deliveries admitted per provider account (or registered endpoint) and window, in each process: far above what a
+ * provider sends one account's endpoint, so a real burst is never refused; a flood of validly signed deliveries for
+ * one account cannot take the service's whole capacity.
+ */
+export const WebhookRateConfig = Config.all({
+  limit: Config.Int("WEBHOOK_RATE_LIMIT").pipe(Config.withDefault(60_000)),
+  window: Config.Duration("WEBHOOK_RATE_WINDOW").pipe(Config.withDefault(Duration.minutes(1)))
+})
+
 export const WebhookSecretsConfig = Config.all({
   stripe: secretList("STRIPE_WEBHOOK_SECRET"),
   square: secretList("SQUARE_WEBHOOK_SIGNATURE_KEY"),
@@ -59,6 +70,9 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
     const config = yield* WebhookSecretsConfig
     const configured: Record<Provider, ReadonlyArray<Redacted.Redacted<string>>> = config
     const notificationUrl = Option.getOrUndefined(config.squareUrl)
+    const rate = yield* WebhookRateConfig
+    // In-process on purpose: a shared store would put one more Redis round trip on every delivery.
+    const limiter = yield* RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory))
 
     /**
      * Service-wide secrets from configuration; with `?endpoint=<public id>` only that connection's own sealed
@@ -176,7 +190,22 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
       yield* inbox.reject(provider, detail, raw)
     })
 
-    return { secretsFor, accept, reject }
+    /**
+     * Whether a verified delivery for the account (or endpoint) may be stored now; else the seconds until it may.
+     * Counted after verification, so unsigned requests cannot spend an account's budget.
+     */
+    const admit = (provider: Provider, key: string) =>
+      limiter
+        .consume({ key: `${provider}:${key}`, limit: rate.limit, window: rate.window, algorithm: "fixed-window" })
+        .pipe(
+          Effect.as(null),
+          Effect.catchReason("RateLimiterError", "RateLimitExceeded", (reason) =>
+            Effect.succeed(Math.max(1, Math.ceil(Duration.toSeconds(reason.retryAfter))))
+          ),
+          Effect.catch(() => Effect.succeed(null))
+        )
+
+    return { secretsFor, accept, reject, admit }
   })
 }) {
   static readonly layer = Layer.effect(this, this.make)

@@ -7,9 +7,10 @@
  */
 import { type IncomingMessage, Server, type ServerResponse } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Exit, Layer } from "effect"
+import { Config, Effect, Exit, Layer } from "effect"
 import { IngestWebhook } from "../../application/IngestWebhook.ts"
 import { parentFrom } from "../../application/ProcessWebhookEvent.ts"
+import type { Provider } from "../../domain/Provider.ts"
 import { isProvider, receiveWebhook, type WebhookReply, webhookPath } from "./WebhookReceive.ts"
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => boolean
@@ -39,6 +40,7 @@ const send = (response: ServerResponse, reply: WebhookReply, requestId: string) 
   const json = JSON.stringify(reply.body)
   response
     .writeHead(reply.status, {
+      ...reply.headers,
       "content-type": "application/json",
       "content-length": Buffer.byteLength(json),
       "x-request-id": requestId
@@ -50,16 +52,29 @@ const send = (response: ServerResponse, reply: WebhookReply, requestId: string) 
 const make = Effect.gen(function* () {
   const ingest = yield* IngestWebhook
   const runFork = Effect.runForkWith(yield* Effect.context<never>())
+  // The router's request line (`HttpMiddleware.logger`): same message, annotations and log span. Built only when on.
+  const logRequests = yield* Config.Boolean("HTTP_REQUEST_LOG").pipe(Config.withDefault(true))
+  const requestLine = (url: string) => (reply: WebhookReply) =>
+    Effect.annotateLogs(Effect.log("Sent HTTP response"), {
+      "http.method": "POST",
+      "http.url": url.split("?", 1)[0],
+      "http.status": reply.status
+    })
 
-  const receive = (request: IncomingMessage, response: ServerResponse, provider: string, raw: Uint8Array) => {
-    if (!isProvider(provider)) return
+  const receive = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    provider: Provider,
+    url: string,
+    raw: Uint8Array
+  ) => {
     const incoming = request.headers["x-request-id"]
     const requestId = typeof incoming === "string" && requestIdPattern.test(incoming) ? incoming : crypto.randomUUID()
     const traceParent = request.headers.traceparent
     const parent = parentFrom(typeof traceParent === "string" ? traceParent : null)
-    const url = request.url ?? prefix
+    const received = receiveWebhook(ingest, provider, { url, headers: request.headers, raw })
     runFork(
-      receiveWebhook(ingest, provider, { url, headers: request.headers, raw }).pipe(
+      (logRequests ? received.pipe(Effect.tap(requestLine(url)), Effect.withLogSpan("http.span")) : received).pipe(
         Effect.withSpan(
           "WebhookFastPath.receive",
           {
@@ -70,7 +85,16 @@ const make = Effect.gen(function* () {
           { captureStackTrace: false }
         )
       )
-    ).addObserver((exit) => send(response, Exit.isSuccess(exit) ? exit.value : failed, requestId))
+    ).addObserver((exit) => {
+      if (Exit.isSuccess(exit)) return send(response, exit.value, requestId)
+      send(response, failed, requestId)
+      // A defect (`receiveWebhook` answers every expected failure itself): logged off the hot path, with its cause.
+      runFork(
+        Effect.logError("webhook delivery failed", exit.cause).pipe(
+          Effect.annotateLogs({ "webhook.provider": provider, requestId, "http.status": failed.status })
+        )
+      )
+    })
   }
 
   const handler: Handler = (request, response) => {
@@ -79,15 +103,23 @@ const make = Effect.gen(function* () {
     const end = url.indexOf("?", prefix.length)
     const provider = url.slice(prefix.length, end < 0 ? undefined : end)
     if (!isProvider(provider)) return false
-    const chunks: Array<Buffer> = []
+    let chunks: Array<Buffer> = []
     let size = 0
     request.on("data", (chunk: Buffer) => {
       size += chunk.length
       if (size <= maxBodyBytes) chunks.push(chunk)
     })
+    // A client gone mid-body: Node has destroyed the socket and 'end' never comes; drop what was buffered now.
+    request.on("error", () => {
+      chunks = []
+    })
     request.on("end", () => {
-      if (size > maxBodyBytes) return send(response, tooLarge, crypto.randomUUID())
-      receive(request, response, provider, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+      if (size > maxBodyBytes) {
+        send(response, tooLarge, crypto.randomUUID())
+        if (logRequests) runFork(requestLine(url)(tooLarge).pipe(Effect.withLogSpan("http.span")))
+        return
+      }
+      receive(request, response, provider, url, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
     })
     return true
   }

@@ -27,6 +27,7 @@ export interface Delivery {
 
 export interface WebhookReply {
   readonly status: number
+  readonly headers?: Readonly<Record<string, string>>
   /** JSON body; none for 401. */
   readonly body: object | undefined
 }
@@ -71,6 +72,14 @@ export const receiveWebhook = (
       return {
         status: 400,
         body: { _tag: "BadRequest", code: "MalformedWebhook", message: parsed.failure.message }
+      } satisfies WebhookReply
+    }
+    const retryAfter = yield* ingest.admit(provider, endpoint ?? parsed.success[0]?.accountId ?? "")
+    if (retryAfter !== null) {
+      return {
+        status: 429,
+        headers: { "retry-after": String(retryAfter) },
+        body: { _tag: "TooManyRequests", code: "RateLimited", message: "too many deliveries for this account; retry" }
       } satisfies WebhookReply
     }
     const span = yield* Effect.option(Effect.currentSpan)

@@ -22,7 +22,7 @@ const notFound = HttpServerResponse.empty({ status: 404 })
 const toResponse = (reply: WebhookReply) =>
   reply.body === undefined
     ? HttpServerResponse.empty({ status: reply.status })
-    : HttpServerResponse.jsonUnsafe(reply.body, { status: reply.status })
+    : HttpServerResponse.jsonUnsafe(reply.body, { status: reply.status, headers: reply.headers ?? {} })
 
 /**
  * The four receiving endpoints, as raw routes (no HttpApi payload decoding): the signature is checked over the body
