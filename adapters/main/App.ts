@@ -16,6 +16,7 @@ import { HealthHttp } from "../http/HealthHttp.ts"
 import { MonitoringAdminHttp, MonitoringHttp } from "../http/MonitoringHttp.ts"
 import { OAuthCallbackHttp, OAuthHttp, OAuthUrlRedaction } from "../http/OAuthHttp.ts"
 import { RequestContext } from "../http/RequestContext.ts"
+import { ServerErrorLog } from "../http/ServerErrorLog.ts"
 import { WebhookEventsHttp, WebhookReceiveRoutes } from "../http/WebhooksHttp.ts"
 import { layerVaultFromConfig } from "../kms/KeyManagementConfig.ts"
 import { PostgresConnectionStore } from "../postgres/PostgresConnectionStore.ts"
@@ -47,7 +48,9 @@ export const HttpRoutes = Layer.mergeAll(
     OAuthHttp,
     OAuthCallbackHttp
   ]),
-  Layer.provide(AuthorizationLive.pipe(Layer.provide(ApiRateLimit.layer)))
+  Layer.provide(AuthorizationLive.pipe(Layer.provide(ApiRateLimit.layer))),
+  // Handlers report their 5xx and defects; this writes each as an error line with its cause.
+  Layer.provide(ServerErrorLog.layer)
 )
 
 /** Every adapter chosen from configuration, with the use cases on top. Built before the socket listens. */

@@ -56,29 +56,32 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
     })
   )
 
-  it.effect("unknown body fields are 400 naming the field, as the OpenAPI document's additionalProperties: false says", () =>
-    Effect.gen(function* () {
-      const openapi = yield* call("GET", "/openapi.json")
-      const body = openapi.body.paths["/api/v1/integrations/connect/{provider}"].post.requestBody
-      assert.strictEqual(body.content["application/json"].schema.additionalProperties, false)
-      const extra = yield* post(admin, "/api/v1/integrations/connect/stripe", {
-        venueId: venue,
-        apiKey: "sk_test_extrafield00001111",
-        label: "main"
+  it.effect(
+    "unknown body fields are 400 naming the field, as the OpenAPI document's additionalProperties: false says",
+    () =>
+      Effect.gen(function* () {
+        const openapi = yield* call("GET", "/openapi.json")
+        const body = openapi.body.paths["/api/v1/integrations/connect/{provider}"].post.requestBody
+        assert.strictEqual(body.content["application/json"].schema.additionalProperties, false)
+        const extra = yield* post(admin, "/api/v1/integrations/connect/stripe", {
+          venueId: venue,
+          apiKey: "sk_test_extrafield00001111",
+          label: "main"
+        })
+        assert.strictEqual(extra.status, 400)
+        assert.strictEqual(extra.body.field, "label")
+        const nested = yield* post(admin, "/api/v1/integrations/stripe/disconnect", { venueId: venue, force: true })
+        assert.strictEqual(nested.status, 400)
+        assert.strictEqual(nested.body.field, "force")
       })
-      assert.strictEqual(extra.status, 400)
-      assert.strictEqual(extra.body.field, "label")
-      const nested = yield* post(admin, "/api/v1/integrations/stripe/disconnect", { venueId: venue, force: true })
-      assert.strictEqual(nested.status, 400)
-      assert.strictEqual(nested.body.field, "force")
-    })
   )
 
   it.effect("a key of the wrong length or shape is 422 naming apiKey, before Stripe is asked", () =>
     Effect.gen(function* () {
       const { stripe } = yield* TestWorld
       const before = stripe.requests()
-      for (const apiKey of [`sk_test_${"A".repeat(1024 * 1024)}`, `sk_test_${"A".repeat(248)}`, "sk_test_has spaces"]) {
+      // Half a megabyte: a whole megabyte is past HTTP_MAX_BODY, refused as 413 before anything reads it.
+      for (const apiKey of [`sk_test_${"A".repeat(512 * 1024)}`, `sk_test_${"A".repeat(248)}`, "sk_test_has spaces"]) {
         const reply = yield* post(admin, "/api/v1/integrations/connect/stripe", { venueId: venue, apiKey })
         assert.strictEqual(reply.status, 422)
         assert.strictEqual(reply.body.field, "apiKey")
@@ -206,6 +209,38 @@ layer(TestApp, { timeout: "60 seconds" })("connections over HTTP", (it) => {
       assert.strictEqual(rows[0]!.n, 1)
       // Only the winner's webhook endpoint stays at Stripe: the losers' are deleted again.
       assert.strictEqual(stripe.webhookEndpoints(accountId).length, 1)
+    })
+  )
+
+  it.effect("a stored key that does not open is a 500 logged at error with its cause, never the key", () =>
+    Effect.gen(function* () {
+      const { stripe, logs } = yield* TestWorld
+      const damagedVenue = "aaaaaaaa-5555-4000-8000-0000000000e5"
+      const apiKey = "sk_test_damaged00001111222233334444"
+      stripe.addKey(apiKey)
+      assert.strictEqual(
+        (yield* post(admin, "/api/v1/integrations/connect/stripe", { venueId: damagedVenue, apiKey })).status,
+        201
+      )
+      yield* asTenant(
+        tenant,
+        (sql) =>
+          sql`UPDATE credentials SET ciphertext = ciphertext || '\\x00'::bytea
+            WHERE venue_id = ${damagedVenue} AND field = 'api_key'`
+      )
+      const before = logs.length
+      const tested = yield* post(admin, "/api/v1/integrations/health/stripe/test", { venueId: damagedVenue })
+      assert.strictEqual(tested.status, 500)
+      assert.strictEqual(tested.body.code, "SecretUnreadable")
+      const errors = logs.slice(before).filter((line) => JSON.parse(line).level === "ERROR")
+      assert.strictEqual(errors.length, 1, logs.slice(before).join("\n"))
+      assert.include(errors[0], "SecretUnreadable: the secret does not open here")
+      assert.include(errors[0], "/api/v1/integrations/health/stripe/test")
+      assert.notInclude(errors.join("\n"), apiKey)
+      // A refusal of bad input is an answer, not a failure: no error line.
+      const refused = yield* post(admin, "/api/v1/integrations/connect/stripe", { venueId: damagedVenue, apiKey })
+      assert.strictEqual(refused.status, 409)
+      assert.isFalse(logs.slice(before + errors.length).some((line) => JSON.parse(line).level === "ERROR"))
     })
   )
 
