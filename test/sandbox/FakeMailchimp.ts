@@ -2,9 +2,11 @@ import { randomBytes, randomUUID } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import { bearerToken, json, redirect, serveReplies, text } from "./FakeHttp.ts"
 import { type FakeAudience, fakeMailchimpLists } from "./FakeMailchimpLists.ts"
+import { fakeMailchimpMergeFields } from "./FakeMailchimpMergeFields.ts"
 import { type AuthorizationCode, fakeOAuthState } from "./FakeOAuth.ts"
 
 export type { FakeAudience, FakeListWebhook } from "./FakeMailchimpLists.ts"
+export type { FakeMergeField } from "./FakeMailchimpMergeFields.ts"
 export type { FakeOAuthFailure } from "./FakeOAuth.ts"
 
 /**
@@ -14,7 +16,7 @@ export type { FakeOAuthFailure } from "./FakeOAuth.ts"
  * `/oauth2/metadata` read with `Authorization: OAuth <token>` that answers 200
  * `{"error":"invalid_token"}` for a bad token, no revocation endpoint. The
  * metadata's `api_endpoint` points back here so the marketing SDK hits the fake.
- * The account's audiences and their webhooks: see FakeMailchimpLists.
+ * The account's audiences and their webhooks: see FakeMailchimpLists; their merge fields: FakeMailchimpMergeFields.
  */
 export interface FakeMailchimpOptions {
   readonly port?: number
@@ -59,6 +61,7 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     ],
     problem
   )
+  const mergeFields = fakeMailchimpMergeFields(() => lists.controls.audiences().map((a) => a.id), problem)
 
   const codes = new Map<string, Code>()
   const accessTokens = new Set<string>()
@@ -144,7 +147,8 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
       if (route === "GET /3.0/ping") return ping(req)
       if (requested.pathname.startsWith("/3.0/lists")) {
         if (!accessTokens.has(bearerToken(req))) return invalidKey()
-        const reply = lists.respond(req.method ?? "GET", requested, body)
+        const reply =
+          mergeFields.respond(req.method ?? "GET", requested) ?? lists.respond(req.method ?? "GET", requested, body)
         if (reply !== undefined) return reply
       }
       return problem(404, "Resource Not Found", "The requested resource could not be found.")
@@ -161,8 +165,9 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     dc,
     userId,
     accountName,
-    stats: () => ({ ...stats, ...lists.stats() }),
+    stats: () => ({ ...stats, ...lists.stats(), ...mergeFields.stats() }),
     ...lists.controls,
+    ...mergeFields.controls,
     ...oauth.controls,
     /** What a user removing the app in Mailchimp does: the token stops working. */
     revokeToken: (accessToken: string) => {
