@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import { bearerToken, json as jsonReply, type Reply, redirect, serveReplies, text } from "./FakeHttp.ts"
 import { type AuthorizationCode, type FakeOAuthFailure, fakeOAuthState, randomToken as token } from "./FakeOAuth.ts"
+import { fakeQuickBooksPreferences } from "./FakeQuickBooksPreferences.ts"
 
 export type { FakeOAuthFailure } from "./FakeOAuth.ts"
 
@@ -13,7 +14,8 @@ export type { FakeOAuthFailure } from "./FakeOAuth.ts"
  * `invalid_grant` and in `staleRefreshes`), `realmId` on the redirect (the company the user chose; its tokens open
  * that company only). No PKCE.
  * Paths are Intuit's: `/connect/oauth2`, `/oauth2/v1/tokens/bearer`,
- * `/v2/oauth2/tokens/revoke`, `/v3/company/{realm}/companyinfo/{realm}`.
+ * `/v2/oauth2/tokens/revoke`, `/v3/company/{realm}/companyinfo/{realm}`, `/v3/company/{realm}/preferences`
+ * (sales-form custom fields: FakeQuickBooksPreferences).
  */
 export interface FakeQuickBooksOptions {
   readonly port?: number
@@ -161,17 +163,24 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
     return { status: 200, headers: {}, body: "" }
   }
 
+  /** The refusal for a request whose token does not open `realm`, or undefined when it does. */
+  const refused = (req: IncomingMessage, realm: string) => {
+    const found = accessTokens.get(bearerToken(req))
+    if (found === undefined || found.grant.revoked || found.expiresAt <= now())
+      return json(401, authenticationFault(), { "www-authenticate": 'Bearer realm="Intuit"' })
+    // A token opens the company it was granted for, and no other.
+    if (realm !== found.grant.realm) return json(403, authenticationFault())
+    return undefined
+  }
+
   let companyInfoOutages = 0
   const companyInfo = (req: IncomingMessage, realm: string) => {
     if (companyInfoOutages > 0) {
       companyInfoOutages -= 1
       return json(503, { Fault: { Error: [{ Message: "Service Unavailable", code: "503" }], type: "SERVICE" } })
     }
-    const found = accessTokens.get(bearerToken(req))
-    if (found === undefined || found.grant.revoked || found.expiresAt <= now())
-      return json(401, authenticationFault(), { "www-authenticate": 'Bearer realm="Intuit"' })
-    // A token opens the company it was granted for, and no other.
-    if (realm !== found.grant.realm) return json(403, authenticationFault())
+    const refusal = refused(req, realm)
+    if (refusal !== undefined) return refusal
     return json(200, {
       CompanyInfo: {
         CompanyName: companyName,
@@ -187,6 +196,8 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
     })
   }
 
+  const preferences = fakeQuickBooksPreferences(json, now)
+
   const server = await serveReplies({
     port: options.port,
     respond: ({ req, url, route, body }) => {
@@ -195,6 +206,8 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
       if (route === "POST /v2/oauth2/tokens/revoke") return revoke(req, body)
       const info = /^\/v3\/company\/([^/]+)\/companyinfo\/([^/]+)$/.exec(url.pathname)
       if (req.method === "GET" && info !== null && info[1] === info[2]) return companyInfo(req, info[1] ?? "")
+      const prefs = /^\/v3\/company\/([^/]+)\/preferences$/.exec(url.pathname)
+      if (req.method === "GET" && prefs !== null) return refused(req, prefs[1] ?? "") ?? preferences.preferences()
       return json(404, { error: "not_found" })
     },
     malformed: () => json(400, { error: "invalid_request" }),
@@ -210,6 +223,7 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
     /** Calls seen per endpoint; `staleRefreshes` counts refreshes with an already-rotated token. */
     stats: () => ({ ...stats }),
     ...oauth.controls,
+    ...preferences.controls,
     /** The next `times` CompanyInfo calls answer 503. */
     companyInfoOutage: (times = 1) => {
       companyInfoOutages = times
