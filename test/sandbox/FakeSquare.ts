@@ -2,11 +2,13 @@ import { createHash } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import { bearerToken, json, type Reply, redirect, serveReplies, text } from "./FakeHttp.ts"
 import { type FakeOAuthFailure, fakeOAuthState, randomToken as token } from "./FakeOAuth.ts"
+import { fakeSquareCustomAttributes } from "./FakeSquareCustomAttributes.ts"
 
 export type { FakeOAuthFailure } from "./FakeOAuth.ts"
 
 /**
- * Square's OAuth and the few data endpoints a connection check touches, on the
+ * Square's OAuth, the few data endpoints a connection check touches and the customer custom attribute
+ * definitions (FakeSquareCustomAttributes), on the
  * wire the `square` SDK speaks (PROVIDERS.md §1a, §1f, §3, §8): JSON token
  * endpoint, `expires_at` ISO, `merchant_id`, code flow keeps its refresh
  * token, PKCE rotates it, revoke with `Authorization: Client <secret>`.
@@ -207,6 +209,8 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
     return json(200, { success: true })
   }
 
+  const attributes = fakeSquareCustomAttributes()
+
   const server = await serveReplies({
     port: options.port,
     respond: ({ req, url, route, body }): Reply => {
@@ -223,6 +227,11 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
           client_id: clientId,
           merchant_id: found.grant.merchant
         })
+      }
+      if (route === "GET /v2/customers/custom-attribute-definitions") {
+        const found = bearer(req)
+        if ("error" in found) return json(401, found.error)
+        return attributes.list(url)
       }
       if (route === "GET /v2/locations") {
         const found = bearer(req)
@@ -258,6 +267,7 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
     /** Calls seen per endpoint; `staleRefreshes` counts refreshes with an already-rotated token. */
     stats: () => ({ ...stats }),
     ...oauth.controls,
+    ...attributes.controls,
     close: server.close
   }
 }
