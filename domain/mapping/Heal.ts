@@ -70,7 +70,20 @@ export const similarity = (a: string, b: string): number => {
   return longest === 0 ? 1 : 1 - levenshtein(x, y) / longest
 }
 
-const lastName = (path: string) => path.split(".").at(-1) ?? path
+/** Segments that only reach a custom field's value: `custom_attributes.<key>.value`, `CustomField[…].StringValue`. */
+const valueAccessors = new Set(["value", "StringValue"])
+
+/**
+ * The part of a path that names its field, for comparing names: the value of its last `[key=value]` selector
+ * (QuickBooks `CustomField[DefinitionId=1].StringValue` → `1`), else its last segment that is not a value accessor
+ * (`custom_attributes.seat.value` → `seat`, `merge_fields.FNAME` → `FNAME`).
+ */
+const nameOf = (path: string): string => {
+  const selectors = [...path.matchAll(/\[[^=\]]+=([^\]]*)\]/g)]
+  if (selectors.length > 0) return selectors.at(-1)![1]!
+  const named = path.split(".").filter((segment) => !valueAccessors.has(segment))
+  return named.at(-1) ?? path
+}
 
 /**
  * Repairs rules that point at provider fields which no longer exist: first by
@@ -98,7 +111,7 @@ export const healRules = (
     const scored = custom
       .map((f) => ({
         field: f,
-        score: Math.max(similarity(lastName(path), lastName(f.path)), similarity(lastName(path), f.custom!.name))
+        score: Math.max(similarity(nameOf(path), nameOf(f.path)), similarity(nameOf(path), f.custom!.name))
       }))
       .sort((a, b) => b.score - a.score)[0]
     if (scored !== undefined && scored.score >= nameSimilarityThreshold) {

@@ -335,4 +335,39 @@ describe("healing", () => {
     assert.deepStrictEqual(brokenRules(healed.rules, "inbound", live), [])
     assert.deepStrictEqual(healRules(healed.rules, "inbound", live).changes, [])
   })
+
+  it("compares the names of fields, not their value accessors: a deleted QuickBooks or Square field is not guessed", () => {
+    const quickbooks = (n: number, name: string) => ({
+      path: `CustomField[DefinitionId=${n}].StringValue`,
+      type: "string" as const,
+      custom: { stableId: String(n), name }
+    })
+    const crew: Rule = { target: "attributes.crew", source: "CustomField[DefinitionId=1].StringValue", sourceId: "1" }
+    const qbo = healRules([crew], "inbound", [...providerCatalog("quickbooks", "order"), quickbooks(2, "Sales Rep")])
+    assert.deepStrictEqual(qbo.changes, [
+      {
+        rule: 0,
+        field: "CustomField[DefinitionId=1].StringValue",
+        action: "disabled",
+        reason: "CustomField[DefinitionId=1].StringValue no longer exists at the provider (field id 1 is gone)"
+      }
+    ])
+    const square = (key: string) => ({
+      path: `custom_attributes.${key}.value`,
+      type: "string" as const,
+      custom: { stableId: key, name: key }
+    })
+    const seat: Rule = { target: "attributes.seat", source: "custom_attributes.seat.value" }
+    const live = [...providerCatalog("square", "customer"), square("member-since"), square("seats")]
+    assert.deepStrictEqual(
+      healRules([seat], "inbound", live).changes.map((c) => [c.action, c.to]),
+      [["repaired", "custom_attributes.seats.value"]]
+    )
+    assert.deepStrictEqual(
+      healRules([seat], "inbound", [...providerCatalog("square", "customer"), square("member-since")]).changes.map(
+        (c) => c.action
+      ),
+      ["disabled"]
+    )
+  })
 })
