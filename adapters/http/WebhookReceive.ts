@@ -90,4 +90,12 @@ export const receiveWebhook = (
       Option.match(span, { onNone: () => null, onSome: traceParentOf })
     )
     return { status: 200, body: { received: true, ...accepted } } satisfies WebhookReply
-  }).pipe(Effect.catch(() => Effect.succeed(unavailable)))
+  }).pipe(
+    // Nothing was acknowledged and the provider will retry, which would hide an outage: say what failed.
+    Effect.catch((error) =>
+      Effect.logError("webhook not stored; answered 503").pipe(
+        Effect.annotateLogs({ "webhook.provider": provider, "error.cause": `${error._tag}: ${error.message}` }),
+        Effect.as(unavailable)
+      )
+    )
+  )

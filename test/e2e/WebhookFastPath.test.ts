@@ -1,8 +1,11 @@
 import { createHmac } from "node:crypto"
+import { readdirSync, readFileSync } from "node:fs"
+import { connect } from "node:net"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Layer, Redacted, Schedule } from "effect"
 import { Redis as IORedis } from "ioredis"
 import { spawnService } from "../support/ServiceProcess.ts"
+import { TestTcpProxy } from "../support/TcpProxy.ts"
 import { OwnerSql, TestDatabaseUrls } from "../support/TestDatabase.ts"
 
 const secret = "whsec_fast_path"
@@ -27,7 +30,13 @@ const post = (base: string, provider: string, body: string, headers: Record<stri
     return { status: response.status, text: await response.text(), requestId: response.headers.get("x-request-id") }
   })
 
-const Deps = OwnerSql.layer.pipe(Layer.provideMerge(TestDatabaseUrls.layer))
+const requestLine =
+  /INFO \(#\d+\) http\.span=\d+ms: Sent HTTP response \{\s+'http\.method': '(\w+)',\s+'http\.url': '([^']+)',\s+'http\.status': (\d+)\s+\}/g
+
+const Deps = OwnerSql.layer.pipe(
+  Layer.provideMerge(TestTcpProxy.layer({ host: "127.0.0.1", port: 5432 })),
+  Layer.provideMerge(TestDatabaseUrls.layer)
+)
 
 // The Node entry point answers webhook deliveries ahead of Effect's router: the same answers as the router's raw
 // routes (covered by Webhooks.test.ts), and everything else still reaches the router.
@@ -92,6 +101,7 @@ layer(Deps, { timeout: "90 seconds", excludeTestServices: true })("webhook fast 
       assert.deepStrictEqual([unknown.status, unknown.text], [404, ""], "unknown providers are the router's 404")
       const validation = yield* Effect.promise(() => fetch(`${base}${path}/mailchimp`).then((r) => r.status))
       assert.strictEqual(validation, 200)
+      assert.notInclude(service.output(), "Sent HTTP response", "HTTP_REQUEST_LOG=false")
 
       const processed = yield* sql<{
         status: string
@@ -104,5 +114,107 @@ layer(Deps, { timeout: "90 seconds", excludeTestServices: true })("webhook fast 
       )
       assert.oneOf(processed.status, ["ignored", "processed"], "the worker applied the event it was offered")
     })
+  )
+
+  it.effect(
+    "a client that aborts mid-body leaks nothing and crashes nothing; the service keeps serving",
+    () =>
+      Effect.gen(function* () {
+        const sql = yield* OwnerSql
+        const { service, port, base } = yield* spawnService("webhook-fast-path-abort-", {
+          JWT_SECRET: "fast-path-jwt-secret",
+          STRIPE_WEBHOOK_SECRET: secret,
+          HTTP_REQUEST_LOG: "false"
+        })
+        yield* service.waitForUrl(`${base}/monitoring/health/live`, "60 seconds")
+        yield* sql`INSERT INTO connections (id, tenant_id, venue_id, provider, auth_type, status, account_id)
+        VALUES (${crypto.randomUUID()}, ${crypto.randomUUID()}, ${crypto.randomUUID()}, 'stripe', 'api_key',
+          'connected', ${account}) ON CONFLICT DO NOTHING`
+        const openFiles = () => readdirSync(`/proc/${service.pid}/fd`).length
+        const residentMb = () =>
+          Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${service.pid}/status`, "utf8"))![1]) / 1024
+
+        /** Headers promising 2 MB, half of it sent, then the socket closed: politely (FIN) or torn down (RST). */
+        const abortMidBody = (rude: boolean) =>
+          Effect.callback<void>((resume) => {
+            const socket = connect(port, "127.0.0.1", () => {
+              socket.write(
+                `POST ${path}/stripe HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+                  `stripe-signature: t=1,v1=00\r\ncontent-length: ${2 * 1024 * 1024}\r\n\r\n`
+              )
+              socket.write(Buffer.alloc(1024 * 1024, 0x61), () => (rude ? socket.destroy() : socket.end()))
+            })
+            socket.on("error", () => {})
+            // Read what the server sends (nothing, then its FIN), so that the socket can close.
+            socket.resume()
+            socket.on("close", () => resume(Effect.void))
+          })
+        const abortMany = (n: number) =>
+          Effect.forEach(
+            Array.from({ length: n }, (_, i) => i % 2 === 0),
+            abortMidBody,
+            { concurrency: 20 }
+          )
+
+        yield* abortMany(20)
+        yield* Effect.sleep("500 millis")
+        const filesBefore = openFiles()
+        const rssBefore = residentMb()
+        yield* abortMany(150)
+        yield* Effect.sleep("1 second")
+        const body = stripeEvent("evt_after_aborts")
+        const after = yield* post(base, "stripe", body, { "stripe-signature": signature(body) })
+        assert.strictEqual(after.status, 200, after.text)
+        assert.isAtMost(openFiles(), filesBefore + 2, "no socket or handle left behind")
+        // 150 half bodies are 150 MB: kept anywhere, they would show.
+        assert.isBelow(residentMb() - rssBefore, 60)
+        assert.notMatch(service.output(), /Error|aborted|ECONNRESET/)
+      }),
+    { timeout: 120_000 }
+  )
+
+  it.effect(
+    "writes the router's request log line for every delivery; a 503 is logged with its cause",
+    () =>
+      Effect.gen(function* () {
+        // The service's pool reaches PostgreSQL through a proxy the test can cut; migrations go direct.
+        const proxy = yield* TestTcpProxy
+        const appUrl = new URL(Redacted.value((yield* TestDatabaseUrls).app))
+        appUrl.port = String(proxy.port)
+        const { service, base } = yield* spawnService("webhook-fast-path-log-", {
+          JWT_SECRET: "fast-path-jwt-secret",
+          STRIPE_WEBHOOK_SECRET: secret,
+          DATABASE_APP_URL: appUrl.toString()
+        })
+        yield* service.waitForUrl(`${base}/monitoring/health/live`, "60 seconds")
+        const body = stripeEvent("evt_logged")
+        assert.strictEqual((yield* post(base, "stripe", body, { "stripe-signature": signature(body) })).status, 200)
+        const forged = yield* post(base, "stripe", body, { "stripe-signature": signature(body, "whsec_wrong") })
+        assert.strictEqual(forged.status, 401)
+        const huge = yield* post(base, "stripe", "x".repeat(5 * 1024 * 1024), { "stripe-signature": "t=1,v1=00" })
+        assert.strictEqual(huge.status, 413)
+        yield* service.waitForOutput(/'http.status': 413/, "5 seconds")
+        // The line `HttpMiddleware.logger` writes for the router: message, method, path without query, status, span.
+        const lines = [...service.output().matchAll(requestLine)].map((m) => m.slice(1).join(" "))
+        assert.includeMembers(lines, [
+          "GET /monitoring/health/live 200",
+          "POST /api/v1/integrations/webhooks/stripe 200",
+          "POST /api/v1/integrations/webhooks/stripe 401",
+          "POST /api/v1/integrations/webhooks/stripe 413"
+        ])
+
+        proxy.cut()
+        const lost = stripeEvent("evt_while_down")
+        const down = yield* post(base, "stripe", lost, { "stripe-signature": signature(lost) }).pipe(
+          Effect.ensuring(Effect.sync(() => proxy.restore()))
+        )
+        assert.strictEqual(down.status, 503)
+        yield* service.waitForOutput(/webhook not stored; answered 503/, "5 seconds")
+        const logged = service.output().slice(service.output().indexOf("webhook not stored"))
+        assert.match(logged, /'webhook\.provider': 'stripe'/)
+        assert.match(logged, /'error\.cause': '\w+: /)
+        assert.notInclude(service.output(), secret)
+      }),
+    { timeout: 120_000 }
   )
 })
