@@ -1,5 +1,6 @@
 import { ErrorReporter, Schema } from "effect"
 import type * as DomainErrors from "../../domain/Errors.ts"
+import { MappingProblem } from "../../domain/mapping/Rule.ts"
 
 /**
  * The API's error bodies: `_tag` is the HTTP class, `code` the stable reason,
@@ -24,9 +25,12 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", body, {
 export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", body, { httpApiStatus: 409 }) {
   override readonly [ErrorReporter.ignore] = true
 }
-export class UnprocessableEntity extends Schema.TaggedError<UnprocessableEntity>()("UnprocessableEntity", body, {
-  httpApiStatus: 422
-}) {
+/** `problems`: every problem of a mapping's rules, each with its rule index and field. */
+export class UnprocessableEntity extends Schema.TaggedError<UnprocessableEntity>()(
+  "UnprocessableEntity",
+  { ...body, problems: Schema.optionalKey(Schema.Array(MappingProblem)) },
+  { httpApiStatus: 422 }
+) {
   override readonly [ErrorReporter.ignore] = true
 }
 /** A body longer than the route accepts (`HTTP_MAX_BODY`, webhooks 4 MiB); answered before the rest is read. */
