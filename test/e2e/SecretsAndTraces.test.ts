@@ -31,7 +31,7 @@ layer(TestApp, { timeout: "60 seconds" })("secrets and traces", (it) => {
       for (const expected of [
         "Connections.connectApiKey",
         "StripeGateway.verifyApiKey",
-        "PostgresConnectionStore.saveConnected"
+        "PostgresConnectionStore.createConnected"
       ]) {
         assert.include(names, expected)
       }
@@ -39,14 +39,17 @@ layer(TestApp, { timeout: "60 seconds" })("secrets and traces", (it) => {
         names.some((n) => /^AwsKeyManagement\./.test(n)),
         "a KMS span"
       )
-      assert.isTrue(
-        trace.some(
-          (s) =>
-            s.name === "postgres" &&
-            String(s.attributes["db.query.text"] ?? s.attributes["db.statement"] ?? "").length > 0
-        ) || names.includes("sql.transaction"),
-        "SQL spans"
+      // A statement span of its own, not only the transaction around it, under the store operation that ran it.
+      const insert = trace.find(
+        (s) => s.name === "postgres" && String(s.attributes["db.query.text"]).includes("INSERT INTO connections")
       )
+      assert.isDefined(insert, "the INSERT INTO connections statement span")
+      type Span = (typeof trace)[number]
+      const ancestors = (span: Span): Array<string> => {
+        const parent = trace.find((s) => s.spanContext().spanId === span.parentSpanContext?.spanId)
+        return parent === undefined ? [] : [parent.name, ...ancestors(parent)]
+      }
+      assert.includeMembers(ancestors(insert!), ["sql.transaction", "PostgresConnectionStore.createConnected"])
 
       const everything = JSON.stringify(
         trace.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events }))
