@@ -10,7 +10,11 @@ export const DatabaseLive = Layer.unwrap(
       return layerDatabase(yield* DatabaseUrlsConfig)
     }
     const dataDir = yield* DataDirConfig
-    const urls = yield* startEmbeddedPostgres(dataDir, yield* PoolSizeConfig)
+    const urls = yield* startEmbeddedPostgres(dataDir, yield* PoolSizeConfig).pipe(
+      Effect.tapError((error) =>
+        Effect.logError(`Cannot start the embedded PostgreSQL: ${error.message}. Or set DATABASE_URL.`)
+      )
+    )
     yield* Effect.logWarning(
       `DATABASE_URL is not set: running an embedded PostgreSQL in ${dataDir}/postgres (for development), at ${Redacted.value(urls.owner)}`
     )

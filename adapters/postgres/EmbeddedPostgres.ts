@@ -7,12 +7,15 @@ import { join, resolve } from "node:path"
 import process from "node:process"
 import { pathToFileURL } from "node:url"
 import { promisify } from "node:util"
-import { Effect, Redacted, Schedule, Schema } from "effect"
+import { type Duration, Effect, Redacted, Runtime, Schema } from "effect"
 import { appUrlFrom, type DatabaseUrls } from "./Database.ts"
 
 export class EmbeddedPostgresError extends Schema.TaggedError<EmbeddedPostgresError>()("EmbeddedPostgresError", {
   message: Schema.String
-}) {}
+}) {
+  // The service logs the message on one line where it starts the database; runMain adds no stack trace.
+  override readonly [Runtime.errorReported] = false
+}
 
 const failWith = (message: string) => new EmbeddedPostgresError({ message })
 const attempt = <A>(what: string, run: () => Promise<A>) =>
@@ -93,18 +96,23 @@ const runBinary = (file: string, args: ReadonlyArray<string>, runAs: RunAs | und
     let output = ""
     child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
-    child.once("error", (error) => resume(Effect.fail(failWith(`${file}: ${error.message}${rootHint(runAs)}`))))
+    child.once("error", (error) =>
+      resume(Effect.fail(failWith(`${file}: ${error.message}${rootHint(runAs, error.message)}`)))
+    )
     child.once("close", (code) =>
       resume(
-        code === 0 ? Effect.void : Effect.fail(failWith(`${file} exited ${code}: ${output.trim()}${rootHint(runAs)}`))
+        code === 0
+          ? Effect.void
+          : Effect.fail(failWith(`${file} exited ${code}: ${output.trim()}${rootHint(runAs, output)}`))
       )
     )
   })
 
-const rootHint = (runAs: RunAs | undefined) =>
-  runAs === undefined
-    ? ""
-    : " (running as root, the server runs as the user postgres: every directory above DATA_DIR and node_modules must be searchable by it)"
+/** As root, a permission error most likely means the user postgres cannot reach DATA_DIR or the binaries. */
+const rootHint = (runAs: RunAs | undefined, text: string) =>
+  runAs !== undefined && /EACCES|ermission denied/.test(text)
+    ? " (running as root, the server runs as the user postgres: every directory above DATA_DIR and node_modules must be searchable by it)"
+    : ""
 
 /**
  * `initdb` into a staging directory renamed into place when complete, so a service killed during the first start
@@ -145,6 +153,11 @@ const isPostmasterOf = (pid: number, pgdata: string) =>
       )
   )
 
+const pollUntil = (check: Effect.Effect<boolean>, every: Duration.Input): Effect.Effect<void> =>
+  Effect.flatMap(check, (done) =>
+    done ? Effect.void : Effect.sleep(every).pipe(Effect.andThen(pollUntil(check, every)))
+  )
+
 /** `postmaster.pid`: line 1 the pid, line 5 the socket directory, line 8 the status (`ready` once it serves). */
 const readLock = (pgdata: string) =>
   Effect.promise(() =>
@@ -174,9 +187,10 @@ const stopLeftover = (pgdata: string, ownerFile: string) =>
     }
     yield* Effect.logWarning(`Stopping the embedded PostgreSQL (pid ${pid}) left running by a service that was killed.`)
     process.kill(pid, "SIGINT")
-    const gone = Effect.flatMap(readLock(pgdata), (now) =>
-      now === undefined || now[0] !== lock[0] || !isAlive(pid) ? Effect.void : Effect.fail("running")
-    ).pipe(Effect.retry(Schedule.spaced("50 millis")))
+    const gone = pollUntil(
+      Effect.map(readLock(pgdata), (now) => now === undefined || now[0] !== lock[0] || !isAlive(pid)),
+      "50 millis"
+    )
     yield* gone.pipe(
       Effect.timeoutOrElse({
         duration: "30 seconds",
@@ -250,7 +264,7 @@ const launch = (bin: Binaries, pgdata: string, socketDir: string, logFile: strin
       } finally {
         await log.close()
       }
-    }).pipe(Effect.mapError((error) => failWith(`${error.message}${rootHint(runAs)}`))),
+    }).pipe(Effect.mapError((error) => failWith(`${error.message}${rootHint(runAs, error.message)}`))),
     (child) =>
       Effect.gen(function* () {
         if (child.exitCode !== null || child.signalCode !== null) return
@@ -265,12 +279,13 @@ const launch = (bin: Binaries, pgdata: string, socketDir: string, logFile: strin
   ).pipe(
     Effect.tap((child) =>
       Effect.raceFirst(
-        Effect.flatMap(readLock(pgdata), (lock) =>
-          lock?.[0] === String(child.pid) && lock[7]?.trim() === "ready" ? Effect.void : Effect.fail("starting")
-        ).pipe(Effect.retry(Schedule.spaced("20 millis"))),
+        pollUntil(
+          Effect.map(readLock(pgdata), (lock) => lock?.[0] === String(child.pid) && lock[7]?.trim() === "ready"),
+          "20 millis"
+        ),
         Effect.flatMap(exitOf(child), () =>
           Effect.flatMap(tail(logFile), (log) =>
-            Effect.fail(failWith(`the embedded PostgreSQL exited while starting:\n${log}${rootHint(runAs)}`))
+            Effect.fail(failWith(`the embedded PostgreSQL exited while starting:\n${log}${rootHint(runAs, log)}`))
           )
         )
       ).pipe(
