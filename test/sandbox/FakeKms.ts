@@ -1,5 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto"
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { dirname } from "node:path"
 import { listen, readBody } from "./FakeHttp.ts"
 
 /**
@@ -17,6 +19,11 @@ export interface FakeKmsOptions {
   /** Aliases that exist from the start, e.g. { "alias/app": "key-1" } (the key is created). */
   readonly aliases?: Readonly<Record<string, string>>
   readonly region?: string
+  /**
+   * Keeps key material and aliases in this JSON file (mode 0600): read at start, rewritten when a key or alias is
+   * created, so a restarted fake still opens what it sealed before. Without it keys live only in memory.
+   */
+  readonly keyFile?: string
 }
 
 export interface FakeKms {
@@ -43,6 +50,12 @@ class KmsError extends Error {
     this.type = type
     this.status = status
   }
+}
+
+/** The key file's shape. */
+interface SavedKeys {
+  readonly keys: ReadonlyArray<{ readonly id: string; readonly material: string; readonly created: number }>
+  readonly aliases: Readonly<Record<string, string>>
 }
 
 interface MasterKey {
@@ -77,13 +90,36 @@ export const startFakeKms = async (options: FakeKmsOptions = {}): Promise<FakeKm
   const onDemand = options.createKeysOnDemand ?? true
   let unavailable: boolean | "drop" = false
 
+  const keyFile = options.keyFile
+  if (keyFile !== undefined && existsSync(keyFile)) {
+    const saved = JSON.parse(readFileSync(keyFile, "utf8")) as SavedKeys
+    for (const key of saved.keys)
+      keys.set(key.id, { id: key.id, material: Buffer.from(key.material, "base64"), created: key.created })
+    for (const [alias, keyId] of Object.entries(saved.aliases)) aliases.set(alias, keyId)
+  }
+  const save = () => {
+    if (keyFile === undefined) return
+    const saved: SavedKeys = {
+      keys: [...keys.values()].map((k) => ({ id: k.id, material: k.material.toString("base64"), created: k.created })),
+      aliases: Object.fromEntries(aliases)
+    }
+    mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 })
+    const temporary = `${keyFile}.${process.pid}.tmp`
+    writeFileSync(temporary, JSON.stringify(saved, null, 2), { mode: 0o600 })
+    renameSync(temporary, keyFile)
+  }
+
   const createKey = (id: string = randomUUID()): string => {
-    if (!keys.has(id)) keys.set(id, { id, material: randomBytes(32), created: Math.floor(Date.now() / 1000) })
+    if (!keys.has(id)) {
+      keys.set(id, { id, material: randomBytes(32), created: Math.floor(Date.now() / 1000) })
+      save()
+    }
     return id
   }
   const createAlias = (alias: string, keyId: string) => {
     createKey(keyId)
     aliases.set(alias.startsWith("alias/") ? alias : `alias/${alias}`, keyId)
+    save()
   }
   for (const id of options.keys ?? []) createKey(id)
   for (const [alias, keyId] of Object.entries(options.aliases ?? {})) createAlias(alias, keyId)
