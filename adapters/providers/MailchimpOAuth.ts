@@ -1,26 +1,9 @@
-import { createRequire } from "node:module"
 import { Clock, Duration, Effect, Redacted } from "effect"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { ProviderUnavailable } from "../../domain/Errors.ts"
 import { mailchimpNoRevocation, OAuthGrantRejected, type TokenGrant } from "../../domain/OAuth.ts"
 import type { AccessTokenProbe, AuthorizationRequest, CodeExchange, OAuthProvider } from "../../ports/OAuthProvider.ts"
-
-/** The marketing SDK's client class: its package entry is one process-wide instance, so each call builds its own. */
-interface MarketingClient {
-  basePath: string
-  timeout: number
-  setConfig: (config: { readonly accessToken: string; readonly server: string }) => void
-  readonly ping: { readonly get: () => Promise<unknown> }
-}
-const MarketingClient = createRequire(import.meta.url)(
-  "@mailchimp/mailchimp_marketing/src/ApiClient.js"
-) as new () => MarketingClient
-
-/** superagent's rejection: `status` when Mailchimp answered, `timeout` when it did not in time. */
-interface MarketingFailure {
-  readonly status?: unknown
-  readonly timeout?: unknown
-}
+import { marketingClient, marketingFailure } from "./MailchimpMarketingClient.ts"
 
 export interface MailchimpOAuthConfig {
   readonly clientId: string
@@ -54,7 +37,7 @@ const classify = (status: number, body: unknown): OAuthGrantRejected | ProviderU
 
 /** A 401 from the API means the token is dead (the venue removed the app); only the status leaves. */
 const classifyApi = (cause: unknown): OAuthGrantRejected | ProviderUnavailable => {
-  const failure = (typeof cause === "object" && cause !== null ? cause : {}) as MarketingFailure
+  const failure = marketingFailure(cause)
   if (typeof failure.status !== "number")
     return unavailable(failure.timeout === undefined ? "Mailchimp API unreachable" : "Mailchimp ping timed out", true)
   const status = failure.status
@@ -182,14 +165,7 @@ export const makeMailchimpOAuth = Effect.fnUntraced(function* (config: Mailchimp
       if (dc === undefined)
         return yield* unavailable("the connection has no Mailchimp datacenter; connect again", false)
       yield* Effect.tryPromise({
-        try: () => {
-          const client = new MarketingClient()
-          client.setConfig({ accessToken: Redacted.value(probe.accessToken), server: dc })
-          // The metadata's api_endpoint is where this account's API lives (`https://<dc>.api.mailchimp.com`).
-          if (apiEndpoint !== undefined) client.basePath = `${apiEndpoint.replace(/\/$/, "")}/3.0`
-          client.timeout = timeoutMs
-          return client.ping.get()
-        },
+        try: () => marketingClient({ accessToken: probe.accessToken, dc, apiEndpoint }, timeoutMs).ping.get(),
         catch: classifyApi
       })
     }),
