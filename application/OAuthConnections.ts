@@ -23,6 +23,7 @@ import { TokenStore } from "../ports/TokenStore.ts"
 import { AccessTokenCheck } from "./AccessTokenCheck.ts"
 import { requireManage } from "./Authorize.ts"
 import type { ConnectionView } from "./Connections.ts"
+import { MailchimpAudience } from "./MailchimpAudience.ts"
 import { type AccessToken, TokenVault } from "./TokenVault.ts"
 
 /** How long an authorization may take from connect to callback. */
@@ -77,6 +78,7 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
       const vault = yield* CredentialVault
       const tokenVault = yield* TokenVault
       const accessTokenCheck = yield* AccessTokenCheck
+      const audience = yield* MailchimpAudience
       const publicBaseUrl = yield* Config.option(Config.String("PUBLIC_BASE_URL"))
 
       const redirectUri = (provider: OAuthProviderName) =>
@@ -319,7 +321,7 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
       })
 
       /**
-       * Revokes at the provider (Square, QuickBooks; Mailchimp has no
+       * Removes Mailchimp's audience webhook, revokes at the provider (Square, QuickBooks; Mailchimp has no
        * revocation and says so), then deletes the ciphertexts whatever the
        * provider said: a failed revocation is reported, never a reason to keep secrets.
        */
@@ -330,6 +332,8 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
       ) {
         yield* Effect.annotateCurrentSpan({ provider, "venue.id": venueId })
         const connection = yield* oauthConnection(principal, venueId, provider)
+        // Mailchimp's audience webhook goes while the token still opens the account.
+        yield* audience.forget(connection)
         const revocation = yield* revoke(connection)
         const at = yield* now
         yield* tokens.remove(connection.tenantId, connection.id, at)

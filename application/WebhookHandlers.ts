@@ -70,6 +70,9 @@ export const stripeSyncEvents: ReadonlyArray<readonly [string, SyncEntity]> = [
   )
 ]
 
+/** Mailchimp audience events a handler below applies; the webhook registered on the venue's audience subscribes to these. */
+export const mailchimpWebhookEvents: ReadonlyArray<string> = ["unsubscribe", "cleaned", "upemail"]
+
 // Square events that change a mirrored entity; a refund changes its payment.
 const squareSyncEvents: ReadonlyArray<readonly [string, SyncEntity]> = [
   ["catalog.version.updated", "product"],

@@ -8,6 +8,7 @@ import { Provider } from "../../domain/Provider.ts"
 import { StorableText } from "../../domain/Text.ts"
 import { ApiErrors, ServiceUnavailable, Unauthorized } from "./ApiErrors.ts"
 import { Authorization, RoleRequirement } from "./Authorization.ts"
+import { MappingsGroup } from "./MappingsApi.ts"
 import { WebhookEventsGroup } from "./WebhookEventsApi.ts"
 
 export const ApiKey = Schema.RedactedFromValue(Schema.String.check(Schema.isNonEmpty()), { disallowEncode: true })
@@ -173,6 +174,7 @@ export class Api extends HttpApi.make("integration-service")
   .add(OAuthCallbackGroup)
   .add(OAuthGroup)
   .add(WebhookEventsGroup)
+  .add(MappingsGroup)
   // The OpenAPI document closes every body (`additionalProperties: false`); decoding refuses unknown fields to match.
   .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error" })
   .annotateMerge(

@@ -95,11 +95,12 @@ export const OAuthHttp = HttpApiBuilder.group(
 )
 
 /**
- * The callback's `code` and `state` are one-time credentials in the URL:
- * spans and logs show them as `<redacted>`, like the default signature names.
+ * Credentials in URLs: the OAuth callback's one-time `code` and `state`, and the `secret` of a Mailchimp webhook URL.
+ * Spans and logs show them as `<redacted>`, like the default signature names.
  */
 export const OAuthUrlRedaction = Layer.succeed(UrlParams.CurrentRedactedNames, [
   ...UrlParams.CurrentRedactedNames.defaultValue(),
   "code",
-  "state"
+  "state",
+  "secret"
 ])

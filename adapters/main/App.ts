@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { AccessTokenCheck } from "../../application/AccessTokenCheck.ts"
 import { Connections } from "../../application/Connections.ts"
+import { Mappings } from "../../application/mappings/Mappings.ts"
 import { NeedsReauth } from "../../application/NeedsReauth.ts"
 import { OAuthConnections } from "../../application/OAuthConnections.ts"
 import { TokenRefresher, TokenRefresherFiber } from "../../application/TokenRefresher.ts"
@@ -13,6 +14,7 @@ import { AuthorizationLive } from "../http/AuthorizationLive.ts"
 import { BodyLimit } from "../http/BodyLimit.ts"
 import { ConnectionsHttp } from "../http/ConnectionsHttp.ts"
 import { HealthHttp } from "../http/HealthHttp.ts"
+import { MappingsHttp } from "../http/MappingsHttp.ts"
 import { MonitoringAdminHttp, MonitoringHttp } from "../http/MonitoringHttp.ts"
 import { OAuthCallbackHttp, OAuthHttp, OAuthUrlRedaction } from "../http/OAuthHttp.ts"
 import { RequestContext } from "../http/RequestContext.ts"
@@ -21,10 +23,13 @@ import { WebhookEventsHttp, WebhookReceiveRoutes } from "../http/WebhooksHttp.ts
 import { layerVaultFromConfig } from "../kms/KeyManagementConfig.ts"
 import { PostgresConnectionStore } from "../postgres/PostgresConnectionStore.ts"
 import { PostgresEventPublisher } from "../postgres/PostgresEventPublisher.ts"
+import { PostgresMappingStore } from "../postgres/PostgresMappingStore.ts"
+import { PostgresMappingTemplates } from "../postgres/PostgresMappingTemplates.ts"
 import { PostgresOAuthStateStore } from "../postgres/PostgresOAuthStateStore.ts"
 import { PostgresStoreHealth } from "../postgres/PostgresStoreHealth.ts"
 import { PostgresTokenStore } from "../postgres/PostgresTokenStore.ts"
 import { SdkOAuthProviders } from "../providers/OAuthProviders.ts"
+import { SdkCustomFieldDiscovery } from "../providers/SdkCustomFieldDiscovery.ts"
 import { StripeGateway } from "../providers/StripeGateway.ts"
 import { TokenVerifierLive } from "./Auth.ts"
 import { DatabaseLive } from "./Database.ts"
@@ -45,6 +50,7 @@ export const HttpRoutes = Layer.mergeAll(
     MonitoringHttp,
     MonitoringAdminHttp,
     WebhookEventsHttp,
+    MappingsHttp,
     OAuthHttp,
     OAuthCallbackHttp
   ]),
@@ -57,6 +63,8 @@ export const HttpRoutes = Layer.mergeAll(
 export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases, OAuthConnections.layer).pipe(
   // The token lifecycle: one vault hands out access tokens; the refresher renews idle ones in the background.
   Layer.provideMerge(Layer.mergeAll(TokenRefresher.layer, AccessTokenCheck.layer)),
+  // Field mappings: versioned rules, templates and the accounts' custom fields.
+  Layer.provideMerge(Mappings.layer),
   Layer.provideMerge(TokenVault.layer),
   // Every path to needs_reauth: the status and one published event.
   Layer.provideMerge(NeedsReauth.layer),
@@ -67,7 +75,9 @@ export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases, OAuth
       WebhookAdapters,
       PostgresTokenStore.layer,
       PostgresOAuthStateStore.layer,
-      PostgresEventPublisher.layer
+      PostgresEventPublisher.layer,
+      PostgresMappingStore.layer,
+      PostgresMappingTemplates.layer
     ).pipe(Layer.provideMerge(DatabaseLive))
   ),
   Layer.provideMerge(
@@ -77,6 +87,7 @@ export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases, OAuth
       TokenVerifierLive,
       RateLimiterLive,
       SdkOAuthProviders.layer,
+      SdkCustomFieldDiscovery.layer,
       OAuthUrlRedaction
     )
   )
