@@ -4,7 +4,7 @@ import { TokenVerifier } from "../../ports/TokenVerifier.ts"
 import { Forbidden, Unauthorized } from "./ApiErrors.ts"
 import { ApiRateLimit } from "./ApiRateLimit.ts"
 import { Authorization, CurrentPrincipal, RoleRequirement } from "./Authorization.ts"
-import { refuseDeclaredOversize } from "./BodyLimit.ts"
+import { overflowAsPayloadTooLarge, refuseDeclaredOversize } from "./BodyLimit.ts"
 
 const requireRole = (principal: Principal, requirement: typeof RoleRequirement.Service) => {
   const allowed =
@@ -55,7 +55,7 @@ export const AuthorizationLive = Layer.effect(
         yield* rateLimit.admit(principal.tenantId)
         yield* requireRole(principal, Context.get(endpoint.annotations, RoleRequirement))
         yield* refuseDeclaredOversize
-        return yield* Effect.provideService(httpEffect, CurrentPrincipal, principal)
+        return yield* Effect.provideService(httpEffect, CurrentPrincipal, principal).pipe(overflowAsPayloadTooLarge)
       })
     })
   })

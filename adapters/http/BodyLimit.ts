@@ -50,6 +50,16 @@ export const refuseDeclaredOversize = Effect.gen(function* () {
   }
 })
 
+/** The body reader stopping at the limit inside a handler, as the 413 it stands for rather than a defect to report. */
+export const overflowAsPayloadTooLarge = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catchDefect(effect, (defect) =>
+    isBodyTooLarge(defect)
+      ? Effect.gen(function* () {
+          return yield* payloadTooLarge((yield* HttpIncomingMessage.MaxBodySize) ?? defaultMaxBody)
+        })
+      : Effect.die(defect)
+  )
+
 /** Every route: the limit for body readers, 413 when a reader passes it, and no draining of unread bodies. */
 export const BodyLimit = HttpRouter.middleware(
   Effect.gen(function* () {

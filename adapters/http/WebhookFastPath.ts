@@ -7,10 +7,11 @@
  */
 import { type IncomingMessage, Server, type ServerResponse } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Config, Effect, Exit, Layer } from "effect"
+import { ByteSize, Config, Effect, Exit, Layer } from "effect"
 import { IngestWebhook } from "../../application/IngestWebhook.ts"
 import { parentFrom } from "../../application/ProcessWebhookEvent.ts"
 import type { Provider } from "../../domain/Provider.ts"
+import { webhookMaxBody } from "./BodyLimit.ts"
 import { isProvider, receiveWebhook, type WebhookReply, webhookPath } from "./WebhookReceive.ts"
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => boolean
@@ -21,8 +22,7 @@ const failed: WebhookReply = {
   status: 500,
   body: { _tag: "InternalError", code: "Internal", message: "internal error" }
 }
-/** QuickBooks CloudEvents batches reach ~1 MB; anything much larger is not a provider's delivery. */
-const maxBodyBytes = 4 * 1024 * 1024
+const maxBodyBytes = ByteSize.toNumberUnsafe(webhookMaxBody)
 const tooLarge: WebhookReply = {
   status: 413,
   body: {
@@ -105,22 +105,31 @@ const make = Effect.gen(function* () {
     if (!isProvider(provider)) return false
     let chunks: Array<Buffer> = []
     let size = 0
-    request.on("data", (chunk: Buffer) => {
+    const onEnd = () =>
+      receive(request, response, provider, url, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+    const onData = (chunk: Buffer) => {
       size += chunk.length
-      if (size <= maxBodyBytes) chunks.push(chunk)
-    })
+      if (size > maxBodyBytes) return refuse()
+      chunks.push(chunk)
+    }
+    // Past the limit (declared, or once read): answered at once and the connection closed, the rest never read.
+    const refuse = () => {
+      chunks = []
+      request.off("data", onData).off("end", onEnd)
+      response.setHeader("connection", "close")
+      send(response, tooLarge, crypto.randomUUID())
+      if (logRequests) runFork(requestLine(url)(tooLarge).pipe(Effect.withLogSpan("http.span")))
+    }
+    if (Number(request.headers["content-length"]) > maxBodyBytes) {
+      refuse()
+      return true
+    }
+    request.on("data", onData)
     // A client gone mid-body: Node has destroyed the socket and 'end' never comes; drop what was buffered now.
     request.on("error", () => {
       chunks = []
     })
-    request.on("end", () => {
-      if (size > maxBodyBytes) {
-        send(response, tooLarge, crypto.randomUUID())
-        if (logRequests) runFork(requestLine(url)(tooLarge).pipe(Effect.withLogSpan("http.span")))
-        return
-      }
-      receive(request, response, provider, url, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
-    })
+    request.on("end", onEnd)
     return true
   }
   return handler

@@ -4,7 +4,7 @@ import { SignJWT } from "jose"
 import { webhookPath } from "../../adapters/http/WebhooksHttp.ts"
 import { rawRequest, serverPort } from "../support/RawHttp.ts"
 import { spawnService } from "../support/ServiceProcess.ts"
-import { call, jwtSecret, testAppWith } from "../support/TestApp.ts"
+import { call, jwtSecret, TestWorld, testAppWith } from "../support/TestApp.ts"
 
 const tenant = "aaaaaaaa-0000-4000-8000-0000000000d1"
 const venue = "aaaaaaaa-1111-4000-8000-0000000000d1"
@@ -87,6 +87,11 @@ layer(App, { timeout: "120 seconds", excludeTestServices: true })("tokens and re
       assert.strictEqual(chunked.status, 413)
       assert.isBelow(chunked.sent, 16 * MB, `the server took ${chunked.sent} bytes`)
       assert.isTrue(chunked.closed)
+      const { logs } = yield* TestWorld
+      assert.isFalse(
+        logs.some((line) => line.includes("maxBytes exceeded")),
+        "a refused body is the caller's problem, not logged as a failure"
+      )
 
       // Just under the limit is read and answered as usual.
       const padded = `${JSON.stringify({ venueId: venue })}${" ".repeat(MB - 100)}`
@@ -185,10 +190,10 @@ layer(App, { timeout: "120 seconds", excludeTestServices: true })("tokens and re
   )
 
   it.effect(
-    "the Node fast path refuses a malformed endpoint with 401",
+    "the Node fast path: a malformed endpoint is 401; past 4 MiB 413 unread, the connection closed",
     () =>
       Effect.gen(function* () {
-        const { service, base } = yield* spawnService("tokens-requests-", {
+        const { service, base, port } = yield* spawnService("tokens-requests-", {
           JWT_SECRET: jwtSecret,
           STRIPE_WEBHOOK_SECRET: "whsec_fast_path_params",
           HTTP_REQUEST_LOG: "false"
@@ -203,6 +208,17 @@ layer(App, { timeout: "120 seconds", excludeTestServices: true })("tokens and re
           )
           assert.deepStrictEqual([reply.status, reply.text], [401, ""], query)
         }
+        const path = `${webhookPath}/stripe`
+        const headers = { "content-type": "application/json", "stripe-signature": "t=1,v1=00" }
+        const declared = yield* Effect.promise(() =>
+          rawRequest({ port, method: "POST", path, headers, declare: 50 * MB, bodyBytes: 64 * 1024 })
+        )
+        assert.deepStrictEqual([declared.status, declared.closed], [413, true])
+        const chunked = yield* Effect.promise(() =>
+          rawRequest({ port, method: "POST", path, headers, bodyBytes: 50 * MB })
+        )
+        assert.deepStrictEqual([chunked.status, chunked.closed], [413, true])
+        assert.isBelow(chunked.sent, 20 * MB, `the fast path took ${chunked.sent} bytes`)
       }).pipe(Effect.scoped),
     { timeout: 120_000 }
   )

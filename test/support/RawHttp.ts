@@ -103,16 +103,18 @@ export const rawRequest = (options: {
         ...Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}`)
       ].join("\r\n")
       socket.write(`${head}\r\n\r\n`)
+      // One chunk per turn of the event loop, as a real client interleaves reading: a reply that arrives while the
+      // body is still being written is read before the server's close could reset the connection under it.
       const pump = () => {
-        while (!replied && !socket.destroyed && sent < options.bodyBytes) {
-          const piece = chunk.subarray(0, Math.min(chunk.length, options.bodyBytes - sent))
-          sent += piece.length
-          const ok = socket.write(
-            chunked ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, crlf]) : piece
-          )
-          if (!ok) return void socket.once("drain", pump)
-        }
-        if (!replied && !socket.destroyed && chunked && sent >= options.bodyBytes) socket.write("0\r\n\r\n")
+        if (replied || socket.destroyed) return
+        if (sent >= options.bodyBytes) return void (chunked && socket.write("0\r\n\r\n"))
+        const piece = chunk.subarray(0, Math.min(chunk.length, options.bodyBytes - sent))
+        sent += piece.length
+        const ok = socket.write(
+          chunked ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, crlf]) : piece
+        )
+        if (ok) setImmediate(pump)
+        else socket.once("drain", pump)
       }
       pump()
     })
