@@ -8,6 +8,7 @@ import { Provider } from "../../domain/Provider.ts"
 import { StorableText } from "../../domain/Text.ts"
 import { ApiErrors, ServiceUnavailable, Unauthorized } from "./ApiErrors.ts"
 import { Authorization, RoleRequirement } from "./Authorization.ts"
+import { MailchimpSettingsGroup } from "./MailchimpSettingsApi.ts"
 import { MappingsGroup } from "./MappingsApi.ts"
 import { WebhookEventsGroup } from "./WebhookEventsApi.ts"
 
@@ -175,6 +176,7 @@ export class Api extends HttpApi.make("integration-service")
   .add(OAuthGroup)
   .add(WebhookEventsGroup)
   .add(MappingsGroup)
+  .add(MailchimpSettingsGroup)
   // The OpenAPI document closes every body (`additionalProperties: false`); decoding refuses unknown fields to match.
   .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error" })
   .annotateMerge(

@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { AccessTokenCheck } from "../../application/AccessTokenCheck.ts"
 import { Connections } from "../../application/Connections.ts"
+import { MailchimpAudience } from "../../application/MailchimpAudience.ts"
 import { Mappings } from "../../application/mappings/Mappings.ts"
 import { NeedsReauth } from "../../application/NeedsReauth.ts"
 import { OAuthConnections } from "../../application/OAuthConnections.ts"
@@ -14,6 +15,7 @@ import { AuthorizationLive } from "../http/AuthorizationLive.ts"
 import { BodyLimit } from "../http/BodyLimit.ts"
 import { ConnectionsHttp } from "../http/ConnectionsHttp.ts"
 import { HealthHttp } from "../http/HealthHttp.ts"
+import { MailchimpSettingsHttp } from "../http/MailchimpSettingsHttp.ts"
 import { MappingsHttp } from "../http/MappingsHttp.ts"
 import { MonitoringAdminHttp, MonitoringHttp } from "../http/MonitoringHttp.ts"
 import { OAuthCallbackHttp, OAuthHttp, OAuthUrlRedaction } from "../http/OAuthHttp.ts"
@@ -21,6 +23,7 @@ import { RequestContext } from "../http/RequestContext.ts"
 import { ServerErrorLog } from "../http/ServerErrorLog.ts"
 import { WebhookEventsHttp, WebhookReceiveRoutes } from "../http/WebhooksHttp.ts"
 import { layerVaultFromConfig } from "../kms/KeyManagementConfig.ts"
+import { PostgresConnectionSettingsStore } from "../postgres/PostgresConnectionSettingsStore.ts"
 import { PostgresConnectionStore } from "../postgres/PostgresConnectionStore.ts"
 import { PostgresEventPublisher } from "../postgres/PostgresEventPublisher.ts"
 import { PostgresMappingStore } from "../postgres/PostgresMappingStore.ts"
@@ -28,6 +31,7 @@ import { PostgresMappingTemplates } from "../postgres/PostgresMappingTemplates.t
 import { PostgresOAuthStateStore } from "../postgres/PostgresOAuthStateStore.ts"
 import { PostgresStoreHealth } from "../postgres/PostgresStoreHealth.ts"
 import { PostgresTokenStore } from "../postgres/PostgresTokenStore.ts"
+import { MailchimpAudiences } from "../providers/MailchimpAudiences.ts"
 import { SdkOAuthProviders } from "../providers/OAuthProviders.ts"
 import { SdkCustomFieldDiscovery } from "../providers/SdkCustomFieldDiscovery.ts"
 import { StripeGateway } from "../providers/StripeGateway.ts"
@@ -51,6 +55,7 @@ export const HttpRoutes = Layer.mergeAll(
     MonitoringAdminHttp,
     WebhookEventsHttp,
     MappingsHttp,
+    MailchimpSettingsHttp,
     OAuthHttp,
     OAuthCallbackHttp
   ]),
@@ -62,7 +67,7 @@ export const HttpRoutes = Layer.mergeAll(
 /** Every adapter chosen from configuration, with the use cases on top. Built before the socket listens. */
 export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases, OAuthConnections.layer).pipe(
   // The token lifecycle: one vault hands out access tokens; the refresher renews idle ones in the background.
-  Layer.provideMerge(Layer.mergeAll(TokenRefresher.layer, AccessTokenCheck.layer)),
+  Layer.provideMerge(Layer.mergeAll(TokenRefresher.layer, AccessTokenCheck.layer, MailchimpAudience.layer)),
   // Field mappings: versioned rules, templates and the accounts' custom fields.
   Layer.provideMerge(Mappings.layer),
   Layer.provideMerge(TokenVault.layer),
@@ -71,6 +76,7 @@ export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases, OAuth
   Layer.provideMerge(
     Layer.mergeAll(
       PostgresConnectionStore.layer,
+      PostgresConnectionSettingsStore.layer,
       PostgresStoreHealth.layer,
       WebhookAdapters,
       PostgresTokenStore.layer,
@@ -84,6 +90,7 @@ export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases, OAuth
     Layer.mergeAll(
       layerVaultFromConfig,
       StripeGateway.layer,
+      MailchimpAudiences.layer,
       TokenVerifierLive,
       RateLimiterLive,
       SdkOAuthProviders.layer,
