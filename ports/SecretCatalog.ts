@@ -9,8 +9,9 @@ export interface CatalogedSecret {
 }
 
 /**
- * Every sealed secret of every tenant, for master-key rotation only. It runs
- * with the owner's rights, never inside a request.
+ * Every sealed secret of every tenant, for master-key rotation and the
+ * credential check (start-up, deep health). It runs with the owner's rights,
+ * never for a tenant's request.
  */
 export class SecretCatalog extends Context.Service<
   SecretCatalog,
@@ -27,5 +28,7 @@ export class SecretCatalog extends Context.Service<
       next: SealedSecret
     ) => Effect.Effect<boolean, StoreUnavailable>
     readonly count: (keyId: Option.Option<string>) => Effect.Effect<number, StoreUnavailable>
+    /** Up to `limit` secrets picked at random: whether the configured master key still opens what is stored. */
+    readonly sample: (limit: number) => Effect.Effect<ReadonlyArray<CatalogedSecret>, StoreUnavailable>
   }
 >()("integration-service/ports/SecretCatalog") {}

@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
+import { CredentialCheck } from "../../application/CredentialCheck.ts"
 import { KeyManagement } from "../../ports/KeyManagement.ts"
 import { StoreHealth } from "../../ports/StoreHealth.ts"
 import { Api } from "./Api.ts"
@@ -32,22 +33,26 @@ export const MonitoringHttp = HttpApiBuilder.group(
   })
 )
 
-/** The deep check reaches KMS too, so it is for admins only. */
+/** The deep check reaches KMS and opens a sample of every tenant's credentials, so it is for admins only. */
 export const MonitoringAdminHttp = HttpApiBuilder.group(
   Api,
   "monitoringAdmin",
   Effect.fn(function* (handlers) {
     const store = yield* StoreHealth
     const keys = yield* KeyManagement
+    const credentials = yield* CredentialCheck
     return handlers.handle("deep", () =>
       Effect.gen(function* () {
         const principal = yield* CurrentPrincipal
         if (principal.role !== "admin") {
           return yield* new Forbidden({ code: "Forbidden", message: "the deep health check is for admins" })
         }
-        const [database, kms] = yield* Effect.all([probe(store.ping), probe(keys.ping)], { concurrency: 2 })
-        const checks = { database, kms }
-        if (database !== "ok" || kms !== "ok") {
+        const [database, kms, sample] = yield* Effect.all([probe(store.ping), probe(keys.ping), credentials.check], {
+          concurrency: 3
+        })
+        const checks = { database, kms, credentials: credentials.describe(sample) }
+        // Credentials the configured master key cannot open make the service degraded; an unchecked sample does not.
+        if (database !== "ok" || kms !== "ok" || sample._tag === "Unreadable") {
           return yield* new ServiceUnavailable({ code: "Degraded", message: JSON.stringify(checks) })
         }
         return { status: "ok" as const, checks }

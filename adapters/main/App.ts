@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { AccessTokenCheck } from "../../application/AccessTokenCheck.ts"
 import { Connections } from "../../application/Connections.ts"
+import { CredentialCheck } from "../../application/CredentialCheck.ts"
 import { MailchimpAudience } from "../../application/MailchimpAudience.ts"
 import { Mappings } from "../../application/mappings/Mappings.ts"
 import { NeedsReauth } from "../../application/NeedsReauth.ts"
@@ -65,7 +66,13 @@ export const HttpRoutes = Layer.mergeAll(
 )
 
 /** Every adapter chosen from configuration, with the use cases on top. Built before the socket listens. */
-export const Services = Layer.mergeAll(Connections.layer, WebhookUseCases, OAuthConnections.layer).pipe(
+export const Services = Layer.mergeAll(
+  Connections.layer,
+  WebhookUseCases,
+  OAuthConnections.layer,
+  // A sample of the stored credentials opened with the configured master key: at start-up and in the deep check.
+  CredentialCheck.atStartup.pipe(Layer.provideMerge(CredentialCheck.layer))
+).pipe(
   // The token lifecycle: one vault hands out access tokens; the refresher renews idle ones in the background.
   Layer.provideMerge(Layer.mergeAll(TokenRefresher.layer, AccessTokenCheck.layer, MailchimpAudience.layer)),
   // Field mappings: versioned rules, templates and the accounts' custom fields.

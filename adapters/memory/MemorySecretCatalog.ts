@@ -50,7 +50,15 @@ export const MemorySecretCatalog = {
             onNone: () => rows.size,
             onSome: (id) => [...rows.values()].filter((row) => row.sealed.keyId === id).length
           })
-        ).pipe(Effect.withSpan("MemorySecretCatalog.count"))
+        ).pipe(Effect.withSpan("MemorySecretCatalog.count")),
+      sample: (limit) =>
+        Effect.sync(() =>
+          [...rows.values()]
+            .map((row) => ({ row, order: Math.random() }))
+            .sort((a, b) => a.order - b.order)
+            .slice(0, limit)
+            .map(({ row }) => row)
+        ).pipe(Effect.withSpan("MemorySecretCatalog.sample"))
     })
 
     return {

@@ -3,6 +3,7 @@ import { SqlClient, type SqlError } from "effect/sql"
 import { SealedSecret, SecretPlace } from "../../domain/Credential.ts"
 import { StoreUnavailable } from "../../domain/Errors.ts"
 import { SecretCatalog } from "../../ports/SecretCatalog.ts"
+import { type DatabaseUrls, layerOwner } from "./Database.ts"
 
 const Row = Schema.Struct({
   tenantId: Schema.String,
@@ -20,6 +21,25 @@ const decodeSealed = Schema.decodeUnknownEffect(SealedSecret)
 
 const unavailable = (error: SqlError.SqlError) => new StoreUnavailable({ message: `database: ${error.message}` })
 const corrupt = () => new StoreUnavailable({ message: "a credentials row does not decode" })
+
+const cataloged = (raw: unknown) =>
+  Effect.gen(function* () {
+    const row = yield* decodeRow(raw)
+    return {
+      place: yield* decodePlace({
+        tenantId: row.tenantId,
+        venueId: row.venueId,
+        provider: row.provider,
+        field: row.field
+      }),
+      sealed: yield* decodeSealed({
+        ciphertext: row.ciphertext,
+        iv: row.iv,
+        wrappedKey: row.wrappedKey,
+        keyId: row.keyId
+      })
+    }
+  }).pipe(Effect.mapError(corrupt))
 
 /**
  * Every tenant's sealed secrets, for master-key rotation. It needs a pool
@@ -50,25 +70,7 @@ export const PostgresSecretCatalog = {
           WHERE key_id <> ${keyId}
           ORDER BY tenant_id, venue_id, provider, field
           LIMIT ${limit}`.pipe(Effect.mapError(unavailable))
-        return yield* Effect.forEach(rows, (raw) =>
-          Effect.gen(function* () {
-            const row = yield* decodeRow(raw)
-            return {
-              place: yield* decodePlace({
-                tenantId: row.tenantId,
-                venueId: row.venueId,
-                provider: row.provider,
-                field: row.field
-              }),
-              sealed: yield* decodeSealed({
-                ciphertext: row.ciphertext,
-                iv: row.iv,
-                wrappedKey: row.wrappedKey,
-                keyId: row.keyId
-              })
-            }
-          }).pipe(Effect.mapError(corrupt))
-        )
+        return yield* Effect.forEach(rows, cataloged)
       })
 
       const replaceWrappedKey = Effect.fn("PostgresSecretCatalog.replaceWrappedKey")(function* (
@@ -94,7 +96,36 @@ export const PostgresSecretCatalog = {
         return row?.n ?? 0
       })
 
-      return SecretCatalog.of({ notWrappedUnder, replaceWrappedKey, count })
+      // A full scan of credentials, ordered at random: bounded by the table, cheap next to one KMS call per row.
+      const sample = Effect.fn("PostgresSecretCatalog.sample")(function* (limit: number) {
+        const rows = yield* sql`
+          SELECT tenant_id, venue_id, provider, field, ciphertext, iv, wrapped_key, key_id FROM credentials
+          ORDER BY random()
+          LIMIT ${limit}`.pipe(Effect.mapError(unavailable))
+        return yield* Effect.forEach(rows, cataloged)
+      })
+
+      return SecretCatalog.of({ notWrappedUnder, replaceWrappedKey, count, sample })
     })
-  )
+  ),
+
+  /**
+   * For the service's credential check: the catalog over a small owner pool that holds no connection while idle.
+   * An owner that cannot read across tenants (forced RLS applies to it) gets a catalog whose every call says so,
+   * instead of a failed start-up.
+   */
+  layerForChecks: (urls: DatabaseUrls) =>
+    PostgresSecretCatalog.layer.pipe(
+      Layer.provide(layerOwner(urls)),
+      Layer.catchTag("StoreUnavailable", (e) => Layer.succeed(SecretCatalog, unavailableCatalog(e))),
+      Layer.catchTag("SqlError", (e) => Layer.succeed(SecretCatalog, unavailableCatalog(unavailable(e))))
+    )
 }
+
+const unavailableCatalog = (error: StoreUnavailable) =>
+  SecretCatalog.of({
+    notWrappedUnder: () => Effect.fail(error),
+    replaceWrappedKey: () => Effect.fail(error),
+    count: () => Effect.fail(error),
+    sample: () => Effect.fail(error)
+  })
