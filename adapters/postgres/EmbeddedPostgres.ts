@@ -224,16 +224,21 @@ const tail = (path: string) =>
     )
   )
 
-const exitOf = (child: ChildProcess) =>
-  Effect.callback<void>((resume) => {
-    if (child.exitCode !== null || child.signalCode !== null) resume(Effect.void)
-    else child.once("exit", () => resume(Effect.void))
-  })
+/** The running server: its process, and when it has exited (`exitCode`/`signalCode` are set early by Deno's `kill`). */
+interface Server {
+  readonly child: ChildProcess
+  readonly exited: Effect.Effect<void>
+  readonly hasExited: () => boolean
+}
+
+/** Whether the server's lock file is gone or names another process: the last step of its shutdown. */
+const lockReleased = (pgdata: string, pid: number | undefined) =>
+  Effect.map(readLock(pgdata), (lock) => lock === undefined || lock[0] !== String(pid))
 
 /** Starts the server detached (its own process group), stopped by fast shutdown when the scope closes. */
 const launch = (bin: Binaries, pgdata: string, socketDir: string, logFile: string, runAs: RunAs | undefined) =>
   Effect.acquireRelease(
-    attempt(`cannot start ${bin.postgres}`, async () => {
+    attempt(`cannot start ${bin.postgres}`, async (): Promise<Server> => {
       const log = await open(logFile, "w")
       try {
         const child = spawn(
@@ -252,6 +257,13 @@ const launch = (bin: Binaries, pgdata: string, socketDir: string, logFile: strin
           ],
           { detached: true, env: {}, stdio: ["ignore", log.fd, log.fd], ...runAs }
         )
+        let hasExited = false
+        const exited = new Promise<void>((resolve) =>
+          child.once("exit", () => {
+            hasExited = true
+            resolve()
+          })
+        )
         await new Promise((spawned, failed) => {
           child.once("spawn", spawned)
           child.once("error", failed)
@@ -260,30 +272,34 @@ const launch = (bin: Binaries, pgdata: string, socketDir: string, logFile: strin
         const stopOnExit = () => child.kill("SIGINT")
         process.once("exit", stopOnExit)
         child.once("exit", () => process.off("exit", stopOnExit))
-        return child
+        return { child, exited: Effect.promise(() => exited), hasExited: () => hasExited }
       } finally {
         await log.close()
       }
     }).pipe(Effect.mapError((error) => failWith(`${error.message}${rootHint(runAs, error.message)}`))),
-    (child) =>
+    ({ child, exited, hasExited }) =>
       Effect.gen(function* () {
-        if (child.exitCode !== null || child.signalCode !== null) return
+        if (hasExited()) return
+        const stopped = Effect.all([exited, pollUntil(lockReleased(pgdata, child.pid), "20 millis")], {
+          concurrency: 2,
+          discard: true
+        })
         child.kill("SIGINT")
-        yield* exitOf(child).pipe(
+        yield* stopped.pipe(
           Effect.timeoutOrElse({
             duration: "30 seconds",
-            orElse: () => Effect.sync(() => child.kill("SIGQUIT")).pipe(Effect.andThen(exitOf(child)))
+            orElse: () => Effect.sync(() => child.kill("SIGQUIT")).pipe(Effect.andThen(stopped))
           })
         )
       }).pipe(Effect.withSpan("EmbeddedPostgres.stop"))
   ).pipe(
-    Effect.tap((child) =>
+    Effect.tap(({ child, exited }) =>
       Effect.raceFirst(
         pollUntil(
           Effect.map(readLock(pgdata), (lock) => lock?.[0] === String(child.pid) && lock[7]?.trim() === "ready"),
           "20 millis"
         ),
-        Effect.flatMap(exitOf(child), () =>
+        Effect.flatMap(exited, () =>
           Effect.flatMap(tail(logFile), (log) =>
             Effect.fail(failWith(`the embedded PostgreSQL exited while starting:\n${log}${rootHint(runAs, log)}`))
           )

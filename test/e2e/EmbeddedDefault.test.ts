@@ -239,3 +239,28 @@ it.live(
     }),
   300_000
 )
+
+it.live(
+  "under Deno (`deno task start`) the embedded default is the same PostgreSQL, stopped with the service",
+  () =>
+    Effect.gen(function* () {
+      const dataDir = yield* tempDir("integration-embedded-deno-")
+      const port = yield* freePort
+      const base = `http://127.0.0.1:${port}`
+      const jwtSecret = "embedded-deno-secret-0123456789abcdef0123"
+      const service = yield* spawnProcess(join(repoRoot, "node_modules", ".bin", "deno"), ["task", "start"], {
+        cwd: repoRoot,
+        env: { PORT: String(port), DATA_DIR: dataDir, JWT_SECRET: jwtSecret }
+      })
+      yield* service.waitForUrl(`${base}/monitoring/health/ready`, "120 seconds")
+      assert.include(service.output(), `DATABASE_URL is not set: running an embedded PostgreSQL in ${dataDir}/postgres`)
+      const token = yield* Effect.promise(() =>
+        signToken(Redacted.make(jwtSecret), { sub: "u", tenantId: tenant, venueIds: [], role: "admin" })
+      )
+      assert.deepStrictEqual(yield* request(base, token, "GET", "/api/v1/integrations/"), { status: 200, body: [] })
+      assert.isDefined(yield* postmaster(dataDir))
+      yield* stop(service)
+      assert.isUndefined(yield* postmaster(dataDir), "the database stopped with the service")
+    }),
+  300_000
+)
