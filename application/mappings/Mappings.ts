@@ -16,6 +16,7 @@ import { OAuthProviderName } from "../../domain/OAuth.ts"
 import { ReauthorizationRequired } from "../../domain/OAuthErrors.ts"
 import type { Principal } from "../../domain/Principal.ts"
 import type { Provider } from "../../domain/Provider.ts"
+import { ConnectionSettingsStore } from "../../ports/ConnectionSettingsStore.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { CustomFieldDiscovery } from "../../ports/CustomFieldDiscovery.ts"
 import { MappingStore } from "../../ports/MappingStore.ts"
@@ -68,6 +69,7 @@ const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
 export class Mappings extends Context.Service<Mappings>()("integration-service/application/mappings/Mappings", {
   make: Effect.gen(function* () {
     const connections = yield* ConnectionStore
+    const settings = yield* ConnectionSettingsStore
     const store = yield* MappingStore
     const templates = yield* MappingTemplates
     const discovery = yield* CustomFieldDiscovery
@@ -96,7 +98,11 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
     const customFields = Effect.fnUntraced(function* (connection: Connection, entityType: EntityType, fresh: boolean) {
       const provider = connection.provider
       if (!isOAuth(provider)) return [] as FieldCatalog
-      const key = `${connection.id}|${entityType}`
+      // Mailchimp's merge fields belong to the audience the venue chose (PUT /mailchimp/settings); another choice is
+      // another cache entry.
+      const chosen =
+        provider === "mailchimp" ? (yield* settings.read(connection.tenantId, connection.id)).listId : undefined
+      const key = `${connection.id}|${entityType}|${chosen ?? ""}`
       const at = yield* Clock.currentTimeMillis
       const cached = cache.get(key)
       if (!fresh && cached !== undefined && at - cached.at < customFieldsTtlMillis) return cached.fields
@@ -108,7 +114,7 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
           accessToken: token.token,
           accountId: connection.accountId,
           extra: token.extra,
-          audienceId: null
+          audienceId: chosen ?? null
         })
         .pipe(
           Effect.catchTag("OAuthGrantRejected", (e) =>

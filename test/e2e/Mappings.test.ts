@@ -110,6 +110,22 @@ layer(TestApp, { timeout: "120 seconds", excludeTestServices: true })("field map
           ["custom_attributes.member-since.value", "date", "member-since"]
         ]
       )
+      // The merge fields are those of the audience the venue chose.
+      const { mailchimp: fake } = yield* TestWorld
+      const [, second] = fake.audiences()
+      fake.renameMergeField(second!.id, "LNAME", { tag: "SURNAME", name: "Surname" })
+      const chose = yield* call("PUT", `${base}/mailchimp/settings`, {
+        caller: admin,
+        body: { venueId: venue(1), listId: second!.id }
+      })
+      assert.strictEqual(chose.status, 200, chose.text)
+      const chosen = yield* call("GET", `${base}/mailchimp/fields?venueId=${venue(1)}&entityType=contact`, {
+        caller: admin
+      })
+      assert.deepStrictEqual(
+        chosen.body.custom.filter((f: any) => f.custom.stableId === "2").map((f: any) => f.path),
+        ["merge_fields.SURNAME"]
+      )
       const unsupported = yield* call("GET", `${base}/mailchimp/fields?venueId=${venue(1)}&entityType=invoice`, {
         caller: admin
       })
