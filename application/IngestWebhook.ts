@@ -53,7 +53,6 @@ export const WebhookSecretsConfig = Config.all({
   stripe: secretList("STRIPE_WEBHOOK_SECRET"),
   square: secretList("SQUARE_WEBHOOK_SIGNATURE_KEY"),
   quickbooks: secretList("QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN"),
-  mailchimp: secretList("MAILCHIMP_WEBHOOK_SECRET"),
   squareUrl: Config.option(Config.String("SQUARE_WEBHOOK_URL"))
 })
 
@@ -68,7 +67,6 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
     const store = yield* ConnectionStore
     const vault = yield* CredentialVault
     const config = yield* WebhookSecretsConfig
-    const configured: Record<Provider, ReadonlyArray<Redacted.Redacted<string>>> = config
     const notificationUrl = Option.getOrUndefined(config.squareUrl)
     const rate = yield* WebhookRateConfig
     // In-process on purpose: a shared store would put one more Redis round trip on every delivery.
@@ -76,7 +74,9 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
 
     /**
      * Service-wide secrets from configuration; with `?endpoint=<public id>` only that connection's own sealed
-     * webhook secret, never a scan of every connection's secret.
+     * webhook secret, never a scan of every connection's secret. Mailchimp has no service-wide secret: each audience
+     * webhook carries its connection's endpoint and secret (MailchimpAudience), so a delivery without `?endpoint=` is
+     * refused.
      */
     const fromConnection = Effect.fn("IngestWebhook.secretsFor")(function* (
       provider: Provider,
@@ -100,10 +100,10 @@ export class IngestWebhook extends Context.Service<IngestWebhook>()("integration
     })
 
     const fromConfig: Record<Provider, Effect.Effect<DeliverySecrets>> = {
-      stripe: Effect.succeed({ secrets: configured.stripe, notificationUrl }),
-      square: Effect.succeed({ secrets: configured.square, notificationUrl }),
-      quickbooks: Effect.succeed({ secrets: configured.quickbooks, notificationUrl }),
-      mailchimp: Effect.succeed({ secrets: configured.mailchimp, notificationUrl })
+      stripe: Effect.succeed({ secrets: config.stripe, notificationUrl }),
+      square: Effect.succeed({ secrets: config.square, notificationUrl }),
+      quickbooks: Effect.succeed({ secrets: config.quickbooks, notificationUrl }),
+      mailchimp: Effect.succeed({ secrets: [], notificationUrl })
     }
 
     const secretsFor = (provider: Provider, endpoint: string | undefined) =>

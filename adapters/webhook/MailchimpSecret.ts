@@ -1,6 +1,6 @@
 /**
  * Mailchimp signs nothing: its webhook URL carries a secret query parameter (`?secret=…`), compared in constant time
- * with the configured secret(s), e.g. the service-wide one and the connection's own.
+ * with the secret of the connection whose endpoint the URL names (`?endpoint=`, registered by MailchimpAudience).
  */
 import { Effect, Redacted } from "effect"
 import type { InvalidSignature } from "../../domain/WebhookEvent.ts"

@@ -1,9 +1,14 @@
 import { createHmac } from "node:crypto"
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Layer, Ref, Schedule } from "effect"
+import { Effect, Layer, Redacted, Ref, Schedule } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { webhookPath } from "../../adapters/http/WebhooksHttp.ts"
-import { WebhookHandlerFailed } from "../../application/WebhookHandlers.ts"
+import { mailchimpWebhookEvents, WebhookHandlerFailed } from "../../application/WebhookHandlers.ts"
+import { SecretPlace } from "../../domain/Credential.ts"
+import { ConnectionId, newEndpointPublicId, TenantId, VenueId } from "../../domain/Ids.ts"
+import { ConnectionSettingsStore } from "../../ports/ConnectionSettingsStore.ts"
+import { CredentialVault } from "../../ports/CredentialVault.ts"
+import { WebhookEndpoints } from "../../ports/WebhookEndpoints.ts"
 import { type Caller, call } from "../support/TestApp.ts"
 import { OwnerSql } from "../support/TestDatabase.ts"
 import { makeWebhookTestApp, webhookSecrets as s, WebhookWorld } from "../support/WebhookTestApp.ts"
@@ -40,7 +45,8 @@ const deliver = (provider: string, raw: Uint8Array, headers: Record<string, stri
     return { status: response.status, text: yield* response.text }
   }).pipe(Effect.orDie)
 
-const signed = (provider: string, raw: Uint8Array) => {
+/** Mailchimp signs nothing: `mailchimpQuery` is its audience webhook's `?endpoint=…&secret=…` (see seedMailchimp). */
+const signed = (provider: string, raw: Uint8Array, mailchimpQuery = "") => {
   switch (provider) {
     case "stripe":
       return deliver(provider, raw, stripeHeader(raw))
@@ -49,7 +55,7 @@ const signed = (provider: string, raw: Uint8Array) => {
     case "quickbooks":
       return deliver(provider, raw, quickbooksHeader(raw))
     default:
-      return deliver(provider, raw, { "content-type": "application/x-www-form-urlencoded" }, `?secret=${s.mailchimp}`)
+      return deliver(provider, raw, { "content-type": "application/x-www-form-urlencoded" }, mailchimpQuery)
   }
 }
 
@@ -66,6 +72,40 @@ const seedConnection = (provider: string, accountId: string) =>
       VALUES (${id}, ${tenant}, ${crypto.randomUUID()}, ${provider},
         ${provider === "stripe" ? "api_key" : "oauth2"}, 'connected', ${accountId})`
     return id
+  }).pipe(Effect.orDie)
+
+/**
+ * A Mailchimp connection as PUT /mailchimp/settings leaves it (test/e2e/MailchimpAudience.test.ts goes through it):
+ * its audience, its endpoint and its sealed URL secret; its events are routed by the endpoint.
+ */
+const seedMailchimp = (listId: string) =>
+  Effect.gen(function* () {
+    const sql = yield* owner
+    const target = {
+      tenantId: TenantId.make(tenant),
+      id: ConnectionId.make(crypto.randomUUID()),
+      venueId: VenueId.make(crypto.randomUUID()),
+      provider: "mailchimp" as const
+    }
+    yield* sql`INSERT INTO connections (id, tenant_id, venue_id, provider, auth_type, status, account_id)
+      VALUES (${target.id}, ${tenant}, ${target.venueId}, 'mailchimp', 'oauth2', 'connected', 'us19:4242')`
+    const secret = crypto.randomUUID()
+    const sealed = yield* (yield* CredentialVault).seal(
+      new SecretPlace({ ...target, field: "webhook_secret" }),
+      Redacted.make(secret)
+    )
+    yield* (yield* ConnectionSettingsStore).update(target, { listId }, [{ field: "webhook_secret", sealed }])
+    const publicId = newEndpointPublicId()
+    yield* (yield* WebhookEndpoints).save({
+      tenantId: target.tenantId,
+      connectionId: target.id,
+      provider: "mailchimp",
+      publicId,
+      url: `https://integrations.example.test${webhookPath}/mailchimp?endpoint=${publicId}`,
+      providerEndpointId: "0a1b2c3d4e",
+      events: mailchimpWebhookEvents
+    })
+    return { id: target.id, query: `?endpoint=${publicId}&secret=${secret}` }
   }).pipe(Effect.orDie)
 
 const inboxRow = (provider: string, eventId: string) =>
@@ -120,19 +160,18 @@ describe("webhooks end to end", () => {
     it.effect("every fixture is accepted with a correct signature and refused when tampered", () =>
       Effect.gen(function* () {
         assert.isAtLeast(fixtures.length, 11)
+        const audience = yield* seedMailchimp("a6b5da1054")
         for (const path of fixtures) {
           const provider = path.split("/")[0]!
           const raw = fixtureBytes(path)
-          const ok = yield* signed(provider, raw)
+          const ok = yield* signed(provider, raw, audience.query)
           assert.strictEqual(ok.status, 200, `${path}: ${ok.text}`)
           if (provider === "mailchimp") {
-            const wrong = yield* deliver(
-              provider,
-              raw,
-              { "content-type": "application/x-www-form-urlencoded" },
-              "?secret=nope"
-            )
+            const form = { "content-type": "application/x-www-form-urlencoded" }
+            const wrong = yield* deliver(provider, raw, form, audience.query.replace(/secret=.*/, "secret=nope"))
             assert.strictEqual(wrong.status, 401, path)
+            const noEndpoint = yield* deliver(provider, raw, form, audience.query.replace(/endpoint=[^&]*&/, ""))
+            assert.strictEqual(noEndpoint.status, 401, `${path}: without ?endpoint= there is no secret to try`)
             continue
           }
           const headers =
@@ -215,7 +254,7 @@ describe("webhooks end to end", () => {
       Effect.gen(function* () {
         const square = yield* seedConnection("square", "MERCHANT_E2E")
         const qbo = yield* seedConnection("quickbooks", "REALM_E2E")
-        const mailchimp = yield* seedConnection("mailchimp", "LIST_E2E")
+        const mailchimp = yield* seedMailchimp("LIST_E2E")
         const json = (body: object) => utf8.encode(JSON.stringify(body))
         yield* signed(
           "square",
@@ -248,11 +287,12 @@ describe("webhooks end to end", () => {
             "data[email]": "Fan@Example.com",
             "data[reason]": "manual",
             "data[id]": "m1"
-          })
+          }),
+          mailchimp.query
         )
         yield* eventually(
           Effect.map(
-            (yield* owner)`SELECT 1 FROM synced_records WHERE connection_id = ${mailchimp}`.pipe(Effect.orDie),
+            (yield* owner)`SELECT 1 FROM synced_records WHERE connection_id = ${mailchimp.id}`.pipe(Effect.orDie),
             (rows) => (rows.length === 1 ? true : undefined)
           ),
           "consent withdrawn"
@@ -266,7 +306,8 @@ describe("webhooks end to end", () => {
             "data[old_email]": "fan@example.com",
             "data[new_email]": "new@example.com",
             "data[new_id]": "m2"
-          })
+          }),
+          mailchimp.query
         )
         yield* signed("stripe", stripeEvent("evt_unknown_type", "balance.available", "acct_nobody_type"))
         yield* statusIs("square", "sq-cat-1", "processed")
@@ -289,7 +330,7 @@ describe("webhooks end to end", () => {
         const contact = yield* eventually(
           Effect.map(
             sql<{ externalId: string; data: { marketingConsent?: boolean; email?: string } }>`
-              SELECT external_id, data FROM synced_records WHERE connection_id = ${mailchimp}`.pipe(Effect.orDie),
+              SELECT external_id, data FROM synced_records WHERE connection_id = ${mailchimp.id}`.pipe(Effect.orDie),
             (rows) => (rows.length === 1 && rows[0]!.externalId === "new@example.com" ? rows[0] : undefined)
           ),
           "contact re-keyed"

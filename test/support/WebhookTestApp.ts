@@ -20,8 +20,7 @@ export const webhookSecrets = {
   stripeOld: "whsec_e2e_previous",
   squareKey: "Ibxx_5AKakO-3qeNVR61Dw",
   squareUrl: "https://webhook.site/679a4f3a-dcfa-49ee-bac5-9d0edad886b9",
-  quickbooks: "b5771f19b12ddb4bcdb9f08bdc50bc63878a",
-  mailchimp: "mc-e2e-url-secret"
+  quickbooks: "b5771f19b12ddb4bcdb9f08bdc50bc63878a"
 } as const
 
 export class WebhookWorld extends Context.Service<
@@ -68,7 +67,6 @@ const config = (overrides: Record<string, string>) =>
           SQUARE_WEBHOOK_SIGNATURE_KEY: webhookSecrets.squareKey,
           SQUARE_WEBHOOK_URL: webhookSecrets.squareUrl,
           QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN: webhookSecrets.quickbooks,
-          MAILCHIMP_WEBHOOK_SECRET: webhookSecrets.mailchimp,
           WEBHOOK_RETRY_MAX_ATTEMPTS: "3",
           WEBHOOK_RETRY_BASE_DELAY: "50 millis",
           WEBHOOK_RETRY_MAX_DELAY: "200 millis",
