@@ -103,6 +103,10 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })("Mailchimp 
         )
         assert.strictEqual(stored[0]?.settings.listId, first!.id)
 
+        // Mailchimp validates the URL with a GET before it posts anything.
+        const client = yield* HttpClient.HttpClient
+        assert.strictEqual((yield* client.get(pathOf(webhook!.url)).pipe(Effect.orDie)).status, 200)
+
         // Mailchimp's event, posted to exactly that URL: stored in this venue's inbox, on this connection.
         const accepted = yield* deliver(pathOf(webhook!.url), unsubscribe(first!.id, "fan@example.com"))
         assert.strictEqual(accepted.status, 200, accepted.text)
