@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { chmod, chown, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module"
 import { arch, platform, tmpdir } from "node:os"
@@ -132,12 +132,17 @@ const initialise = (bin: Binaries, pgdata: string, runAs: RunAs | undefined) =>
     yield* attempt(`cannot move ${staging} to ${pgdata}`, () => rename(staging, pgdata))
   }).pipe(Effect.withSpan("EmbeddedPostgres.initdb"))
 
+/** Whether the process runs; a zombie (exited, not yet collected by its parent) does not. */
 const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"))
+  } catch {
+    return true
   }
 }
 

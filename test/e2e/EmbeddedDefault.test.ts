@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -57,12 +58,17 @@ const postmaster = (dataDir: string) =>
     )
   )
 
+/** Whether the process runs; a zombie (exited, not yet collected by its parent) does not. */
 const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"))
+  } catch {
+    return true
   }
 }
 
