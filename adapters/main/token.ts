@@ -2,7 +2,7 @@ import { parseArgs } from "node:util"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Data, Duration, Effect, Runtime, Schema, SchemaIssue } from "effect"
 import { Principal, Role } from "../../domain/Principal.ts"
-import { signToken } from "../http/JoseTokenVerifier.ts"
+import { defaultMaxTtl, signToken } from "../http/JoseTokenVerifier.ts"
 import { jwtKeys } from "./Auth.ts"
 import { SecretsManagerConfig } from "./SecretsManagerConfig.ts"
 
@@ -91,7 +91,7 @@ const program = Effect.gen(function* () {
   const values = yield* parse
   if (values.help) return yield* Console.log(usage)
   const principal = yield* decodePrincipal(values)
-  const maxTtl = yield* Config.Duration("JWT_MAX_TTL").pipe(Config.withDefault(Duration.hours(24)))
+  const maxTtl = yield* Config.Duration("JWT_MAX_TTL").pipe(Config.withDefault(defaultMaxTtl))
   const ttlSeconds = yield* parseTtl(values.ttl, maxTtl)
   const keys = yield* jwtKeys
   if (keys._tag !== "Secret") {
