@@ -76,8 +76,12 @@ export class WebhookReceiveGroup extends HttpApiGroup.make("webhookReceive")
     }),
     receive("mailchimp", {
       contentType: "application/x-www-form-urlencoded",
-      query: { secret: described("the secret in the webhook URL registered at Mailchimp") },
-      description: "Mailchimp signs nothing: the secret travels in the registered URL (`?secret=`)."
+      query: {
+        endpoint: described("the connection's endpoint id, in the URL registered on the venue's audience"),
+        secret: described("the secret in that URL, sealed on the connection")
+      },
+      description:
+        "Mailchimp signs nothing: the URL registered on the audience (PUT /mailchimp/settings) carries the connection's endpoint id and a secret (`?endpoint=…&secret=…`)."
     }),
     HttpApiEndpoint.get("mailchimpValidation", "/webhooks/mailchimp", {
       success: HttpApiSchema.Empty(200)
