@@ -7,10 +7,7 @@ import type { WebhookEndpoint } from "../../ports/WebhookEndpoints.ts"
 import type { EndpointRoute } from "../../ports/WebhookInbox.ts"
 
 /** What routing needs to know of a connection. */
-export type RoutableConnection = Pick<
-  Connection,
-  "id" | "tenantId" | "venueId" | "provider" | "accountId"
->
+export type RoutableConnection = Pick<Connection, "id" | "tenantId" | "venueId" | "provider" | "accountId">
 
 export interface AccountRoute {
   readonly tenantId: TenantId
