@@ -71,7 +71,7 @@ const makeDeadLetters = Effect.gen(function* () {
 
 /**
  * Effect's SQL `PersistedQueueStore` on table `queue_elements` (the embedded
- * default; works on PostgreSQL and PGlite), plus `QueueDeadLetters` over the
+ * default), plus `QueueDeadLetters` over the
  * same table. Its tables come from migrations/0008_queue_elements.sql, run by
  * the owner: the service role cannot create them. Delays are whole seconds
  * (database clock).

@@ -12,7 +12,7 @@ const ActiveTenant = Context.Reference<TenantId | undefined>("integration-servic
  * Runs `self` in a transaction whose queries see only `tenantId`'s rows:
  * `app.tenant_id` is set transaction-locally (it never leaks to the pooled
  * connection) and the role drops to the non-owner service role, so forced RLS
- * applies even on a superuser connection such as the embedded PGlite.
+ * applies even on a superuser connection.
  * Nested calls for the same tenant join the open transaction.
  */
 export const withTenant =
