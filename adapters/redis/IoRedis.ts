@@ -21,6 +21,8 @@ const sharedOptions = (options: IoRedisOptions) => ({
   maxRetriesPerRequest: 0,
   autoResendUnfulfilledCommands: false,
   protocol: 2 as const,
+  // Commands issued in one event-loop turn (the queue offers of concurrent webhooks) share one write and one read.
+  enableAutoPipelining: true,
   retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000) + Math.floor(Math.random() * 100),
   ...(options.commandTimeout === undefined ? {} : { commandTimeout: options.commandTimeout })
 })
