@@ -5,7 +5,9 @@ const onEmbeddedToo = [
   "test/integration/TokenVault.test.ts",
   "test/integration/WebhookFaults.test.ts",
   "test/e2e/Webhooks.test.ts",
-  "test/e2e/OAuth.test.ts"
+  "test/e2e/OAuth.test.ts",
+  "test/e2e/WebhookBadInput.test.ts",
+  "test/e2e/TokensAndRequests.test.ts"
 ]
 
 export default defineConfig({
