@@ -1,3 +1,14 @@
+-- An event for a provider account goes to every connection that proved that
+-- account (several venues of one Square merchant, or one account connected by
+-- two tenants that each proved it), each copy de-duplicated on its own: the
+-- inbox's uniqueness moves from (tenant, provider, event) to (tenant,
+-- connection, provider, event). Routing no longer picks "the newest"
+-- connection. A disconnected connection keeps its copies (a late redelivery
+-- of the event that disconnected it is a duplicate, not unroutable).
+ALTER TABLE webhook_events DROP CONSTRAINT webhook_events_tenant_id_provider_event_id_key;
+CREATE UNIQUE INDEX webhook_events_copy ON webhook_events (tenant_id, connection_id, provider, event_id)
+  NULLS NOT DISTINCT;
+
 -- Each event keeps the signed bytes exactly as received (`body`): the whole
 -- delivery for a single-event delivery (every Stripe, Square and Mailchimp
 -- one), the event's own JSON for a delivery of several (QuickBooks). JSON with
@@ -11,7 +22,11 @@ ALTER TABLE webhook_events ALTER COLUMN body SET NOT NULL, DROP COLUMN payload;
 
 DROP FUNCTION webhook_ingest(jsonb);
 
--- As in 0009; each element carries `body`, the event's bytes in base64.
+-- Group commit, as in 0007, but one row per routed copy: an input routed to
+-- three connections answers three rows with its position (stored or
+-- duplicate, each with its tenant and connection), an unroutable one answers
+-- one row (quarantined). Each element carries `body`, the event's bytes in
+-- base64.
 CREATE FUNCTION webhook_ingest(p_events jsonb)
 RETURNS TABLE (ord integer, outcome text, event_uuid uuid, tenant_id uuid, connection_id uuid)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
