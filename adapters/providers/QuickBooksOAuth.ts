@@ -84,25 +84,6 @@ const classify = (cause: unknown): OAuthGrantRejected | ProviderUnavailable => {
   return unavailable(`QuickBooks OAuth refused the request: ${status} ${code}`, false)
 }
 
-/** An API call's failure as intuit-oauth's `makeApiCall` reports it: only its code (the HTTP status or a name). */
-const classifyApi = (cause: unknown): OAuthGrantRejected | ProviderUnavailable => {
-  const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined
-  if (typeof code !== "string") return unavailable("QuickBooks API unreachable", true)
-  if (code === "401")
-    return new OAuthGrantRejected({
-      provider: "quickbooks",
-      code: "unauthorized",
-      message: "QuickBooks refused the access token (401 AuthenticationFailed)"
-    })
-  const transient = ["429", "500", "502", "503", "504", "RATE_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR"]
-  if (code === "TIMEOUT_ERROR" || code === "NETWORK_ERROR")
-    return unavailable(`QuickBooks API unreachable (${code})`, true)
-  return unavailable(
-    `QuickBooks CompanyInfo answered ${/^[A-Z0-9_]{1,40}$/.test(code) ? code : "an error"}`,
-    transient.includes(code)
-  )
-}
-
 /**
  * The HTTP status behind a failed `makeApiCall`: intuit-oauth throws an OAuthError whose `code` is the status
  * ("403"), a word for 429 and 500, a Fault code with `fault` set for a 400, or TIMEOUT/NETWORK words (no status).
@@ -115,6 +96,19 @@ const apiCallStatus = (cause: unknown): number | undefined => {
   if (failure.code === "RATE_LIMIT_EXCEEDED") return 429
   if (failure.code === "INTERNAL_SERVER_ERROR") return 500
   return undefined
+}
+
+/** A failed API call with the access token: 401 means the token is refused; 408, 429, 5xx and no answer are transient. */
+const classifyApi = (cause: unknown): OAuthGrantRejected | ProviderUnavailable => {
+  const status = apiCallStatus(cause)
+  if (status === 401)
+    return new OAuthGrantRejected({
+      provider: "quickbooks",
+      code: "unauthorized",
+      message: "QuickBooks refused the access token (401 AuthenticationFailed)"
+    })
+  if (status === undefined) return unavailable("QuickBooks API unreachable", true)
+  return unavailable(`QuickBooks CompanyInfo answered ${status}`, status === 408 || status === 429 || status >= 500)
 }
 
 interface IntuitTokenJson {
