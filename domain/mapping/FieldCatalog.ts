@@ -24,6 +24,20 @@ export const FieldType = Schema.Literals([
 ])
 export type FieldType = typeof FieldType.Type
 
+/** Field types held as text. */
+export const stringy: ReadonlyArray<FieldType> = ["string", "email", "phone", "currency", "enum"]
+/** Field types that hold one value (not an object or list). */
+export const scalar: ReadonlyArray<FieldType> = [
+  ...stringy,
+  "integer",
+  "decimal",
+  "number",
+  "boolean",
+  "instant",
+  "date",
+  "unix"
+]
+
 /** A custom field found at the provider: its stable id survives renames (Mailchimp merge_id, QuickBooks DefinitionId, Square key). */
 export const CustomFieldOrigin = Schema.Struct({
   stableId: Schema.String,

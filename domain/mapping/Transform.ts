@@ -1,6 +1,6 @@
 import { Schema } from "effect"
 import { exponentOf, toDecimal, toMinor } from "../canonical/Money.ts"
-import type { FieldType } from "./FieldCatalog.ts"
+import { type FieldType, scalar, stringy } from "./FieldCatalog.ts"
 import { instantOfWallClock, isTimeZone, wallClockOf } from "./ZonedTime.ts"
 
 /**
@@ -77,17 +77,6 @@ export class TransformFailure {
 export type Note = (kind: "truncated" | "coerced" | "defaulted", message: string) => void
 export type Step = (value: unknown, record: unknown, note: Note) => unknown
 
-const stringy: ReadonlyArray<FieldType> = ["string", "email", "phone", "currency", "enum"]
-const scalar: ReadonlyArray<FieldType> = [
-  ...stringy,
-  "integer",
-  "decimal",
-  "number",
-  "boolean",
-  "instant",
-  "date",
-  "unix"
-]
 const numeric: ReadonlyArray<FieldType> = ["integer", "decimal", "number", "unix"]
 
 const dateInput: Record<DateFormat, ReadonlyArray<FieldType>> = {

@@ -1,19 +1,7 @@
-import { type FieldCatalog, type FieldSpec, type FieldType, findField } from "./FieldCatalog.ts"
+import { type FieldCatalog, type FieldSpec, type FieldType, findField, scalar, stringy } from "./FieldCatalog.ts"
 import { parsePath, type Segment } from "./Path.ts"
 import { type MappingProblem, maxRules, placeholdersOf, type Rule } from "./Rule.ts"
 import { outputType } from "./Transform.ts"
-
-const stringy: ReadonlyArray<FieldType> = ["string", "email", "phone", "currency", "enum"]
-const scalar: ReadonlyArray<FieldType> = [
-  ...stringy,
-  "integer",
-  "decimal",
-  "number",
-  "boolean",
-  "instant",
-  "date",
-  "unix"
-]
 
 /** Whether a value of type `from` can be written to a field of type `to` (checked again per value when applied). */
 export const assignable = (from: FieldType, to: FieldType): boolean => {
