@@ -24,7 +24,7 @@ import { AccessTokenCheck } from "./AccessTokenCheck.ts"
 import { requireManage } from "./Authorize.ts"
 import type { ConnectionView } from "./Connections.ts"
 import { MailchimpAudience } from "./MailchimpAudience.ts"
-import { type AccessToken, TokenVault } from "./TokenVault.ts"
+import { TokenVault } from "./TokenVault.ts"
 
 /** How long an authorization may take from connect to callback. */
 export const stateLifetime = Duration.minutes(10)
@@ -285,6 +285,22 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
         if (failure !== null) return yield* Effect.fail(failure)
       })
 
+      /** Refresh and reconnect: a refresh where the provider has one, and the token checked at the provider. */
+      const renewed = Effect.fnUntraced(function* (
+        principal: Principal,
+        venueId: VenueId,
+        provider: OAuthProviderName,
+        check: "always" | "when not renewable"
+      ) {
+        const connection = yield* oauthConnection(principal, venueId, provider)
+        let expiresAt: Date | null = null
+        const renew = yield* renewable(connection)
+        if (renew) expiresAt = (yield* tokenVault.refresh(connection)).expiresAt
+        if (check === "always" || !renew) yield* verified(connection)
+        const current = yield* existing(principal, venueId, provider)
+        return { view: yield* view(current), expiresAt }
+      })
+
       /**
        * POST /oauth/refresh: a refresh now, through the vault's one path. A pair that cannot be refreshed is
        * checked at the provider instead, so the answer never claims what nobody asked.
@@ -295,14 +311,7 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
         provider: OAuthProviderName
       ) {
         yield* Effect.annotateCurrentSpan({ provider, "venue.id": venueId })
-        const connection = yield* oauthConnection(principal, venueId, provider)
-        let expiresAt: Date | null = null
-        if (yield* renewable(connection)) {
-          const token: AccessToken = yield* tokenVault.refresh(connection)
-          expiresAt = token.expiresAt
-        } else yield* verified(connection)
-        const current = yield* existing(principal, venueId, provider)
-        return { view: yield* view(current), expiresAt }
+        return yield* renewed(principal, venueId, provider, "when not renewable")
       })
 
       /** POST /reconnect: a refresh where the provider has one, then the token proves itself at the provider's API. */
@@ -312,12 +321,7 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
         provider: OAuthProviderName
       ) {
         yield* Effect.annotateCurrentSpan({ provider, "venue.id": venueId })
-        const connection = yield* oauthConnection(principal, venueId, provider)
-        let expiresAt: Date | null = null
-        if (yield* renewable(connection)) expiresAt = (yield* tokenVault.refresh(connection)).expiresAt
-        yield* verified(connection)
-        const current = yield* existing(principal, venueId, provider)
-        return { view: yield* view(current), expiresAt }
+        return yield* renewed(principal, venueId, provider, "always")
       })
 
       /**
