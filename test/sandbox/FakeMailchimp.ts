@@ -1,10 +1,12 @@
 import { randomBytes, randomUUID } from "node:crypto"
 import type { IncomingMessage } from "node:http"
-import { bearerToken, json, redirect, serveReplies, text } from "./FakeHttp.ts"
+import { bearerToken, json, type Reply, redirect, serveReplies, text } from "./FakeHttp.ts"
+import { fakeMailchimpData } from "./FakeMailchimpData.ts"
 import { type FakeAudience, fakeMailchimpLists } from "./FakeMailchimpLists.ts"
 import { fakeMailchimpMergeFields } from "./FakeMailchimpMergeFields.ts"
 import { type AuthorizationCode, fakeOAuthState } from "./FakeOAuth.ts"
 
+export type { FakeDataRequest, FakeMailchimpInjection, FakeMember, FakeMemberChange } from "./FakeMailchimpData.ts"
 export type { FakeAudience, FakeListWebhook } from "./FakeMailchimpLists.ts"
 export type { FakeMergeField } from "./FakeMailchimpMergeFields.ts"
 export type { FakeOAuthFailure } from "./FakeOAuth.ts"
@@ -16,7 +18,9 @@ export type { FakeOAuthFailure } from "./FakeOAuth.ts"
  * `/oauth2/metadata` read with `Authorization: OAuth <token>` that answers 200
  * `{"error":"invalid_token"}` for a bad token, no revocation endpoint. The
  * metadata's `api_endpoint` points back here so the marketing SDK hits the fake.
- * The account's audiences and their webhooks: see FakeMailchimpLists; their merge fields: FakeMailchimpMergeFields.
+ * The account's audiences and their webhooks: see FakeMailchimpLists; their merge fields: FakeMailchimpMergeFields;
+ * their members, the API's limits and injected failures: FakeMailchimpData. Each token belongs to one account
+ * (`<dc>:<user_id>`, the service's account id): the OAuth flow's to the fake's own user, `issueToken`'s to any.
  */
 export interface FakeMailchimpOptions {
   readonly port?: number
@@ -64,10 +68,13 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
   const mergeFields = fakeMailchimpMergeFields(() => lists.controls.audiences().map((a) => a.id), problem)
 
   const codes = new Map<string, Code>()
-  const accessTokens = new Set<string>()
+  /** Access token → the account it opens. */
+  const accessTokens = new Map<string, string>()
+  const accountId = `${dc}:${userId}`
   const stats = { authorizations: 0, exchanges: 0, refreshes: 0, revocations: 0, metadata: 0, pings: 0 }
   const oauth = fakeOAuthState()
   const { now, takeFailure } = oauth
+  const data = fakeMailchimpData({ now, audiences: () => lists.controls.audiences().map((a) => a.id), problem })
   let url = ""
 
   const authorize = (search: URLSearchParams) => {
@@ -104,7 +111,7 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     if (form.get("redirect_uri") !== code.redirectUri)
       return json(400, { error: "invalid_grant", error_description: "redirect_uri mismatch" })
     const accessToken = token()
-    accessTokens.add(accessToken)
+    accessTokens.set(accessToken, accountId)
     return json(200, { access_token: accessToken, expires_in: 0, scope: null })
   }
 
@@ -132,6 +139,24 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
   const invalidKey = () =>
     problem(401, "API Key Invalid", "Your API key may be invalid, or you've attempted to access the wrong datacenter.")
 
+  // The API answers with the fake's clock (which `advance` moves): the adapter reads a pass's start from Date.
+  const dated = (reply: Reply): Reply => ({
+    ...reply,
+    headers: { date: new Date(now()).toUTCString(), ...reply.headers }
+  })
+
+  const api = (req: IncomingMessage, requested: URL, body: string) => {
+    const account = accessTokens.get(bearerToken(req))
+    if (account === undefined) return invalidKey()
+    const method = req.method ?? "GET"
+    return (
+      data.admit(account, requested) ??
+      data.respond(account, method, requested) ??
+      mergeFields.respond(method, requested) ??
+      lists.respond(method, requested, body)
+    )
+  }
+
   const ping = (req: IncomingMessage) => {
     stats.pings += 1
     if (!accessTokens.has(bearerToken(req))) return invalidKey()
@@ -146,15 +171,16 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
       if (route === "GET /oauth2/metadata") return metadata(req)
       if (route === "GET /3.0/ping") return ping(req)
       if (requested.pathname.startsWith("/3.0/lists")) {
-        if (!accessTokens.has(bearerToken(req))) return invalidKey()
-        const reply =
-          mergeFields.respond(req.method ?? "GET", requested) ?? lists.respond(req.method ?? "GET", requested, body)
-        if (reply !== undefined) return reply
+        const reply = api(req, requested, body)
+        if (reply !== undefined) return dated(reply)
       }
       return problem(404, "Resource Not Found", "The requested resource could not be found.")
     },
     malformed: () => problem(400, "Invalid Resource", "The request body could not be read."),
-    beforeReply: (requested) => oauth.delay(requested.pathname.startsWith("/oauth2/"))
+    beforeReply: async (requested) => {
+      await oauth.delay(requested.pathname.startsWith("/oauth2/"))
+      await data.settle(requested)
+    }
   })
   url = server.url
 
@@ -165,10 +191,19 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     dc,
     userId,
     accountName,
+    /** The account the OAuth flow's tokens open, as the service names it. */
+    accountId,
     stats: () => ({ ...stats, ...lists.stats(), ...mergeFields.stats() }),
     ...lists.controls,
     ...mergeFields.controls,
     ...oauth.controls,
+    ...data.controls,
+    /** A token for `account` (default: the fake's own), as if that login had gone through the OAuth flow. */
+    issueToken: (account: string = accountId) => {
+      const accessToken = token()
+      accessTokens.set(accessToken, account)
+      return accessToken
+    },
     /** What a user removing the app in Mailchimp does: the token stops working. */
     revokeToken: (accessToken: string) => {
       accessTokens.delete(accessToken)
