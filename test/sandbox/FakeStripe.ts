@@ -1,6 +1,9 @@
 import { randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { listen, readBody } from "./FakeHttp.ts"
+import { type FakeStripeDataControls, fakeStripeData } from "./FakeStripeData.ts"
+
+export type { FakeStripeDataRequest, FakeStripeEntity, FakeStripeInjection } from "./FakeStripeData.ts"
 
 /** How a registered key behaves; restricted keys may be limited to a few paths, anything else answers 403. */
 export interface FakeStripeKeyOptions {
@@ -29,7 +32,8 @@ export interface FakeStripeWebhookEndpoint {
   readonly secret: string
 }
 
-export interface FakeStripe {
+/** The data controls (seed, upsertRecord, deleteRecord, records, inject, dataRequests, …): see FakeStripeData. */
+export interface FakeStripe extends FakeStripeDataControls {
   readonly url: string
   readonly port: number
   readonly close: () => Promise<void>
@@ -46,12 +50,17 @@ export interface FakeStripe {
     fields?: { readonly email?: string; readonly name?: string }
   ) => Record<string, unknown>
   readonly webhookEndpoints: (accountId?: string) => ReadonlyArray<FakeStripeWebhookEndpoint>
+  /** The key answers 401 `api_key_expired`, as Stripe answers an expired (rolled) key. */
+  readonly expireKey: (key: string) => void
+  /** Moves the fake's clock (`created` of new objects and events, the `Date` header) forward. */
+  readonly advanceClock: (seconds: number) => void
 }
 
 interface KeyEntry {
   readonly accountId: string
   readonly livemode: boolean
   readonly allowedPaths: ReadonlyArray<string> | undefined
+  expired?: boolean
 }
 
 interface AccountEntry {
@@ -130,7 +139,9 @@ export const startFakeStripe = async (
 ): Promise<FakeStripe> => {
   const keys = new Map<string, KeyEntry>()
   const accounts = new Map<string, AccountEntry>()
-  const customers = new Map<string, Array<Record<string, unknown>>>()
+  let clockOffset = 0
+  const clock = () => now() + clockOffset
+  const data = fakeStripeData(clock)
   const endpoints = new Map<
     string,
     FakeStripeWebhookEndpoint & { readonly livemode: boolean; readonly created: number }
@@ -142,38 +153,13 @@ export const startFakeStripe = async (
 
   const addKey = (key: string, opts: FakeStripeKeyOptions = {}) => {
     const accountId = opts.accountId ?? stripeId("acct", 16)
-    if (!accounts.has(accountId)) accounts.set(accountId, { id: accountId, name: opts.name ?? null, created: now() })
+    if (!accounts.has(accountId)) accounts.set(accountId, { id: accountId, name: opts.name ?? null, created: clock() })
     keys.set(key, { accountId, livemode: /^[a-z]+_live_/.test(key), allowedPaths: opts.allowedPaths })
     return { accountId }
   }
 
-  const addCustomer = (accountId: string, fields: { readonly email?: string; readonly name?: string } = {}) => {
-    const customer: Record<string, unknown> = {
-      id: stripeId("cus", 14),
-      object: "customer",
-      address: null,
-      balance: 0,
-      created: now(),
-      currency: null,
-      default_source: null,
-      delinquent: false,
-      description: null,
-      email: fields.email ?? null,
-      invoice_prefix: randomBytes(4).toString("hex").toUpperCase(),
-      livemode: false,
-      metadata: {},
-      name: fields.name ?? null,
-      phone: null,
-      preferred_locales: [],
-      shipping: null,
-      tax_exempt: "none"
-    }
-    const list = customers.get(accountId) ?? []
-    // Stripe lists newest first.
-    list.unshift(customer)
-    customers.set(accountId, list)
-    return customer
-  }
+  const addCustomer = (accountId: string, fields: { readonly email?: string; readonly name?: string } = {}) =>
+    data.createCustomer(accountId, { email: fields.email ?? null, name: fields.name ?? null })
 
   for (const [key, opts] of Object.entries(options.keys ?? {})) addKey(key, opts)
 
@@ -247,21 +233,13 @@ export const startFakeStripe = async (
       const zero = [{ amount: 0, currency: "usd", source_types: { card: 0 } }]
       return { status: 200, body: { object: "balance", available: zero, livemode: key.livemode, pending: zero } }
     }
-    if (path === "/v1/customers" && method === "GET") {
-      return listPage(path, customers.get(account.id) ?? [], query)
-    }
     if (path === "/v1/customers" && method === "POST") {
-      const created = addCustomer(account.id, {
-        ...(typeof body.email === "string" ? { email: body.email } : {}),
-        ...(typeof body.name === "string" ? { name: body.name } : {})
+      const created = data.createCustomer(account.id, {
+        email: typeof body.email === "string" ? body.email : null,
+        name: typeof body.name === "string" ? body.name : null,
+        ...(typeof body.metadata === "object" && body.metadata !== null ? { metadata: body.metadata } : {})
       })
-      if (typeof body.metadata === "object" && body.metadata !== null) created.metadata = body.metadata
       return { status: 200, body: created }
-    }
-    const customerId = /^\/v1\/customers\/([^/]+)$/.exec(path)?.[1]
-    if (customerId && method === "GET") {
-      const found = (customers.get(account.id) ?? []).find((c) => c.id === customerId)
-      return found ? { status: 200, body: found } : noSuch("customer", customerId)
     }
     const endpointObject = (
       e: FakeStripeWebhookEndpoint & { readonly livemode: boolean; readonly created: number }
@@ -294,7 +272,7 @@ export const startFakeStripe = async (
         enabledEvents: events,
         secret: `whsec_${randomBytes(24).toString("hex")}`,
         livemode: key.livemode,
-        created: now()
+        created: clock()
       }
       endpoints.set(endpoint.id, endpoint)
       // The signing secret is shown only in the create response.
@@ -356,6 +334,7 @@ export const startFakeStripe = async (
         "content-type": "application/json",
         "request-id": stripeId("req", 14),
         "stripe-version": (req.headers["stripe-version"] as string | undefined) ?? "2026-10-28.endive",
+        date: new Date(clock() * 1000).toUTCString(),
         ...extraHeaders
       })
       res.end(JSON.stringify(reply.body))
@@ -394,6 +373,16 @@ export const startFakeStripe = async (
         stripeError(401, { type: "invalid_request_error", message: `Invalid API Key provided: ${maskKey(bearer)}` })
       )
     }
+    if (key.expired) {
+      return send(
+        stripeError(401, {
+          type: "invalid_request_error",
+          code: "api_key_expired",
+          message: `Expired API Key provided: ${maskKey(bearer)}`,
+          doc_url: "https://stripe.com/docs/error-codes/api-key-expired"
+        })
+      )
+    }
     if (key.allowedPaths && !key.allowedPaths.includes(target.pathname)) {
       return send(
         stripeError(403, {
@@ -402,6 +391,9 @@ export const startFakeStripe = async (
         })
       )
     }
+
+    const dataReply = await data.handle(key.accountId, method, target)
+    if (dataReply) return send(dataReply, dataReply.headers)
 
     const stored = method === "POST" && idempotencyKey ? `${bearer}\u0000${idempotencyKey}` : undefined
     const fingerprint = `${method} ${target.pathname} ${text}`
@@ -457,6 +449,14 @@ export const startFakeStripe = async (
     webhookEndpoints: (accountId) =>
       [...endpoints.values()]
         .filter((e) => accountId === undefined || e.accountId === accountId)
-        .map(({ id, accountId, url, enabledEvents, secret }) => ({ id, accountId, url, enabledEvents, secret }))
+        .map(({ id, accountId, url, enabledEvents, secret }) => ({ id, accountId, url, enabledEvents, secret })),
+    expireKey: (key) => {
+      const entry = keys.get(key)
+      if (entry) entry.expired = true
+    },
+    advanceClock: (seconds) => {
+      clockOffset += seconds
+    },
+    ...data.controls
   }
 }
