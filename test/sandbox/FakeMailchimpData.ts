@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto"
+import { hash, randomBytes } from "node:crypto"
 import { json, type Reply } from "./FakeHttp.ts"
 
 /**
@@ -61,10 +61,23 @@ export interface FakeDataRequest {
 
 type Problem = (status: number, title: string, detail: string, extra?: object) => Reply
 
+type MemberBody = Omit<FakeMember, "last_changed">
+
+/** One seed's common part: its members differ by their index in it. */
+interface SeedBatch {
+  readonly listId: string
+  readonly salt: string
+  /** 10 random hex digits per member, its `unique_email_id`. */
+  readonly random: string
+}
+
 interface Stored {
-  member: Omit<FakeMember, "last_changed">
+  readonly id: string
   /** Seconds since the epoch: Mailchimp's timestamps have no finer grain. */
-  lastChanged: number
+  readonly lastChanged: number
+  readonly status: FakeMember["status"]
+  /** A seeded member is kept as its batch and index and built when read, so 100,000 of them seed at once. */
+  readonly body: MemberBody | { readonly batch: SeedBatch; readonly i: number }
 }
 
 interface Audience {
@@ -100,7 +113,7 @@ const details: Record<number, string> = {
 /** `2026-01-15T10:00:00+00:00`, as the Marketing API writes instants. */
 const instant = (seconds: number) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "+00:00")
 
-export const subscriberHash = (email: string) => createHash("md5").update(email.toLowerCase()).digest("hex")
+export const subscriberHash = (email: string) => hash("md5", email.toLowerCase())
 
 const firstNames = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Margaret", "Linus", "Radia", "Donald"]
 const lastNames = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Hamilton", "Torvalds", "Perlman"]
@@ -148,67 +161,83 @@ const links = (listId: string, id: string) => {
   ]
 }
 
-const memberOf = (s: Stored): FakeMember => ({ ...s.member, last_changed: instant(s.lastChanged) })
-const wire = (s: Stored) => ({ ...memberOf(s), _links: links(s.member.list_id, s.member.id) })
+const firstOf = (i: number) => firstNames[i % firstNames.length]!
+const lastOf = (i: number) => lastNames[Math.floor(i / firstNames.length) % lastNames.length]!
+const emailOf = (i: number, salt: string) => `${firstOf(i)}.${lastOf(i)}.${salt}${i}@example.test`.toLowerCase()
+const statusOf = (i: number) => statuses[i % statuses.length]!
 
-/** A realistic member; `i` makes the address unique within a seed. */
-const generated = (listId: string, i: number, lastChanged: number, salt: string): Stored => {
-  const first = firstNames[i % firstNames.length]!
-  const last = lastNames[Math.floor(i / firstNames.length) % lastNames.length]!
-  const email = `${first}.${last}.${salt}${i}@example.test`.toLowerCase()
+/** A realistic member; `i` makes the address unique within a seed, `uniqueEmailId` is 10 random hex digits. */
+const generated = (listId: string, i: number, lastChanged: number, salt: string, uniqueEmailId: string): MemberBody => {
+  const first = firstOf(i)
+  const last = lastOf(i)
+  const email = emailOf(i, salt)
   const place = cities[i % cities.length]!
   const signedUp = i % 3 === 0 ? "" : instant(lastChanged - 86_400 * (1 + (i % 90)))
   return {
-    lastChanged,
-    member: {
-      id: subscriberHash(email),
-      email_address: email,
-      unique_email_id: randomBytes(5).toString("hex"),
-      email_type: "html",
-      status: statuses[i % statuses.length]!,
-      status_if_new: "",
-      merge_fields: {
-        FNAME: first,
-        LNAME: last,
-        ADDRESS:
-          i % 4 === 0
-            ? {
-                addr1: `${i} Stage Door`,
-                addr2: "",
-                city: place.city,
-                state: place.state,
-                zip: place.zip,
-                country: place.country_code
-              }
-            : "",
-        PHONE: i % 5 === 0 ? `+1217555${String(i % 10_000).padStart(4, "0")}` : "",
-        BIRTHDAY: i % 7 === 0 ? `${String((i % 12) + 1).padStart(2, "0")}/${String((i % 28) + 1).padStart(2, "0")}` : ""
-      },
-      interests: {},
-      stats: { avg_open_rate: (i % 10) / 10, avg_click_rate: (i % 4) / 10 },
-      ip_signup: signedUp === "" ? "" : `198.51.100.${i % 250}`,
-      timestamp_signup: signedUp,
-      ip_opt: `203.0.113.${i % 250}`,
-      timestamp_opt: instant(lastChanged - 3600),
-      member_rating: (i % 5) + 1,
-      language: i % 6 === 0 ? "fr" : "en",
-      vip: i % 50 === 0,
-      email_client: "",
-      location: {
-        latitude: 0,
-        longitude: 0,
-        gmtoff: place.gmtoff,
-        dstoff: place.gmtoff,
-        country_code: place.country_code,
-        timezone: place.timezone,
-        region: place.state
-      },
-      tags_count: i % 8 === 0 ? 1 : 0,
-      tags: i % 8 === 0 ? [{ id: 101, name: "Season ticket" }] : [],
-      list_id: listId
-    }
+    id: subscriberHash(email),
+    email_address: email,
+    unique_email_id: uniqueEmailId,
+    email_type: "html",
+    status: statusOf(i),
+    status_if_new: "",
+    merge_fields: {
+      FNAME: first,
+      LNAME: last,
+      ADDRESS:
+        i % 4 === 0
+          ? {
+              addr1: `${i} Stage Door`,
+              addr2: "",
+              city: place.city,
+              state: place.state,
+              zip: place.zip,
+              country: place.country_code
+            }
+          : "",
+      PHONE: i % 5 === 0 ? `+1217555${String(i % 10_000).padStart(4, "0")}` : "",
+      BIRTHDAY: i % 7 === 0 ? `${String((i % 12) + 1).padStart(2, "0")}/${String((i % 28) + 1).padStart(2, "0")}` : ""
+    },
+    interests: {},
+    stats: { avg_open_rate: (i % 10) / 10, avg_click_rate: (i % 4) / 10 },
+    ip_signup: signedUp === "" ? "" : `198.51.100.${i % 250}`,
+    timestamp_signup: signedUp,
+    ip_opt: `203.0.113.${i % 250}`,
+    timestamp_opt: instant(lastChanged - 3600),
+    member_rating: (i % 5) + 1,
+    language: i % 6 === 0 ? "fr" : "en",
+    vip: i % 50 === 0,
+    email_client: "",
+    location: {
+      latitude: 0,
+      longitude: 0,
+      gmtoff: place.gmtoff,
+      dstoff: place.gmtoff,
+      country_code: place.country_code,
+      timezone: place.timezone,
+      region: place.state
+    },
+    tags_count: i % 8 === 0 ? 1 : 0,
+    tags: i % 8 === 0 ? [{ id: 101, name: "Season ticket" }] : [],
+    list_id: listId
   }
 }
+
+const bodyOf = (s: Stored): MemberBody => {
+  if (!("batch" in s.body)) return s.body
+  const { batch, i } = s.body
+  return generated(batch.listId, i, s.lastChanged, batch.salt, batch.random.slice(i * 10, i * 10 + 10))
+}
+const memberOf = (s: Stored): FakeMember => ({ ...bodyOf(s), last_changed: instant(s.lastChanged) })
+const wire = (s: Stored) => {
+  const member = memberOf(s)
+  return { ...member, _links: links(member.list_id, member.id) }
+}
+const storedOf = (body: MemberBody, lastChanged: number): Stored => ({
+  id: body.id,
+  lastChanged,
+  status: body.status,
+  body
+})
 
 /** `2015-10-21T15:41:36+00:00` (or any instant `Date` reads) as epoch seconds; undefined when absent or unreadable. */
 const secondsParam = (value: string | null): number | "invalid" | undefined => {
@@ -219,8 +248,8 @@ const secondsParam = (value: string | null): number | "invalid" | undefined => {
 
 const sortKeys: Record<string, (s: Stored) => string | number> = {
   last_changed: (s) => s.lastChanged,
-  timestamp_opt: (s) => s.member.timestamp_opt,
-  timestamp_signup: (s) => s.member.timestamp_signup
+  timestamp_opt: (s) => bodyOf(s).timestamp_opt,
+  timestamp_signup: (s) => bodyOf(s).timestamp_signup
 }
 
 export interface FakeMailchimpDataOptions {
@@ -346,7 +375,7 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
         (s) =>
           (since === undefined || s.lastChanged > since) &&
           (before === undefined || s.lastChanged < before) &&
-          (status === null || s.member.status === status)
+          (status === null || s.status === status)
       )
     if (sortKey !== undefined) {
       const direction = search.get("sort_dir") === "DESC" ? -1 : 1
@@ -417,11 +446,14 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
         const latest = nowSeconds() - 86_400
         const salt = nextSalt("s")
         const ids: Array<string> = []
+        // One draw for the whole seed: a call per member would cost more than the rest of the member.
+        const batch: SeedBatch = { listId, salt, random: randomBytes(5 * count).toString("hex") }
         for (let i = 0; i < count; i++) {
+          const id = subscriberHash(emailOf(i, salt))
           // A multiplicative hash spreads the change times over the year without sorting them by add order.
-          const stored = generated(listId, i, latest - ((i * 2_654_435_761) % (365 * 86_400)), salt)
-          a.byId.set(stored.member.id, stored)
-          ids.push(stored.member.id)
+          const lastChanged = latest - ((i * 2_654_435_761) % (365 * 86_400))
+          a.byId.set(id, { id, lastChanged, status: statusOf(i), body: { batch, i } })
+          ids.push(id)
         }
         a.ordered = undefined
         return ids
@@ -441,8 +473,11 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
         const a = audience(accountId, listId)
         const id = subscriberHash(change.email_address)
         const known = a.byId.get(id)
-        const base = known?.member ?? generated(listId, a.byId.size, nowSeconds(), nextSalt("u")).member
-        const member = {
+        const base =
+          known === undefined
+            ? generated(listId, a.byId.size, nowSeconds(), nextSalt("u"), randomBytes(5).toString("hex"))
+            : bodyOf(known)
+        const member: MemberBody = {
           ...base,
           ...change,
           merge_fields: { ...base.merge_fields, ...change.merge_fields },
@@ -450,7 +485,7 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
           id,
           list_id: listId
         }
-        const stored = { member, lastChanged: nowSeconds() }
+        const stored = storedOf(member, nowSeconds())
         a.byId.set(id, stored)
         if (known === undefined) a.ordered = undefined
         else if (a.ordered !== undefined) a.ordered[a.ordered.indexOf(known)] = stored
@@ -471,7 +506,7 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
         const known = a.byId.get(id)
         if (known === undefined) throw new Error(`no member ${id}`)
         if (how.permanent === true) a.byId.delete(id)
-        else a.byId.set(id, { member: { ...known.member, status: "archived" }, lastChanged: nowSeconds() })
+        else a.byId.set(id, storedOf({ ...bodyOf(known), status: "archived" }, nowSeconds()))
         a.ordered = undefined
       },
       /** The audience's live (not archived) members in add order, as the API shows them. */
@@ -482,7 +517,7 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
       ): ReadonlyArray<FakeMember & { readonly _links: ReadonlyArray<unknown> }> => {
         contactsOnly(entityType)
         return ordered(audience(accountId, listOf(where.listId)))
-          .filter((s) => s.member.status !== "archived")
+          .filter((s) => s.status !== "archived")
           .map(wire)
       },
       /** The next `times` API requests (of one account, or all) fail with `status`; `times` absent: until cleared. */
