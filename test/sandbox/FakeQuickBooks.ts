@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import { bearerToken, json as jsonReply, type Reply, redirect, serveReplies, text } from "./FakeHttp.ts"
 import { type AuthorizationCode, type FakeOAuthFailure, fakeOAuthState, randomToken as token } from "./FakeOAuth.ts"
+import { fakeQuickBooksData } from "./FakeQuickBooksData.ts"
 import { fakeQuickBooksPreferences } from "./FakeQuickBooksPreferences.ts"
 
 export type { FakeOAuthFailure } from "./FakeOAuth.ts"
@@ -15,7 +16,8 @@ export type { FakeOAuthFailure } from "./FakeOAuth.ts"
  * that company only). No PKCE.
  * Paths are Intuit's: `/connect/oauth2`, `/oauth2/v1/tokens/bearer`,
  * `/v2/oauth2/tokens/revoke`, `/v3/company/{realm}/companyinfo/{realm}`, `/v3/company/{realm}/preferences`
- * (sales-form custom fields: FakeQuickBooksPreferences).
+ * (sales-form custom fields: FakeQuickBooksPreferences), `/v3/company/{realm}/query` and `/cdc` (sync reads, budget
+ * and injected failures: FakeQuickBooksData).
  */
 export interface FakeQuickBooksOptions {
   readonly port?: number
@@ -197,6 +199,7 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
   }
 
   const preferences = fakeQuickBooksPreferences(json, now)
+  const data = fakeQuickBooksData(json, now)
 
   const server = await serveReplies({
     port: options.port,
@@ -204,6 +207,11 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
       if (route === "GET /connect/oauth2") return authorize(url)
       if (route === "POST /oauth2/v1/tokens/bearer") return tokenEndpoint(req, new URLSearchParams(body))
       if (route === "POST /v2/oauth2/tokens/revoke") return revoke(req, body)
+      const v3 = /^\/v3\/company\/([^/]+)\/(.+)$/.exec(url.pathname)
+      const gated = v3 === null ? undefined : data.gate(v3[1] ?? "", url)
+      if (gated !== undefined) return gated
+      const served = v3 === null ? undefined : data.respond(req.method, v3[1] ?? "", url, v3[2] ?? "")
+      if (served !== undefined) return refused(req, v3?.[1] ?? "") ?? served
       const info = /^\/v3\/company\/([^/]+)\/companyinfo\/([^/]+)$/.exec(url.pathname)
       if (req.method === "GET" && info !== null && info[1] === info[2]) return companyInfo(req, info[1] ?? "")
       const prefs = /^\/v3\/company\/([^/]+)\/preferences$/.exec(url.pathname)
@@ -211,7 +219,10 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
       return json(404, { error: "not_found" })
     },
     malformed: () => json(400, { error: "invalid_request" }),
-    beforeReply: (url) => oauth.delay(!url.pathname.startsWith("/v3/"))
+    beforeReply: async (url) => {
+      await oauth.delay(!url.pathname.startsWith("/v3/"))
+      await data.delay(url)
+    }
   })
 
   return {
@@ -224,6 +235,21 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
     stats: () => ({ ...stats }),
     ...oauth.controls,
     ...preferences.controls,
+    ...data.controls,
+    /** An access token for a company without the consent dance (what a connected account holds). */
+    accessTokenFor: (realm: string = realmId) => {
+      const accessToken = token("eyJfakeQboAccess.")
+      accessTokens.set(accessToken, {
+        grant: { realm, revoked: false },
+        expiresAt: now() + accessLifetimeSeconds * 1000
+      })
+      return accessToken
+    },
+    /** The token's hour is up: the API answers 401 with the 3200 AuthenticationFailed fault. */
+    expireAccessToken: (accessToken: string) => {
+      const found = accessTokens.get(accessToken)
+      if (found !== undefined) found.expiresAt = 0
+    },
     /** The next `times` CompanyInfo calls answer 503. */
     companyInfoOutage: (times = 1) => {
       companyInfoOutages = times
