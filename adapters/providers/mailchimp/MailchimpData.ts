@@ -77,7 +77,7 @@ const failed = (kind: "rejected" | "unauthorized", message: string) =>
  * import changes in one second; each page reads the previous page's last `overlap` members again, so a member removed
  * before the offset shifts nothing past the pass. Incremental passes add `since_last_changed` (one second early:
  * Mailchimp's times have no finer grain and "after" may be strict); archived members come back with `status:
- * "archived"` and are flagged deleted, members deleted for good are only missed by the next full pass. The watermark
+ * "archived"` and are flagged deleted; members deleted for good vanish, and only a full pass notices. The watermark
  * is Mailchimp's clock at the pass's first answer (its Date header): whatever changes after that, even a member the
  * pass had already read, is after it; without a Date header, the latest `last_changed` seen.
  */
