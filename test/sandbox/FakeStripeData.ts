@@ -48,6 +48,14 @@ const paths: Record<string, FakeStripeEntity> = {
   "/v1/charges": "payment"
 }
 
+const idPrefixes: Record<FakeStripeEntity, string> = {
+  customer: "cus",
+  product: "prod",
+  order: "pi",
+  invoice: "in",
+  payment: "ch"
+}
+
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 /** Random suffix once per fake, a counter after it: 100,000 ids without 100,000 calls to randomBytes. */
 const salt = Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join("")
@@ -62,11 +70,14 @@ const piStatuses = ["succeeded", "succeeded", "succeeded", "requires_payment_met
 const pick = <A>(list: ReadonlyArray<A>, i: number): A => list[i % list.length]!
 
 /** The API's responses when the record is built; the generators follow the fixtures in test/fixtures/sync/stripe/. */
-const generators: Record<FakeStripeEntity, (i: number, created: number, link: Links) => Record<string, unknown>> = {
-  customer: (i, created) => {
+const generators: Record<
+  FakeStripeEntity,
+  (i: number, created: number, link: Links, id: string) => Record<string, unknown>
+> = {
+  customer: (i, created, _link, id) => {
     const name = `${pick(givenNames, i)} ${pick(familyNames, Math.floor(i / givenNames.length))}`
     return {
-      id: nextId("cus"),
+      id,
       object: "customer",
       address: {
         city: "Springfield",
@@ -96,8 +107,7 @@ const generators: Record<FakeStripeEntity, (i: number, created: number, link: Li
       test_clock: null
     }
   },
-  product: (i, created, link) => {
-    const id = nextId("prod")
+  product: (i, created, link, id) => {
     const price = link.price(id, 1500 + (i % 20) * 250, created)
     return {
       id,
@@ -120,8 +130,7 @@ const generators: Record<FakeStripeEntity, (i: number, created: number, link: Li
       url: null
     }
   },
-  order: (i, created, link) => {
-    const id = nextId("pi")
+  order: (i, created, link, id) => {
     const status = pick(piStatuses, i)
     return {
       id,
@@ -165,8 +174,7 @@ const generators: Record<FakeStripeEntity, (i: number, created: number, link: Li
       transfer_group: null
     }
   },
-  invoice: (i, created, link) => {
-    const id = nextId("in")
+  invoice: (i, created, link, id) => {
     const quantity = 1 + (i % 4)
     const unitAmount = 1500 + (i % 20) * 250
     const status = pick(["paid", "paid", "open", "draft", "void"], i)
@@ -218,11 +226,11 @@ const generators: Record<FakeStripeEntity, (i: number, created: number, link: Li
       webhooks_delivered_at: created
     }
   },
-  payment: (i, created, link) => {
+  payment: (i, created, link, id) => {
     const amount = 2000 + (i % 40) * 125
     const status = pick(["succeeded", "succeeded", "succeeded", "pending", "failed"], i)
     return {
-      id: nextId("ch"),
+      id,
       object: "charge",
       amount,
       amount_captured: status === "succeeded" ? amount : 0,
@@ -269,10 +277,19 @@ interface Links {
   readonly customer: (i: number) => string | null
 }
 
+/** A seeded row builds its object on first read, so seeding 100,000 rows costs ids and timestamps only. */
 interface Row {
   readonly seq: number
-  object: Record<string, unknown>
+  readonly id: string
+  readonly created: number
+  object: Record<string, unknown> | undefined
+  readonly make: (() => Record<string, unknown>) | undefined
   deleted: boolean
+}
+
+const objectOf = (row: Row): Record<string, unknown> => {
+  row.object ??= row.make!()
+  return row.object
 }
 
 /** One account's objects of one type, oldest first (Stripe lists them newest first); deleted rows stay as anchors. */
@@ -349,7 +366,7 @@ const createdRange = (query: URLSearchParams): ((created: number) => boolean) | 
   return (created) => checks.every((check) => check(created))
 }
 
-const byCreated = (a: Row, b: Row) => (a.object.created as number) - (b.object.created as number) || a.seq - b.seq
+const byCreated = (a: Row, b: Row) => a.created - b.created || a.seq - b.seq
 
 const newTable = (): Table => ({ rows: [], index: new Map(), sorted: true })
 
@@ -380,18 +397,23 @@ export const fakeStripeData = (now: () => number) => {
   const ordered = (t: Table): Table => {
     if (!t.sorted) {
       t.rows.sort(byCreated)
-      t.index = new Map(t.rows.map((row, i) => [row.object.id as string, i]))
+      t.index = new Map(t.rows.map((row, i) => [row.id, i]))
       t.sorted = true
     }
     return t
   }
 
-  const append = (t: Table, object: Record<string, unknown>) => {
+  const append = (
+    t: Table,
+    row: Pick<Row, "id" | "created"> & { readonly object?: Record<string, unknown>; readonly make?: Row["make"] }
+  ) => {
     const last = t.rows.at(-1)
-    if (last && (last.object.created as number) > (object.created as number)) t.sorted = false
-    t.index.set(object.id as string, t.rows.length)
-    t.rows.push({ seq: seq++, object, deleted: false })
+    if (last && last.created > row.created) t.sorted = false
+    t.index.set(row.id, t.rows.length)
+    t.rows.push({ seq: seq++, id: row.id, created: row.created, object: row.object, make: row.make, deleted: false })
   }
+  const appendObject = (t: Table, object: Record<string, unknown>) =>
+    append(t, { id: object.id as string, created: object.created as number, object })
 
   const links = (accountId: string): Links => ({
     price: (product, unitAmount, created) => {
@@ -421,12 +443,12 @@ export const fakeStripeData = (now: () => number) => {
     },
     customer: (i) => {
       const rows = table(accountId, "customer").rows
-      return rows.length === 0 ? null : (rows[i % rows.length]!.object.id as string)
+      return rows.length === 0 ? null : rows[i % rows.length]!.id
     }
   })
 
   const emit = (accountId: string, type: string, object: Record<string, unknown>, previous?: object) =>
-    append(account(accountId).events, {
+    appendObject(account(accountId).events, {
       id: nextId("evt"),
       object: "event",
       api_version: "2026-10-28.endive",
@@ -460,7 +482,7 @@ export const fakeStripeData = (now: () => number) => {
             ? "requires_action"
             : "payment_failed"
 
-  const live = (t: Table) => t.rows.filter((row) => !row.deleted).map((row) => row.object)
+  const live = (t: Table) => t.rows.filter((row) => !row.deleted).map(objectOf)
 
   const controls = {
     /** Generates `count` records created one second apart, ending 45 days ago (before the event log keeps). */
@@ -468,7 +490,13 @@ export const fakeStripeData = (now: () => number) => {
       const t = table(accountId, entity)
       const link = links(accountId)
       const start = now() - 86_400 * 45 - count
-      for (let i = 0; i < count; i++) append(t, generators[entity](t.rows.length, start + i, link))
+      const make = generators[entity]
+      for (let i = 0; i < count; i++) {
+        const id = nextId(idPrefixes[entity])
+        const n = t.rows.length
+        const created = start + i
+        append(t, { id, created, make: () => make(n, created, link, id) })
+      }
     },
     /** Creates (no `id`, or an unknown one) or updates (merges `fields` into) a record; the change has its event. */
     upsertRecord: (
@@ -480,14 +508,17 @@ export const fakeStripeData = (now: () => number) => {
       const at = typeof fields.id === "string" ? t.index.get(fields.id) : undefined
       const row = at === undefined ? undefined : t.rows[at]
       if (row && !row.deleted) {
-        const previous = Object.fromEntries(Object.keys(fields).map((k) => [k, row.object[k] ?? null]))
-        row.object = { ...row.object, ...fields, ...(entity === "product" ? { updated: now() } : {}) }
-        emit(accountId, changeEvent(entity, row.object, false), row.object, previous)
-        return row.object
+        const before = objectOf(row)
+        const previous = Object.fromEntries(Object.keys(fields).map((k) => [k, before[k] ?? null]))
+        const after = { ...before, ...fields, ...(entity === "product" ? { updated: now() } : {}) }
+        row.object = after
+        emit(accountId, changeEvent(entity, after, false), after, previous)
+        return after
       }
-      const created = { ...generators[entity](t.rows.length, now(), links(accountId)), ...fields }
+      const id = typeof fields.id === "string" ? fields.id : nextId(idPrefixes[entity])
+      const created = { ...generators[entity](t.rows.length, now(), links(accountId), id), ...fields }
       if (entity === "product") created.updated = created.created
-      append(t, created)
+      appendObject(t, created)
       emit(accountId, changeEvent(entity, created, true), created)
       return created
     },
@@ -499,7 +530,7 @@ export const fakeStripeData = (now: () => number) => {
       const row = at === undefined ? undefined : t.rows[at]
       if (!row || row.deleted) throw new Error(`no live ${entity} ${id}`)
       row.deleted = true
-      emit(accountId, `${objectNames[entity]}.deleted`, row.object)
+      emit(accountId, `${objectNames[entity]}.deleted`, objectOf(row))
     },
     /** The live records, newest first (Stripe's list order), as the list endpoints answer them (unexpanded). */
     records: (accountId: string, entity: FakeStripeEntity): ReadonlyArray<Record<string, unknown>> =>
@@ -524,7 +555,7 @@ export const fakeStripeData = (now: () => number) => {
     t: Table,
     query: URLSearchParams,
     path: string,
-    match: (object: Record<string, unknown>) => boolean,
+    match: (row: Row) => boolean,
     what: string
   ): FakeStripeDataReply => {
     const rawLimit = query.get("limit")
@@ -542,12 +573,12 @@ export const fakeStripeData = (now: () => number) => {
     if (before) {
       for (let i = at! + 1; i < t.rows.length && found.length <= limit; i++) {
         const row = t.rows[i]!
-        if (!row.deleted && match(row.object)) found.push(row.object)
+        if (!row.deleted && match(row)) found.push(objectOf(row))
       }
     } else {
       for (let i = at === undefined ? t.rows.length - 1 : at - 1; i >= 0 && found.length <= limit; i--) {
         const row = t.rows[i]!
-        if (!row.deleted && match(row.object)) found.push(row.object)
+        if (!row.deleted && match(row)) found.push(objectOf(row))
       }
     }
     const data = found.slice(0, limit)
@@ -575,7 +606,7 @@ export const fakeStripeData = (now: () => number) => {
       t,
       query,
       path,
-      (o) => range(o.created as number) && (wanted === undefined || wanted.has(o.id as string)),
+      (row) => range(row.created) && (wanted === undefined || wanted.has(row.id)),
       objectNames[entity]
     )
     if (reply.status !== 200 || expand.length === 0) return reply
@@ -598,7 +629,7 @@ export const fakeStripeData = (now: () => number) => {
       account(accountId).events,
       query,
       "/v1/events",
-      (e) => range(e.created as number) && matchesType(e.type as string),
+      (row) => range(row.created) && matchesType(objectOf(row).type as string),
       "event"
     )
   }
@@ -616,7 +647,7 @@ export const fakeStripeData = (now: () => number) => {
     const row = at === undefined ? undefined : t.rows[at]
     // A deleted customer still answers, as Stripe's `{id, object, deleted: true}`.
     if (row?.deleted && single === "customer") return { status: 200, body: { id, object: "customer", deleted: true } }
-    return row && !row.deleted ? { status: 200, body: row.object } : noSuch(objectNames[single], id)
+    return row && !row.deleted ? { status: 200, body: objectOf(row) } : noSuch(objectNames[single], id)
   }
 
   /** Whether a request is one of the data reads this module answers (the caller has authenticated it). */
@@ -630,8 +661,11 @@ export const fakeStripeData = (now: () => number) => {
     if (!serves(method, url)) return undefined
     const { requests, limit } = account(accountId)
     const at = Date.now()
+    // Logged on arrival, so a request still waiting on injected latency is counted in its window.
+    const entry = { at, path: url.pathname, status: 0 }
+    requests.push(entry)
     const answer = (reply: FakeStripeDataReply) => {
-      requests.push({ at, path: url.pathname, status: reply.status })
+      entry.status = reply.status
       return reply
     }
     const current = injections.find((i) => i.left > 0)
@@ -647,7 +681,7 @@ export const fakeStripeData = (now: () => number) => {
       if (status !== undefined) return answer({ status, body: serverErrorBody })
     }
     if (limit) {
-      const admitted = requests.filter((r) => r.status !== 429 && r.at > at - limit.windowMs)
+      const admitted = requests.filter((r) => r !== entry && r.status !== 429 && r.at > at - limit.windowMs)
       if (admitted.length >= limit.limit) {
         const wait = Math.max(1, Math.ceil((admitted[admitted.length - limit.limit]!.at + limit.windowMs - at) / 1000))
         return answer({ status: 429, body: rateLimitBody, headers: { "retry-after": String(wait) } })

@@ -214,6 +214,8 @@ export const makeStripeDataWith = (options: StripeDataOptions): ProviderDataAdap
     const client = clientFor(Redacted.value(request.credential.token))
     const call = (params: ListParams, run: (params: ListParams) => Promise<StripeList> = (p) => spec.list(client, p)) =>
       Effect.tryPromise({ try: () => run(params), catch: toProviderCallFailed })
+    const events = (params: ListParams) =>
+      call(params, (p) => client.events.list(p as Stripe.EventListParams) as Promise<StripeList>)
     const sinceSeconds = since === null ? undefined : unix(since)
     const eventsSince = { ...spec.events, created: { gte: sinceSeconds! } }
     const afterEvents = (start: number, mark: number): Cursor => ({ phase: "objects", after: null, start, mark })
@@ -260,7 +262,7 @@ export const makeStripeDataWith = (options: StripeDataOptions): ProviderDataAdap
         )
       }
       case "anchor": {
-        const list = yield* call({ ...spec.events, limit: 1, created: { lt: sinceSeconds! } })
+        const list = yield* events({ ...spec.events, limit: 1, created: { lt: sinceSeconds! } })
         const start = cursor.start ?? clockOf(list)
         const anchor = (list.data as ReadonlyArray<StripeEvent>)[0]
         const next: Cursor =
@@ -273,11 +275,11 @@ export const makeStripeDataWith = (options: StripeDataOptions): ProviderDataAdap
           : anchored
       }
       case "up": {
-        const list = yield* call({ ...eventsSince, limit: pageSize, ending_before: cursor.before })
-        const events = list.data as ReadonlyArray<StripeEvent>
-        const mark = newest(cursor.mark, events)
-        const records = yield* current(latestPerObject(spec, [...events].reverse()))
-        const newestEvent = events[0]
+        const list = yield* events({ ...eventsSince, limit: pageSize, ending_before: cursor.before })
+        const found = list.data as ReadonlyArray<StripeEvent>
+        const mark = newest(cursor.mark, found)
+        const records = yield* current(latestPerObject(spec, [...found].reverse()))
+        const newestEvent = found[0]
         const next: Cursor =
           list.has_more && newestEvent !== undefined
             ? { phase: "up", before: newestEvent.id, start: cursor.start, mark }
@@ -285,23 +287,23 @@ export const makeStripeDataWith = (options: StripeDataOptions): ProviderDataAdap
         return answer(records, next, cursor.start, mark)
       }
       case "down": {
-        const list = yield* call({
+        const list = yield* events({
           ...eventsSince,
           limit: pageSize,
           ...(cursor.after === null ? {} : { starting_after: cursor.after })
         })
-        const events = list.data as ReadonlyArray<StripeEvent>
-        const mark = newest(cursor.mark, events)
+        const found = list.data as ReadonlyArray<StripeEvent>
+        const mark = newest(cursor.mark, found)
         const seen = new Set(cursor.seen)
         // Newest first: an object's first event here is its newest, unless an earlier page answered it.
-        const fresh = events.filter((e) => {
+        const fresh = found.filter((e) => {
           const id = e.data.object.id
           if (e.data.object.object !== spec.object || typeof id !== "string" || seen.has(id)) return false
           seen.add(id)
           return true
         })
         const records = yield* current(latestPerObject(spec, fresh))
-        const last = events.at(-1)
+        const last = found.at(-1)
         const next: Cursor =
           list.has_more && last !== undefined
             ? { phase: "down", after: last.id, seen: [...seen], start: cursor.start, mark }
