@@ -3,11 +3,13 @@ import type { IncomingMessage } from "node:http"
 import { bearerToken, json, type Reply, redirect, serveReplies, text } from "./FakeHttp.ts"
 import { type FakeOAuthFailure, fakeOAuthState, randomToken as token } from "./FakeOAuth.ts"
 import { fakeSquareCustomAttributes } from "./FakeSquareCustomAttributes.ts"
+import { fakeSquareData } from "./FakeSquareData.ts"
 
 export type { FakeOAuthFailure } from "./FakeOAuth.ts"
+export type { FakeSquareEntity, FakeSquareInjection, FakeSquareRequest } from "./FakeSquareData.ts"
 
 /**
- * Square's OAuth, the few data endpoints a connection check touches and the customer custom attribute
+ * Square's OAuth, the seller's data (FakeSquareData) and the customer custom attribute
  * definitions (FakeSquareCustomAttributes), on the
  * wire the `square` SDK speaks (PROVIDERS.md §1a, §1f, §3, §8): JSON token
  * endpoint, `expires_at` ISO, `merchant_id`, code flow keeps its refresh
@@ -41,7 +43,7 @@ interface Grant {
 
 interface AccessToken {
   readonly grant: Grant
-  readonly expiresAt: number
+  expiresAt: number
 }
 
 const DAY = 86_400_000
@@ -210,6 +212,7 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
   }
 
   const attributes = fakeSquareCustomAttributes()
+  const data = fakeSquareData({ now, merchantId, businessName })
 
   const server = await serveReplies({
     port: options.port,
@@ -233,29 +236,25 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
         if ("error" in found) return json(401, found.error)
         return attributes.list(url)
       }
-      if (route === "GET /v2/locations") {
+      if (route.startsWith("GET /v2/") || route.startsWith("POST /v2/")) {
         const found = bearer(req)
         if ("error" in found) return json(401, found.error)
-        return json(200, {
-          locations: [
-            {
-              id: "LFAKELOCATION01",
-              name: `${businessName} (main)`,
-              business_name: businessName,
-              merchant_id: merchantId,
-              status: "ACTIVE",
-              country: "US",
-              currency: "USD",
-              timezone: "America/New_York",
-              created_at: "2026-01-01T00:00:00Z"
-            }
-          ]
+        const served = data.serve({
+          route,
+          url,
+          body: payload,
+          merchant: found.grant.merchant,
+          scopes: found.grant.scopes
         })
+        if (served !== null) return served
       }
       return json(404, squareError("INVALID_REQUEST_ERROR", "NOT_FOUND", `No route for ${route}`))
     },
     malformed: () => json(400, squareError("INVALID_REQUEST_ERROR", "EXPECTED_JSON_BODY", "Invalid JSON body.")),
-    beforeReply: (url) => oauth.delay(url.pathname.startsWith("/oauth2/"))
+    beforeReply: async (url) => {
+      await oauth.delay(url.pathname.startsWith("/oauth2/"))
+      await data.delay(url)
+    }
   })
 
   return {
@@ -268,6 +267,31 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
     stats: () => ({ ...stats }),
     ...oauth.controls,
     ...attributes.controls,
+    ...data.controls,
+    /** A live access token for the merchant, as if it had connected with these scopes (default: all read scopes). */
+    issueAccessToken: (
+      accountId: string,
+      scopes: ReadonlyArray<string> = [
+        "MERCHANT_PROFILE_READ",
+        "CUSTOMERS_READ",
+        "ITEMS_READ",
+        "ORDERS_READ",
+        "PAYMENTS_READ"
+      ]
+    ) => {
+      const accessToken = token("EAAAl")
+      accessTokens.set(accessToken, {
+        grant: { merchant: accountId, pkce: false, scopes, revoked: false },
+        expiresAt: now() + 30 * DAY
+      })
+      return accessToken
+    },
+    /** The token's 30 days are over: Square answers 401 `ACCESS_TOKEN_EXPIRED`. */
+    expireAccessToken: (accessToken: string) => {
+      const found = accessTokens.get(accessToken)
+      if (found === undefined) throw new Error("unknown access token")
+      found.expiresAt = now()
+    },
     close: server.close
   }
 }
