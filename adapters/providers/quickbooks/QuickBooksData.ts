@@ -115,6 +115,43 @@ const faultReason = (text: string, status: number): string | null => {
   return parts.length === 0 ? null : parts.join("; ").slice(0, 500)
 }
 
+/** A 2xx JSON body without a Fault is data; anything else fails with its kind and Intuit's reason. */
+const bodyOf = (
+  answer: Answer,
+  path: string,
+  token: string,
+  now: number
+): Effect.Effect<Record<string, unknown>, ProviderCallFailed> => {
+  const reason = () => (faultReason(answer.text, answer.status) ?? "no reason given").replaceAll(token, "[token]")
+  if (answer.status < 200 || answer.status >= 300) {
+    const kind = kindOf(answer.status)
+    return Effect.fail(
+      failed(
+        kind,
+        answer.status,
+        `QuickBooks ${path} answered ${answer.status}: ${reason()}`,
+        kind === "rate_limited" ? retryAfterMillis(answer.retryAfter, now) : null
+      )
+    )
+  }
+  let body: unknown
+  try {
+    body = JSON.parse(answer.text)
+  } catch {
+    return Effect.fail(failed("unavailable", answer.status, `QuickBooks ${path} answered no JSON`))
+  }
+  // 200 OK can still carry a Fault instead of the data.
+  if (typeof body !== "object" || body === null || "Fault" in body)
+    return Effect.fail(failed("rejected", answer.status, `QuickBooks ${path} answered a fault: ${reason()}`))
+  return Effect.succeed(body as Record<string, unknown>)
+}
+
+/** A QuickBooks `time` (`2020-09-29T06:04:49.352-07:00`) as a Date; null when absent or unreadable. */
+const validDate = (text: string): Date | null => {
+  const ms = Date.parse(text)
+  return Number.isNaN(ms) ? null : new Date(ms)
+}
+
 const timeOf = (object: QuickBooksObject): number => {
   const updated = (object.MetaData as { LastUpdatedTime?: unknown } | undefined)?.LastUpdatedTime
   return typeof updated === "string" ? Date.parse(updated) : Number.NaN
@@ -166,44 +203,11 @@ export const makeQuickBooksData: Effect.Effect<ProviderDataAdapter, Config.Confi
         duration: timeout,
         orElse: () => Effect.fail(failed("unavailable", null, `QuickBooks ${path} timed out`))
       }),
-      Effect.flatMap((answer) => {
-        if (answer.status >= 200 && answer.status < 300) {
-          let body: unknown
-          try {
-            body = JSON.parse(answer.text)
-          } catch {
-            return Effect.fail(failed("unavailable", answer.status, `QuickBooks ${path} answered no JSON`))
-          }
-          // 200 OK can still carry a Fault instead of the data.
-          const fault = (body as { Fault?: unknown } | null)?.Fault
-          if (fault !== undefined || typeof body !== "object" || body === null)
-            return Effect.fail(
-              failed(
-                "rejected",
-                answer.status,
-                `QuickBooks ${path} answered a fault: ${faultReason(answer.text, answer.status) ?? "no reason given"}`
-              )
-            )
-          return Effect.succeed(body as Record<string, unknown>)
-        }
-        return Clock.currentTimeMillis.pipe(
-          Effect.flatMap((now) => {
-            const kind = kindOf(answer.status)
-            const reason = faultReason(answer.text, answer.status) ?? "no reason given"
-            return Effect.fail(
-              failed(
-                kind,
-                answer.status,
-                `QuickBooks ${path} answered ${answer.status}: ${reason}`.replaceAll(
-                  Redacted.value(credential.token),
-                  "[token]"
-                ),
-                kind === "rate_limited" ? retryAfterMillis(answer.retryAfter, now) : null
-              )
-            )
-          })
+      Effect.flatMap((answer) =>
+        Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) => bodyOf(answer, path, Redacted.value(credential.token), now))
         )
-      })
+      )
     )
 
   const full = Effect.fn("QuickBooksData.full")(function* (
@@ -217,10 +221,10 @@ export const makeQuickBooksData: Effect.Effect<ProviderDataAdapter, Config.Confi
     const body = yield* call(request.credential, realm, "query", `query=${encodeURIComponent(statement)}`)
     const answer = body.QueryResponse as Record<string, unknown> | undefined
     const objects = (answer?.[entity] ?? []) as ReadonlyArray<QuickBooksObject>
-    const startedAt = cursor?.startedAt ?? String(body.time)
+    const startedAt = cursor?.startedAt ?? (typeof body.time === "string" ? body.time : "")
     const more = objects.length === pageSize
     return {
-      records: objects.map((o) => ({ ...recordOf(entity, o), deleted: false })),
+      records: objects.map((o) => recordOf(entity, o)),
       nextCursor: more ? encodeCursor({ mode: "full", position: position + objects.length, startedAt }) : null,
       total: null,
       watermark: more ? null : validDate(startedAt),
@@ -262,7 +266,7 @@ export const makeQuickBooksData: Effect.Effect<ProviderDataAdapter, Config.Confi
         records: inWindow.map((o) => recordOf(entity, o)),
         nextCursor: null,
         total: null,
-        watermark: validDate(String(body.time)),
+        watermark: typeof body.time === "string" ? validDate(body.time) : null,
         notes: []
       } satisfies Page
     const times = objects.map(timeOf)
@@ -297,16 +301,9 @@ export const makeQuickBooksData: Effect.Effect<ProviderDataAdapter, Config.Confi
     if (cursor !== null && (cursor._tag === "None" || cursor.value.mode !== request.mode))
       return yield* failed("rejected", null, `the stored cursor is not a QuickBooks ${request.mode} cursor`)
     const current = cursor === null ? null : cursor.value
-    return current?.mode === "full" || (current === null && request.mode === "full")
-      ? yield* full(entity, request, realm, current?.mode === "full" ? current : null)
-      : yield* incremental(entity, request, realm, current?.mode === "incremental" ? current : null)
+    if (request.mode === "full") return yield* full(entity, request, realm, current?.mode === "full" ? current : null)
+    return yield* incremental(entity, request, realm, current?.mode === "incremental" ? current : null)
   })
 
   return { provider: "quickbooks", pageSize: () => pageSize, page } satisfies ProviderDataAdapter
 })
-
-/** A QuickBooks `time` (`2020-09-29T06:04:49.352-07:00`) as a Date; null when absent or unreadable. */
-const validDate = (text: string): Date | null => {
-  const ms = Date.parse(text)
-  return Number.isNaN(ms) ? null : new Date(ms)
-}
