@@ -16,8 +16,10 @@ import { AuthorizationLive } from "../http/AuthorizationLive.ts"
 import { BodyLimit } from "../http/BodyLimit.ts"
 import { ConnectionsHttp } from "../http/ConnectionsHttp.ts"
 import { HealthHttp } from "../http/HealthHttp.ts"
+import { HttpMetrics } from "../http/HttpMetrics.ts"
 import { MailchimpSettingsHttp } from "../http/MailchimpSettingsHttp.ts"
 import { MappingsHttp } from "../http/MappingsHttp.ts"
+import { MetricsRoute } from "../http/MetricsRoute.ts"
 import { MonitoringAdminHttp, MonitoringHttp } from "../http/MonitoringHttp.ts"
 import { OAuthCallbackHttp, OAuthHttp, OAuthUrlRedaction } from "../http/OAuthHttp.ts"
 import { RequestContext } from "../http/RequestContext.ts"
@@ -41,14 +43,17 @@ import { DatabaseLive } from "./Database.ts"
 import { RateLimiterLive } from "./RateLimiting.ts"
 import { Role, WebhookAdapters, WebhookUseCases, WebhookWorkerLive } from "./Webhooks.ts"
 
-/** The HTTP surface: the API, its OpenAPI document and Scalar docs, request ids and JSON errors. */
+/** The HTTP surface: the API, its OpenAPI document and Scalar docs, request ids and JSON errors, `/metrics`. */
 export const HttpRoutes = Layer.mergeAll(
   HttpApiBuilder.layer(Api),
   ApiDocs,
   RequestContext,
   BodyLimit,
-  WebhookReceiveRoutes
+  WebhookReceiveRoutes,
+  MetricsRoute
 ).pipe(
+  // Every request through the router counted and timed by route template.
+  Layer.provide(HttpMetrics.layer),
   Layer.provide([
     ConnectionsHttp,
     HealthHttp,
