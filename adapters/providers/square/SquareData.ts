@@ -205,13 +205,18 @@ export const squareData = (config: SquareWireConfig): ProviderDataAdapter => {
     )
   })
 
-  const readers = { customer: customers, product: products, order: orders, payment: payments }
+  const readers: Partial<Record<EntityType, (pass: Pass) => Effect.Effect<Page, ProviderCallFailed>>> = {
+    customer: customers,
+    product: products,
+    order: orders,
+    payment: payments
+  }
 
   return {
     provider: "square",
     pageSize: (entityType) => pageSizes[entityType] ?? 100,
     page: (request: PageRequest): Effect.Effect<Page, ProviderCallFailed | HistoryExpired> => {
-      const reader = readers[request.entityType as keyof typeof readers] as (typeof readers)["customer"] | undefined
+      const reader = readers[request.entityType]
       if (reader === undefined)
         return Effect.fail(
           new ProviderCallFailed({
@@ -244,6 +249,6 @@ export const makeSquareData: Effect.Effect<ProviderDataAdapter, Config.ConfigErr
   const timeout = yield* Config.Duration("PROVIDER_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
   return squareData({
     baseUrl: Option.match(baseUrl, { onNone: () => "https://connect.squareup.com", onSome: (u) => u.toString() }),
-    timeout: Duration.fromInputUnsafe(timeout)
+    timeout
   })
 })
