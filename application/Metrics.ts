@@ -113,7 +113,7 @@ export const providerCalls = Metric.counter("provider_calls_total", {
 })
 
 export const providerCallDuration = Metric.histogram("provider_call_duration_seconds", {
-  description: "duration of calls to a provider's API, retries inside the call included, in seconds",
+  description: "duration of calls to a provider's API (what `recordProviderCall` wraps), in seconds",
   boundaries: [...latencyBuckets, 30, 60]
 })
 
