@@ -19,7 +19,7 @@ export interface ReauthTarget {
 export interface ReauthReason {
   readonly code: string
   readonly message: string
-  readonly source: "refresh" | "reconnect" | "health_check" | "webhook" | "settings"
+  readonly source: "refresh" | "reconnect" | "health_check" | "webhook" | "settings" | "sync"
 }
 
 /**

@@ -14,6 +14,7 @@ import { CredentialVault } from "../ports/CredentialVault.ts"
 import { OAuthProviders } from "../ports/OAuthProvider.ts"
 import { type SealedTokens, type StoredTokens, TokenStore } from "../ports/TokenStore.ts"
 import { makeKeyedLock } from "./KeyedLock.ts"
+import { recordTokenRefresh } from "./Metrics.ts"
 import { NeedsReauth } from "./NeedsReauth.ts"
 
 export interface AccessToken {
@@ -219,7 +220,9 @@ export class TokenVault extends Context.Service<TokenVault>()("integration-servi
           }
 
           const provider = yield* providers.get(stored.provider)
-          const result = yield* Effect.result(provider.refresh(pair.refreshToken))
+          const result = yield* Effect.result(
+            provider.refresh(pair.refreshToken).pipe(recordTokenRefresh(stored.provider))
+          )
           if (result._tag === "Failure") {
             const failure = result.failure
             if (failure._tag === "ProviderUnavailable")

@@ -10,6 +10,7 @@ import { ApiErrors, ServiceUnavailable, Unauthorized } from "./ApiErrors.ts"
 import { Authorization, RoleRequirement } from "./Authorization.ts"
 import { MailchimpSettingsGroup } from "./MailchimpSettingsApi.ts"
 import { MappingsGroup } from "./MappingsApi.ts"
+import { SyncGroup } from "./SyncApi.ts"
 import { WebhookEventsGroup } from "./WebhookEventsApi.ts"
 
 export const ApiKey = Schema.RedactedFromValue(Schema.String.check(Schema.isNonEmpty()), { disallowEncode: true })
@@ -176,6 +177,7 @@ export class Api extends HttpApi.make("integration-service")
   .add(OAuthGroup)
   .add(WebhookEventsGroup)
   .add(MappingsGroup)
+  .add(SyncGroup)
   .add(MailchimpSettingsGroup)
   // The OpenAPI document closes every body (`additionalProperties: false`); decoding refuses unknown fields to match.
   .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error" })

@@ -11,6 +11,7 @@ import { isEndpointPublicId } from "../../domain/Ids.ts"
 import { type Provider, Provider as ProviderSchema } from "../../domain/Provider.ts"
 import { parseWebhook } from "../../domain/WebhookEvent.ts"
 import { verifyWebhook } from "../webhook/WebhookVerifier.ts"
+import { recordWebhookReply } from "./WebhookMetrics.ts"
 
 export const webhookPath = "/api/v1/integrations/webhooks"
 
@@ -97,5 +98,6 @@ export const receiveWebhook = (
         Effect.annotateLogs({ "webhook.provider": provider, "error.cause": `${error._tag}: ${error.message}` }),
         Effect.as(unavailable)
       )
-    )
+    ),
+    Effect.tap((reply) => recordWebhookReply(provider, reply))
   )

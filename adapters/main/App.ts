@@ -24,6 +24,7 @@ import { MonitoringAdminHttp, MonitoringHttp } from "../http/MonitoringHttp.ts"
 import { OAuthCallbackHttp, OAuthHttp, OAuthUrlRedaction } from "../http/OAuthHttp.ts"
 import { RequestContext } from "../http/RequestContext.ts"
 import { ServerErrorLog } from "../http/ServerErrorLog.ts"
+import { SyncHttp } from "../http/SyncHttp.ts"
 import { WebhookEventsHttp, WebhookReceiveRoutes } from "../http/WebhooksHttp.ts"
 import { layerVaultFromConfig } from "../kms/KeyManagementConfig.ts"
 import { PostgresConnectionSettingsStore } from "../postgres/PostgresConnectionSettingsStore.ts"
@@ -41,6 +42,7 @@ import { StripeGateway } from "../providers/StripeGateway.ts"
 import { TokenVerifierLive } from "./Auth.ts"
 import { DatabaseLive } from "./Database.ts"
 import { RateLimiterLive } from "./RateLimiting.ts"
+import { SyncAdapters, SyncUseCases, SyncWorkerLive } from "./Sync.ts"
 import { Role, WebhookAdapters, WebhookUseCases, WebhookWorkerLive } from "./Webhooks.ts"
 
 /** The HTTP surface: the API, its OpenAPI document and Scalar docs, request ids and JSON errors, `/metrics`. */
@@ -61,6 +63,7 @@ export const HttpRoutes = Layer.mergeAll(
     MonitoringAdminHttp,
     WebhookEventsHttp,
     MappingsHttp,
+    SyncHttp,
     MailchimpSettingsHttp,
     OAuthHttp,
     OAuthCallbackHttp
@@ -80,6 +83,8 @@ export const Services = Layer.mergeAll(
 ).pipe(
   // The token lifecycle: one vault hands out access tokens; the refresher renews idle ones in the background.
   Layer.provideMerge(Layer.mergeAll(TokenRefresher.layer, AccessTokenCheck.layer, MailchimpAudience.layer)),
+  // Inbound sync: jobs, the engine and its provider calls.
+  Layer.provideMerge(SyncUseCases),
   // Field mappings: versioned rules, templates and the accounts' custom fields.
   Layer.provideMerge(Mappings.layer),
   Layer.provideMerge(TokenVault.layer),
@@ -95,7 +100,8 @@ export const Services = Layer.mergeAll(
       PostgresOAuthStateStore.layer,
       PostgresEventPublisher.layer,
       PostgresMappingStore.layer,
-      PostgresMappingTemplates.layer
+      PostgresMappingTemplates.layer,
+      SyncAdapters
     ).pipe(Layer.provideMerge(DatabaseLive))
   ),
   Layer.provideMerge(
@@ -112,8 +118,8 @@ export const Services = Layer.mergeAll(
   )
 )
 
-/** What runs without HTTP: the webhook worker with its inbox reconciler, and the token refresher. */
-export const BackgroundWork = Layer.mergeAll(WebhookWorkerLive, TokenRefresherFiber)
+/** What runs without HTTP: the webhook worker with its inbox reconciler, the token refresher and the sync worker. */
+export const BackgroundWork = Layer.mergeAll(WebhookWorkerLive, TokenRefresherFiber, SyncWorkerLive)
 
 /**
  * The process for `ROLE`: `api` serves HTTP, `worker` runs the background work, `all` (default) both. Services

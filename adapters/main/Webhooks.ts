@@ -45,10 +45,13 @@ const QueueStoreLive = Layer.unwrap(
   })
 )
 
+/** Effect's queue factory on that store: the webhook queue and the sync queues share it. */
+export const QueueFactoryLive = PersistedQueue.layer.pipe(Layer.provide(QueueStoreLive))
+
 /** The webhook adapters over the service's SQL pool: inbox (group commit), queue, and what handlers write. */
 export const WebhookAdapters = Layer.mergeAll(
   Layer.unwrap(Effect.map(GroupCommitConfig, PostgresWebhookInbox.layer)),
-  PersistedWebhookQueue.layer.pipe(Layer.provide(PersistedQueue.layer), Layer.provide(QueueStoreLive)),
+  PersistedWebhookQueue.layer.pipe(Layer.provide(QueueFactoryLive)),
   PostgresSyncRequests.layer,
   PostgresMarketingContacts.layer,
   PostgresWebhookEndpoints.layer

@@ -1,0 +1,20 @@
+import type { Provider } from "../Provider.ts"
+
+/** How many calls an account may make per window, and how many at once (PROVIDERS.md §1d). */
+export interface Budget {
+  readonly limit: number
+  readonly windowMillis: number
+  readonly concurrency: number
+}
+
+/**
+ * The documented limits, as defaults (each is configurable): Stripe's per-endpoint default of 25 req/s; QuickBooks
+ * 500 req/min and about 10 in flight per realm; Mailchimp 10 concurrent connections per key (no rate published, so
+ * a generous one); Square publishes nothing, so a conservative 10 req/s.
+ */
+export const defaultBudgets: Record<Provider, Budget> = {
+  stripe: { limit: 25, windowMillis: 1_000, concurrency: 10 },
+  quickbooks: { limit: 500, windowMillis: 60_000, concurrency: 10 },
+  mailchimp: { limit: 50, windowMillis: 1_000, concurrency: 10 },
+  square: { limit: 10, windowMillis: 1_000, concurrency: 5 }
+}
