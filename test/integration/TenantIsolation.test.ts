@@ -20,13 +20,16 @@ const seeds: Record<string, string> = {
     rules, updated_by) SELECT p.t, p.conn, 'customer', 'inbound', 1 + (random() * 1e6)::int, '[]', 'u' ON CONFLICT DO NOTHING`,
   tenant_mapping_templates: `INSERT INTO tenant_mapping_templates (id, tenant_id, provider, entity_type, direction, name,
     rules, created_by) SELECT p.id, p.t, 'stripe', 'customer', 'inbound', 'template ' || p.id, '[]', 'u'`,
-  sync_jobs: `INSERT INTO sync_jobs (id, tenant_id, connection_id, entity_type, direction, status, idempotency_key)
-    SELECT p.job, p.t, p.conn, 'customer', 'inbound', 'queued', p.id`,
+  sync_jobs: `INSERT INTO sync_jobs (id, tenant_id, connection_id, venue_id, provider, entity_type, direction, mode,
+    priority, status, idempotency_key, requested_by)
+    SELECT p.job, p.t, p.conn, gen_random_uuid(), 'stripe', 'customer', 'inbound', 'full', 'normal', 'completed', p.id, 'u'`,
   sync_logs: `INSERT INTO sync_logs (tenant_id, job_id, level, message) SELECT p.t, p.job, 'info', 'page ' || p.id`,
-  sync_cursors: `INSERT INTO sync_cursors (tenant_id, connection_id, entity_type, direction, cursor)
-    SELECT p.t, p.conn, 'customer_' || p.id, 'inbound', 'c'`,
-  synced_records: `INSERT INTO synced_records (tenant_id, connection_id, entity_type, external_id, content_hash, data)
-    SELECT p.t, p.conn, 'customer', p.id, 'h', '{}'`,
+  sync_cursors: `INSERT INTO sync_cursors (tenant_id, connection_id, entity_type, direction, watermark)
+    SELECT p.t, p.conn, 'customer_' || p.id, 'inbound', now()`,
+  synced_records: `INSERT INTO synced_records (tenant_id, connection_id, entity_type, external_id, raw, content_hash, data,
+    mapping_version, change, change_seq) SELECT p.t, p.conn, 'customer', p.id, '{}', 'h', '{}', 0, 'added', 1`,
+  sync_schedules: `INSERT INTO sync_schedules (tenant_id, connection_id, next_run_at) SELECT p.t, p.conn, now()
+    ON CONFLICT DO NOTHING`,
   sync_requests: `INSERT INTO sync_requests (tenant_id, connection_id, entity_type, source)
     SELECT p.t, p.conn, 'customer', 'webhook:' || p.id ON CONFLICT DO NOTHING`,
   platform_records: `INSERT INTO platform_records (tenant_id, venue_id, entity_type, id, data)
