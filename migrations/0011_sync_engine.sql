@@ -28,6 +28,8 @@ CREATE TABLE sync_jobs (
   heartbeat_at    timestamptz,
   -- Set by /sync/stop on a running job: it pauses at the next page boundary.
   stop_requested  boolean NOT NULL DEFAULT false,
+  -- Paused because the provider refused the credential: it resumes by itself once the venue reconnects.
+  awaiting_reauth boolean NOT NULL DEFAULT false,
   attempts        integer NOT NULL DEFAULT 0,
   -- Where the pass stands: effective mode, since, the adapter's cursor, the watermark so far.
   checkpoint      jsonb,
@@ -186,7 +188,20 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   ORDER BY j.run_after LIMIT p_limit;
 $$;
 
+-- Connections connected again that have jobs paused for reauthorization.
+CREATE FUNCTION app_reconnected_with_paused_syncs(p_limit integer)
+RETURNS TABLE (tenant_id uuid, connection_id uuid)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT DISTINCT j.tenant_id, j.connection_id FROM sync_jobs j
+  JOIN connections c ON c.tenant_id = j.tenant_id AND c.id = j.connection_id AND c.status = 'connected'
+  WHERE j.status = 'paused' AND j.awaiting_reauth
+  LIMIT p_limit;
+$$;
+
 REVOKE ALL ON FUNCTION app_claim_due_syncs(interval, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app_reconnected_with_paused_syncs(integer) FROM PUBLIC;
+ALTER FUNCTION app_reconnected_with_paused_syncs(integer) OWNER TO integration_sync_scheduler;
+GRANT EXECUTE ON FUNCTION app_reconnected_with_paused_syncs(integer) TO integration_app;
 REVOKE ALL ON FUNCTION app_take_sync_requests(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_sync_jobs_to_requeue(interval, integer) FROM PUBLIC;
 ALTER FUNCTION app_claim_due_syncs(interval, integer) OWNER TO integration_sync_scheduler;

@@ -197,6 +197,7 @@ export const PostgresSyncJobStore = {
         const done = f.status === "queued" ? null : sql`now()`
         yield* sql`UPDATE sync_jobs SET status = ${f.status}, last_error = ${f.error}, claim = NULL,
             heartbeat_at = NULL, stop_requested = false, finished_at = ${done ?? null},
+            awaiting_reauth = ${f.awaitingReauth ?? false},
             run_after = ${f.runAfter ?? sql`now()`}
           WHERE id = ${jobId} AND claim = ${token} AND status = 'running' RETURNING id`.pipe(
           Effect.flatMap(fenced(jobId)),
@@ -309,7 +310,7 @@ export const PostgresSyncJobStore = {
               AND entity_type = ${job.entityType} AND direction = ${job.direction} AND status = 'queued'`
             if (waiting.length > 0) continue
             const rows = yield* sql`UPDATE sync_jobs SET status = 'queued', last_error = NULL, finished_at = NULL,
-                run_after = now() WHERE id = ${job.id} RETURNING *`
+                run_after = now(), awaiting_reauth = false WHERE id = ${job.id} RETURNING *`
             queued.push(...jobs(rows))
           }
           return queued
@@ -327,7 +328,7 @@ export const PostgresSyncJobStore = {
         tenantId: TenantId,
         connectionId: ConnectionId
       ) {
-        return yield* requeue(tenantId, sql`connection_id = ${connectionId} AND status = 'paused'`)
+        return yield* requeue(tenantId, sql`connection_id = ${connectionId} AND status = 'paused' AND awaiting_reauth`)
       })
 
       return SyncJobStore.of({

@@ -26,6 +26,12 @@ export const PostgresSyncSchedule = {
           const rows = yield* sql`SELECT * FROM app_take_sync_requests(${limit})`.pipe(Effect.mapError(unavailable))
           return rows as unknown as ReadonlyArray<TakenRequest>
         }),
+        reconnected: Effect.fn("SyncSchedule.reconnected")(function* (limit: number) {
+          const rows = yield* sql`SELECT * FROM app_reconnected_with_paused_syncs(${limit})`.pipe(
+            Effect.mapError(unavailable)
+          )
+          return rows as unknown as ReadonlyArray<DueConnection>
+        }),
         jobsToRequeue: Effect.fn("SyncSchedule.jobsToRequeue")(function* (staleMillis: number, limit: number) {
           const rows = yield* sql`SELECT tenant_id, id AS job_id, priority, status
             FROM app_sync_jobs_to_requeue(${staleMillis} * interval '1 millisecond', ${limit})`.pipe(

@@ -31,6 +31,7 @@ type Ending = Finish & { readonly log?: { readonly level: "info" | "warn" | "err
 
 const failed = (message: string): Ending => ({ status: "failed", error: message, log: { level: "error", message } })
 const paused = (message: string): Ending => ({ status: "paused", error: message, log: { level: "warn", message } })
+const awaitingReauth = (message: string): Ending => ({ ...paused(message), awaitingReauth: true })
 
 interface Mapping {
   readonly version: number
@@ -155,14 +156,14 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
             log: { level: "warn", message: `waiting ${e.retryAfterMillis} ms: ${e.message}` }
           } satisfies Ending
         case "ReauthorizationRequired":
-          return paused(`${connection.provider} needs the venue to authorize again: ${e.message}`)
+          return awaitingReauth(`${connection.provider} needs the venue to authorize again: ${e.message}`)
         case "ProviderCallFailed":
           if (e.kind === "unauthorized") {
             yield* reauth.mark(
               { ...connection, connectionId: connection.id },
               { code: "unauthorized", message: e.message ?? "refused", source: "sync" }
             )
-            return paused(`${connection.provider} refused the credential after a renewal: ${e.message}`)
+            return awaitingReauth(`${connection.provider} refused the credential after a renewal: ${e.message}`)
           }
           if (e.kind === "unavailable") {
             // Retries and the breaker did not get through: try the job again later, until its attempts run out.
@@ -352,7 +353,7 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
         onNone: () => Effect.succeed(failed("the connection is gone")),
         onSome: (c) =>
           c.status === "needs_reauth"
-            ? Effect.succeed(paused(`${c.provider} needs the venue to authorize again`))
+            ? Effect.succeed(awaitingReauth(`${c.provider} needs the venue to authorize again`))
             : c.status !== "connected"
               ? Effect.succeed(failed(`the connection is ${c.status}`))
               : (job.mode === "remap" ? remap(job, claim, c, stop) : inbound(job, claim, c, stop)).pipe(

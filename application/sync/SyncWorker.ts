@@ -18,7 +18,10 @@ export const SyncWorkerConfig = Config.all({
   interval: Config.Duration("SYNC_INTERVAL").pipe(Config.withDefault(Duration.minutes(15))),
   /** How often the scheduler looks for due syncs, webhook requests and lost jobs. */
   tick: Config.Duration("SYNC_SCHEDULER_TICK").pipe(Config.withDefault(Duration.seconds(2))),
-  /** `false`: no periodic or webhook-asked syncs in this process (jobs asked for through the API still run). */
+  /**
+   * `false`: no periodic or webhook-asked syncs from this process (jobs asked for through the API still run, lost
+   * jobs are still offered again and paused ones still resume after a reconnect).
+   */
   schedule: Config.Boolean("SYNC_SCHEDULER").pipe(Config.withDefault(true))
 })
 
@@ -101,6 +104,14 @@ export class SyncWorker extends Context.Service<SyncWorker>()("integration-servi
           "high"
         )
       }
+      yield* recover()
+    })
+
+    /** Recovery, which runs even without the scheduler: lost or stalled jobs, jobs waiting for a reconnect. */
+    const recover = Effect.fn("SyncWorker.recover")(function* () {
+      const at = yield* Clock.currentTimeMillis
+      const reconnected = yield* schedule.reconnected(100)
+      yield* Effect.forEach(reconnected, (c) => jobs.resumePaused(TenantId.make(c.tenantId), c.connectionId))
       const lost = yield* schedule.jobsToRequeue(Duration.toMillis(staleAfter), 100)
       yield* Effect.forEach(lost, (job) =>
         queue
@@ -109,14 +120,10 @@ export class SyncWorker extends Context.Service<SyncWorker>()("integration-servi
           })
           .pipe(Effect.catchTag("QueueUnavailable", () => Effect.void))
       )
-      yield* Effect.annotateCurrentSpan({
-        "sync.due": claimed.length,
-        "sync.requests": requests.length,
-        "sync.requeued": lost.length
-      })
+      yield* Effect.annotateCurrentSpan({ "sync.requeued": lost.length, "sync.resumed": reconnected.length })
     })
 
-    const scheduler = due().pipe(
+    const scheduler = (config.schedule ? due() : recover()).pipe(
       Effect.catchCause((cause) =>
         Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.logWarning("sync scheduler failed", cause)
       ),
@@ -126,10 +133,7 @@ export class SyncWorker extends Context.Service<SyncWorker>()("integration-servi
 
     /** Runs until interrupted (the process's scope closes). */
     const run = Effect.all(
-      [
-        ...priorities.flatMap((p) => Array.from({ length: config.concurrency }, () => taker(p))),
-        ...(config.schedule ? [scheduler] : [])
-      ],
+      [...priorities.flatMap((p) => Array.from({ length: config.concurrency }, () => taker(p))), scheduler],
       { concurrency: "unbounded", discard: true }
     )
 

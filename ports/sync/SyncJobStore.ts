@@ -43,6 +43,8 @@ export interface Finish {
   readonly error: string | null
   /** `queued`: when it may run again (breaker open, rate limited, busy). */
   readonly runAfter?: Date | undefined
+  /** `paused` because the credential was refused: resumes once the venue reconnects. */
+  readonly awaitingReauth?: boolean | undefined
 }
 
 export interface HistoryQuery {

@@ -34,6 +34,8 @@ export class SyncSchedule extends Context.Service<
       limit: number
     ) => Effect.Effect<ReadonlyArray<DueConnection>, StoreUnavailable>
     readonly takeRequests: (limit: number) => Effect.Effect<ReadonlyArray<TakenRequest>, StoreUnavailable>
+    /** Connections connected again whose jobs were paused for reauthorization. */
+    readonly reconnected: (limit: number) => Effect.Effect<ReadonlyArray<DueConnection>, StoreUnavailable>
     readonly jobsToRequeue: (
       staleMillis: number,
       limit: number
