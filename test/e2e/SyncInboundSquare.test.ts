@@ -149,7 +149,21 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })("squ
       const vanished = [before.customer[0].id, before.customer[120].id]
       for (const id of vanished) square.deleteRecord(merchant, "customer", id)
 
+      const read = square.dataRequests(merchant).length
       yield* syncToEnd({ mode: "incremental" }, "square-incremental-1")
+      // Read as changes, not in full: customers searched by `updated_at`, not listed.
+      const reads = square.dataRequests(merchant).slice(read)
+      assert.deepStrictEqual(
+        reads.map((r) => r.path).sort(),
+        [
+          "GET /v2/locations",
+          "GET /v2/payments",
+          "POST /v2/catalog/search",
+          "POST /v2/customers/search",
+          "POST /v2/orders/search"
+        ],
+        JSON.stringify(reads)
+      )
       const second = yield* readFeed("square", venueId, admin, first.cursor)
       assert.deepStrictEqual(lines(second.changes), expected.sort())
       const renamed = second.changes.find((c) => c.externalId === before.product[5].id)
