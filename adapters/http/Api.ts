@@ -1,8 +1,11 @@
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Connection } from "../../domain/Connection.ts"
+import { EntityType } from "../../domain/canonical/EntityType.ts"
 import { ConnectionHealth } from "../../domain/Health.ts"
 import { VenueId } from "../../domain/Ids.ts"
+import { Direction } from "../../domain/mapping/Rule.ts"
+import { BrokenRule, MappingStatus } from "../../domain/mapping/SavedMapping.ts"
 import { OAuthProviderName } from "../../domain/OAuth.ts"
 import { Provider } from "../../domain/Provider.ts"
 import { StorableText } from "../../domain/Text.ts"
@@ -19,6 +22,15 @@ export const ConnectionResponse = Schema.Struct({
   ...Connection.fields,
   health: Schema.NullOr(ConnectionHealth)
 }).annotate({ identifier: "Connection" })
+
+/** One connection in detail: its mappings' state too (`broken` until healed, with the rules that broke). */
+export const ConnectionDetailResponse = Schema.Struct({
+  ...ConnectionResponse.fields,
+  mappingStatus: MappingStatus,
+  brokenMappings: Schema.Array(
+    Schema.Struct({ entityType: EntityType, direction: Direction, rules: Schema.Array(BrokenRule) })
+  )
+}).annotate({ identifier: "ConnectionDetail" })
 
 export const TestResponse = Schema.Struct({
   ok: Schema.Boolean,
@@ -54,7 +66,7 @@ export class ConnectionsGroup extends HttpApiGroup.make("connections")
     HttpApiEndpoint.get("get", "/:provider", {
       params: providerParam,
       query: venueQuery,
-      success: ConnectionResponse,
+      success: ConnectionDetailResponse,
       error: ApiErrors
     }),
     HttpApiEndpoint.post("connect", "/connect/:provider", {

@@ -1,6 +1,7 @@
 import { Effect, Option, Schema } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Connections, type ConnectionView } from "../../application/Connections.ts"
+import { Mappings } from "../../application/mappings/Mappings.ts"
 import { OAuthConnections } from "../../application/OAuthConnections.ts"
 import { OAuthProviderName } from "../../domain/OAuth.ts"
 import { authTypeOf } from "../../domain/Provider.ts"
@@ -20,6 +21,7 @@ export const ConnectionsHttp = HttpApiBuilder.group(
   Api,
   "connections",
   Effect.fn(function* (handlers) {
+    const mappings = yield* Mappings
     const connections = yield* Connections
     const oauth = yield* OAuthConnections
     return handlers
@@ -30,10 +32,10 @@ export const ConnectionsHttp = HttpApiBuilder.group(
         )
       )
       .handle("get", ({ params, query }) =>
-        CurrentPrincipal.use((p) => connections.get(p, query.venueId, params.provider)).pipe(
-          Effect.map(toResponse),
-          Effect.mapError(toHttpError)
-        )
+        Effect.gen(function* () {
+          const view = yield* CurrentPrincipal.use((p) => connections.get(p, query.venueId, params.provider))
+          return { ...toResponse(view), ...(yield* mappings.statusOf(view.connection)) }
+        }).pipe(Effect.mapError(toHttpError))
       )
       .handle("connect", ({ params, payload }) =>
         Effect.gen(function* () {

@@ -83,10 +83,10 @@ export const Services = Layer.mergeAll(
 ).pipe(
   // The token lifecycle: one vault hands out access tokens; the refresher renews idle ones in the background.
   Layer.provideMerge(Layer.mergeAll(TokenRefresher.layer, AccessTokenCheck.layer, MailchimpAudience.layer)),
-  // Inbound sync: jobs, the engine and its provider calls.
-  Layer.provideMerge(SyncUseCases),
   // Field mappings: versioned rules, templates and the accounts' custom fields.
   Layer.provideMerge(Mappings.layer),
+  // Inbound sync: jobs, the engine and its provider calls.
+  Layer.provideMerge(SyncUseCases),
   Layer.provideMerge(TokenVault.layer),
   // Every path to needs_reauth: the status and one published event.
   Layer.provideMerge(NeedsReauth.layer),

@@ -16,7 +16,8 @@ interface Written {
 }
 
 /**
- * Synced records on PostgreSQL. A page is one statement: the input as a JSON array, upserted where the raw payload's
+ * Synced records on PostgreSQL. Payloads are read as text and parsed here: the pool's snake→camel name transform would
+ * otherwise rename the providers' own keys (`postal_code`) inside them. A page is one statement: the input as a JSON array, upserted where the raw payload's
  * hash, the mapping version or the deleted flag changed (an unchanged record is not rewritten), each change numbered
  * from one sequence under a per-connection advisory lock, so the feed's order is the commit order.
  */
@@ -168,13 +169,17 @@ export const PostgresSyncRecords = {
           sql`change_seq > ${Option.getOrElse(after, () => "0")}::bigint`,
           ...Option.match(entityType, { onNone: () => [], onSome: (e) => [sql`entity_type = ${e}`] })
         ]
-        const rows = yield* sql`SELECT external_id, entity_type, change, data, mapping_version, platform_id,
+        const rows =
+          yield* sql`SELECT external_id, entity_type, change, data::text AS data, mapping_version, platform_id,
             updated_at, change_seq::text AS seq
           FROM synced_records WHERE ${sql.and(filters)} ORDER BY change_seq LIMIT ${limit}`.pipe(
-          withTenant(sql, tenantId),
-          Effect.mapError(unavailable)
-        )
-        return rows as unknown as ReadonlyArray<FeedRecord>
+            withTenant(sql, tenantId),
+            Effect.mapError(unavailable)
+          )
+        return (rows as unknown as ReadonlyArray<FeedRecord & { data: string }>).map((r) => ({
+          ...r,
+          data: JSON.parse(r.data)
+        }))
       })
 
       const raws = Effect.fn("SyncRecords.raws")(function* (
@@ -184,11 +189,13 @@ export const PostgresSyncRecords = {
         after: Option.Option<string>,
         limit: number
       ) {
-        const rows = yield* sql`SELECT external_id, raw FROM synced_records
+        const rows = yield* sql`SELECT external_id, raw::text AS raw FROM synced_records
           WHERE connection_id = ${connectionId} AND entity_type = ${entityType} AND NOT deleted
             AND external_id > ${Option.getOrElse(after, () => "")}
           ORDER BY external_id LIMIT ${limit}`.pipe(withTenant(sql, tenantId), Effect.mapError(unavailable))
-        return rows as unknown as ReadonlyArray<StoredRaw>
+        return (rows as unknown as ReadonlyArray<{ externalId: string; raw: string }>).map(
+          (r): StoredRaw => ({ externalId: r.externalId, raw: JSON.parse(r.raw) })
+        )
       })
 
       const count = Effect.fn("SyncRecords.count")(function* (
@@ -204,7 +211,49 @@ export const PostgresSyncRecords = {
         return (rows[0] as { n: number }).n
       })
 
-      return SyncRecords.of({ commitPage, completeFullPass, saveCursor, cursorOf, feed, raws, count })
+      const samples = Effect.fn("SyncRecords.samples")(function* (
+        tenantId: TenantId,
+        connectionId: ConnectionId,
+        entityType: EntityType,
+        limit: number
+      ) {
+        const rows = yield* sql`SELECT raw::text AS raw, data::text AS data FROM synced_records
+          WHERE connection_id = ${connectionId} AND entity_type = ${entityType} AND NOT deleted
+          ORDER BY change_seq DESC LIMIT ${limit}`.pipe(withTenant(sql, tenantId), Effect.mapError(unavailable))
+        return (rows as unknown as ReadonlyArray<{ raw: string; data: string }>).map((r) => ({
+          raw: JSON.parse(r.raw) as Record<string, unknown>,
+          data: JSON.parse(r.data) as unknown
+        }))
+      })
+
+      const metadataKeys = Effect.fn("SyncRecords.metadataKeys")(function* (
+        tenantId: TenantId,
+        connectionId: ConnectionId,
+        entityType: EntityType
+      ) {
+        // Stripe allows 50 keys per object; a sample of recent records says which the account uses.
+        const rows = yield* sql`SELECT DISTINCT k FROM (
+            SELECT raw FROM synced_records WHERE connection_id = ${connectionId} AND entity_type = ${entityType}
+              AND NOT deleted AND jsonb_typeof(raw->'metadata') = 'object'
+            ORDER BY change_seq DESC LIMIT 1000
+          ) r, jsonb_object_keys(r.raw->'metadata') AS k ORDER BY k LIMIT 200`.pipe(
+          withTenant(sql, tenantId),
+          Effect.mapError(unavailable)
+        )
+        return (rows as ReadonlyArray<{ k: string }>).map((r) => r.k)
+      })
+
+      return SyncRecords.of({
+        commitPage,
+        completeFullPass,
+        saveCursor,
+        cursorOf,
+        feed,
+        raws,
+        samples,
+        metadataKeys,
+        count
+      })
     })
   )
 } as const

@@ -6,11 +6,11 @@ import type { VenueId } from "../../domain/Ids.ts"
 import { providerCatalog, sidesOf, supportedEntities, supports } from "../../domain/mapping/Catalogs.ts"
 import { compileRules, type MappingOutcome } from "../../domain/mapping/Compile.ts"
 import { defaultTemplate } from "../../domain/mapping/DefaultTemplates.ts"
-import type { FieldCatalog } from "../../domain/mapping/FieldCatalog.ts"
+import type { FieldCatalog, FieldSpec } from "../../domain/mapping/FieldCatalog.ts"
 import { attachStableIds, brokenRules, type HealChange, healRules } from "../../domain/mapping/Heal.ts"
 import { InvalidMapping, MappingNotFound, TemplateNotFound } from "../../domain/mapping/MappingErrors.ts"
 import type { Direction, Rule } from "../../domain/mapping/Rule.ts"
-import type { BrokenRule, MappingKey, MappingTemplate } from "../../domain/mapping/SavedMapping.ts"
+import type { BrokenRule, MappingKey, MappingTemplate, SavedMapping } from "../../domain/mapping/SavedMapping.ts"
 import { validateRules } from "../../domain/mapping/Validate.ts"
 import { OAuthProviderName } from "../../domain/OAuth.ts"
 import { ReauthorizationRequired } from "../../domain/OAuthErrors.ts"
@@ -21,13 +21,17 @@ import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { CustomFieldDiscovery } from "../../ports/CustomFieldDiscovery.ts"
 import { MappingStore } from "../../ports/MappingStore.ts"
 import { MappingTemplates } from "../../ports/MappingTemplates.ts"
+import { SyncRecords } from "../../ports/sync/SyncRecords.ts"
 import { requireManage } from "../Authorize.ts"
+import { SyncJobs } from "../sync/SyncJobs.ts"
 import { TokenVault } from "../TokenVault.ts"
 
 /** How long discovered custom fields are reused before the provider is asked again (heal always asks). */
 export const customFieldsTtlMillis = 60_000
 /** At most this many samples per dry run. */
 export const maxSamples = 100
+/** How many synced records a dry run without samples tries. */
+export const defaultSamples = 5
 
 const isOAuth = Schema.is(OAuthProviderName)
 
@@ -74,6 +78,9 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
     const templates = yield* MappingTemplates
     const discovery = yield* CustomFieldDiscovery
     const tokens = yield* TokenVault
+    // Synced records, where the sync engine runs: dry-run samples, Stripe metadata keys, and remaps after a change.
+    const synced = yield* Effect.serviceOption(SyncRecords)
+    const sync = yield* Effect.serviceOption(SyncJobs)
     const cache = new Map<string, { readonly at: number; readonly fields: FieldCatalog }>()
 
     const connectionOf = Effect.fnUntraced(function* (principal: Principal, venueId: VenueId, provider: Provider) {
@@ -97,7 +104,7 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
     /** The account's custom fields for an entity type: from the cache unless `fresh`, else from the provider. */
     const customFields = Effect.fnUntraced(function* (connection: Connection, entityType: EntityType, fresh: boolean) {
       const provider = connection.provider
-      if (!isOAuth(provider)) return [] as FieldCatalog
+      if (!isOAuth(provider)) return yield* metadataFields(connection, entityType)
       // Mailchimp's merge fields belong to the audience the venue chose (PUT /mailchimp/settings); another choice is
       // another cache entry.
       const chosen =
@@ -123,6 +130,32 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
         )
       cache.set(key, { at, fields })
       return fields
+    })
+
+    /** Stripe's custom fields: the `metadata` keys its synced records use (any other key still maps via `metadata.*`). */
+    const metadataFields = Effect.fnUntraced(function* (connection: Connection, entityType: EntityType) {
+      if (Option.isNone(synced)) return [] as FieldCatalog
+      const keys = yield* synced.value.metadataKeys(connection.tenantId, connection.id, entityType)
+      return keys.map(
+        (key): FieldSpec => ({
+          path: `metadata.${key}`,
+          type: "string",
+          maxLength: 500,
+          custom: { stableId: key, name: key }
+        })
+      )
+    })
+
+    /** A new inbound version is applied to the stored records from their raw payloads, as a job of its own. */
+    const remapAfter = Effect.fnUntraced(function* (connection: Connection, saved: SavedMapping, by: string) {
+      if (Option.isNone(sync) || saved.direction !== "inbound") return
+      yield* sync.value.requestFor(
+        connection,
+        saved.entityType,
+        "remap",
+        `remap:${connection.id}:${saved.entityType}:${saved.version}`,
+        by
+      )
     })
 
     const keyOf = (connection: Connection, entityType: EntityType, direction: Direction): MappingKey => ({
@@ -229,13 +262,15 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
       yield* requireSupported(target.provider, target.entityType)
       const custom = yield* customFields(connection, target.entityType, false)
       const valid = yield* checked(target.provider, target.entityType, target.direction, custom, rules)
-      return yield* store.save(keyOf(connection, target.entityType, target.direction), {
+      const saved = yield* store.save(keyOf(connection, target.entityType, target.direction), {
         rules: valid,
         template: null,
         updatedBy: principal.userId,
         at: yield* now,
         expectedVersion
       })
+      yield* remapAfter(connection, saved, principal.userId)
+      return saved
     })
 
     const test = Effect.fn("Mappings.test")(function* (
@@ -247,7 +282,14 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
       yield* Effect.annotateCurrentSpan({ provider: target.provider, "venue.id": target.venueId })
       const connection = yield* connectionOf(principal, target.venueId, target.provider)
       yield* requireSupported(target.provider, target.entityType)
-      if (samples.length === 0)
+      // Without samples: the connection's most recently synced records (raw inbound, canonical outbound).
+      const tried =
+        samples.length > 0 || Option.isNone(synced)
+          ? samples
+          : (yield* synced.value.samples(principal.tenantId, connection.id, target.entityType, defaultSamples)).map(
+              (r) => (target.direction === "inbound" ? r.raw : r.data)
+            )
+      if (tried.length === 0)
         return yield* new Unprocessable({
           field: "samples",
           message: "no synced records of this connection to try the mapping on yet; pass samples"
@@ -264,7 +306,7 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
           : yield* checked(target.provider, target.entityType, target.direction, custom, draft)
       const { targets } = sidesOf(target.provider, target.entityType, target.direction, custom)
       const mapping = compileRules(rules, targets)
-      return samples.map((sample): MappingOutcome => mapping(sample))
+      return tried.map((sample): MappingOutcome => mapping(sample))
     })
 
     /** Saves each template's rules as a new version of its entity × direction, after every one has validated. */
@@ -289,7 +331,10 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
             updatedBy: principal.userId,
             at
           })
-          .pipe(Effect.tap(() => templates.countUse(principal.tenantId, template)))
+          .pipe(
+            Effect.tap(() => templates.countUse(principal.tenantId, template)),
+            Effect.tap((saved) => remapAfter(connection, saved, principal.userId))
+          )
       )
     })
 
@@ -351,14 +396,17 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
         let version = mapping.version
         if (dryRun || changes.length === 0)
           yield* store.markBroken(key, brokenRules(mapping.rules, mapping.direction, live))
-        else
-          version = (yield* store.save(key, {
+        else {
+          const saved = yield* store.save(key, {
             rules,
             template: mapping.template,
             updatedBy: principal.userId,
             at,
             expectedVersion: mapping.version
-          })).version
+          })
+          yield* remapAfter(connection, saved, principal.userId)
+          version = saved.version
+        }
         outcomes.push({
           entityType: mapping.entityType,
           direction: mapping.direction,

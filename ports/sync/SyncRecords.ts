@@ -87,6 +87,22 @@ export class SyncRecords extends Context.Service<
       after: Option.Option<string>,
       limit: number
     ) => Effect.Effect<ReadonlyArray<StoredRaw>, StoreUnavailable>
+    /** The most recently changed live records: what a mapping dry run tries when given no samples. */
+    readonly samples: (
+      tenantId: TenantId,
+      connectionId: ConnectionId,
+      entityType: EntityType,
+      limit: number
+    ) => Effect.Effect<
+      ReadonlyArray<{ readonly raw: Record<string, unknown>; readonly data: unknown }>,
+      StoreUnavailable
+    >
+    /** The `metadata` keys seen in the entity's synced records (Stripe's custom fields). */
+    readonly metadataKeys: (
+      tenantId: TenantId,
+      connectionId: ConnectionId,
+      entityType: EntityType
+    ) => Effect.Effect<ReadonlyArray<string>, StoreUnavailable>
     /** How many live records the entity has stored (a remap's total). */
     readonly count: (
       tenantId: TenantId,

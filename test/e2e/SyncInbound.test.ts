@@ -87,4 +87,74 @@ layer(syncAppWith(), { timeout: "180 seconds", excludeTestServices: true })("inb
       )
     })
   )
+
+  it.effect("a mapping change remaps the stored records from their raw payloads, with no provider call", () =>
+    Effect.gen(function* () {
+      const { stripe } = yield* TestWorld
+      const venueId = venue(2)
+      const { accountId } = yield* connectStripe(venueId)
+      stripe.seed(accountId, "customer", 40)
+      stripe.upsertRecord(accountId, "customer", { name: "Zora Quixote", metadata: { seat_preference: "aisle" } })
+      yield* startSync("stripe", admin, { venueId, entityTypes: ["customer"], mode: "full" })
+      yield* settled("stripe", venueId, admin)
+      const first = yield* readFeed("stripe", venueId, admin, null)
+      assert.strictEqual(first.changes.length, 41)
+
+      // The metadata keys of synced records are Stripe's custom fields; a dry run without samples uses synced records.
+      const fields = yield* call("GET", `${base}/stripe/fields?venueId=${venueId}&entityType=customer`, {
+        caller: admin
+      })
+      assert.strictEqual(fields.status, 200, fields.text)
+      assert.deepStrictEqual(
+        fields.body.custom.map((f: any) => f.path),
+        ["metadata.seat_preference"]
+      )
+      const dryRun = yield* call("POST", `${base}/stripe/mappings/test`, {
+        caller: admin,
+        body: { venueId, entityType: "customer", direction: "inbound" }
+      })
+      assert.strictEqual(dryRun.status, 200, dryRun.text)
+      assert.isAbove(dryRun.body.results.length, 0)
+      assert.isString(dryRun.body.results[0].output.id)
+
+      const mapping = yield* call(
+        "GET",
+        `${base}/stripe/mappings?venueId=${venueId}&entityType=customer&direction=inbound`,
+        {
+          caller: admin
+        }
+      )
+      const calls = stripe.dataRequests(accountId).length
+      const saved = yield* call("PUT", `${base}/stripe/mappings`, {
+        caller: admin,
+        body: {
+          venueId,
+          entityType: "customer",
+          direction: "inbound",
+          rules: [...mapping.body.rules, { target: "attributes.seat", source: "metadata.seat_preference" }]
+        }
+      })
+      assert.strictEqual(saved.status, 200, saved.text)
+      yield* settled("stripe", venueId, admin)
+      assert.strictEqual(stripe.dataRequests(accountId).length, calls, "a remap asks the provider nothing")
+      const remapped = yield* readFeed("stripe", venueId, admin, first.cursor)
+      assert.strictEqual(remapped.changes.length, 41)
+      assert.isTrue(remapped.changes.every((c: any) => c.mappingVersion === 1 && c.change === "updated"))
+      const ada = remapped.changes.find((c: any) => c.data.familyName === "Quixote")
+      assert.deepStrictEqual(
+        [ada?.data.givenName, ada?.data.attributes],
+        ["Zora", { seat: "aisle" }],
+        JSON.stringify(ada)
+      )
+      const history = yield* call("GET", `${base}/stripe/sync/history?venueId=${venueId}&entityType=customer&limit=1`, {
+        caller: admin
+      })
+      assert.strictEqual(history.body.jobs[0].mode, "remap")
+      assert.strictEqual(history.body.jobs[0].counts.updated, 41)
+
+      const connection = yield* call("GET", `${base}/stripe?venueId=${venueId}`, { caller: admin })
+      assert.strictEqual(connection.status, 200, connection.text)
+      assert.strictEqual(connection.body.mappingStatus, "ok")
+    })
+  )
 })

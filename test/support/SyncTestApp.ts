@@ -1,5 +1,5 @@
 import { assert } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
 import { SyncWorkerLive } from "../../adapters/main/Sync.ts"
 import { type Caller, call, testAppWith } from "./TestApp.ts"
 
@@ -19,8 +19,13 @@ export const syncSettings: Record<string, string> = {
 
 /** The service with its sync worker running, as `ROLE=all` runs it. */
 export const syncAppWith = (overrides: Record<string, string> = {}) => {
-  const app = testAppWith(Effect.succeed({ ...syncSettings, ...overrides }))
-  return SyncWorkerLive.pipe(Layer.provideMerge(app))
+  const settings = { ...syncSettings, ...overrides }
+  const app = testAppWith(Effect.succeed(settings))
+  // The app's configuration stays inside it: the worker reads the same settings from its own provider.
+  return SyncWorkerLive.pipe(
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(settings))),
+    Layer.provideMerge(app)
+  )
 }
 
 /** Waits until none of the venue's jobs for `provider` is queued or running; answers the status entities. */
