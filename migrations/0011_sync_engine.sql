@@ -132,7 +132,8 @@ GRANT integration_sync_scheduler TO current_user;
 GRANT USAGE ON SCHEMA public TO integration_sync_scheduler;
 GRANT SELECT ON connections TO integration_sync_scheduler;
 GRANT SELECT, INSERT, UPDATE ON sync_schedules TO integration_sync_scheduler;
-GRANT SELECT, DELETE ON sync_requests TO integration_sync_scheduler;
+-- FOR UPDATE (to take each request once) needs UPDATE as well as the DELETE.
+GRANT SELECT, UPDATE, DELETE ON sync_requests TO integration_sync_scheduler;
 GRANT SELECT ON sync_jobs TO integration_sync_scheduler;
 CREATE POLICY sync_scheduler ON connections FOR SELECT TO integration_sync_scheduler USING (true);
 CREATE POLICY sync_scheduler ON sync_schedules TO integration_sync_scheduler USING (true) WITH CHECK (true);
