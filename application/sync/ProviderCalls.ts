@@ -13,8 +13,10 @@ import {
   Semaphore
 } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import { outcomeOfFailure } from "../../domain/operations/CallOutcome.ts"
 import { type Provider, providers } from "../../domain/Provider.ts"
 import { type Budget, defaultBudgets } from "../../domain/sync/Budget.ts"
+import { CallLedger } from "../../ports/operations/CallLedger.ts"
 import type { ProviderCallFailed } from "../../ports/sync/ProviderData.ts"
 import { recordProviderCall } from "../Metrics.ts"
 
@@ -93,6 +95,33 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
       })
       const inFlight = new Map<string, Semaphore.Semaphore>()
       const pausedUntil = new Map<string, number>()
+      const ledger = yield* Effect.serviceOption(CallLedger)
+
+      /** Each attempt into the call ledger (when there is one): its outcome class and latency; bytes are not known. */
+      const ledgered = <A, E, R>(target: CallTarget, operation: string, effect: Effect.Effect<A, E, R>) =>
+        Option.isNone(ledger)
+          ? effect
+          : Effect.flatMap(Clock.currentTimeMillis, (start) =>
+              effect.pipe(
+                Effect.onExit((exit) =>
+                  Exit.hasInterrupts(exit)
+                    ? Effect.void
+                    : Effect.flatMap(Clock.currentTimeMillis, (at) =>
+                        ledger.value.record({
+                          provider: target.provider,
+                          connectionId: target.connectionId,
+                          operation,
+                          outcome: Exit.isSuccess(exit)
+                            ? "ok"
+                            : outcomeOfFailure(Option.getOrUndefined(Cause.findErrorOption(exit.cause))),
+                          latencyMs: at - start,
+                          bytes: 0,
+                          at
+                        })
+                      )
+                )
+              )
+            )
 
       const permits = (key: string, n: number) => {
         let s = inFlight.get(key)
@@ -134,7 +163,9 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
           // A budget store that fails admits the call: the provider's own 429 still protects it.
           Effect.catchTag("RateLimiterError", () => Effect.void),
           Effect.andThen(
-            permits(key, budget.concurrency).withPermits(1)(effect.pipe(recordProviderCall(target.provider, operation)))
+            permits(key, budget.concurrency).withPermits(1)(
+              ledgered(target, operation, effect.pipe(recordProviderCall(target.provider, operation)))
+            )
           ),
           Effect.retry({
             while: isUnavailable,
