@@ -145,18 +145,19 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
 
     /** Turns what stopped a run into its ending; a second refusal of the token is needs_reauth. */
     const endingOf = Effect.fnUntraced(function* (connection: Connection, job: SyncJob, error: unknown) {
-      const e = error as { _tag?: string; kind?: string; message?: string; retryAfterMillis?: number }
+      const e = error as { _tag?: string; kind?: string; message?: string; reason?: string; retryAfterMillis?: number }
       const at = yield* Clock.currentTimeMillis
       switch (e._tag) {
         case "CallDelayed":
           return {
             status: "queued",
-            error: e.message ?? "delayed",
+            // CallDelayed and ReauthorizationRequired say why in `reason`; their `message` is empty.
+            error: e.reason ?? "delayed",
             runAfter: new Date(at + (e.retryAfterMillis ?? 1_000)),
-            log: { level: "warn", message: `waiting ${e.retryAfterMillis} ms: ${e.message}` }
+            log: { level: "warn", message: `waiting ${e.retryAfterMillis} ms: ${e.reason}` }
           } satisfies Ending
         case "ReauthorizationRequired":
-          return awaitingReauth(`${connection.provider} needs the venue to authorize again: ${e.message}`)
+          return awaitingReauth(`${connection.provider} needs the venue to authorize again: ${e.reason}`)
         case "ProviderCallFailed":
           if (e.kind === "unauthorized") {
             yield* reauth.mark(
