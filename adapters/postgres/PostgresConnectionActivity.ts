@@ -1,0 +1,69 @@
+import { Effect, Layer } from "effect"
+import { SqlClient, type SqlError } from "effect/sql"
+import { StoreUnavailable } from "../../domain/Errors.ts"
+import type { CallActivity, SyncActivity, WebhookActivity } from "../../domain/operations/MetricsReport.ts"
+import { type ActivityQuery, ConnectionActivity } from "../../ports/operations/ConnectionActivity.ts"
+import { withTenant } from "./TenantTransaction.ts"
+
+const unavailable = (error: SqlError.SqlError) => new StoreUnavailable({ message: `database: ${error.message}` })
+
+/**
+ * One connection's activity under the tenant's row-level security, three grouped reads in one transaction: the
+ * ledger (minute detail for hourly buckets, the daily rollup for daily ones), sync_jobs by creation time and
+ * webhook_events by arrival, each through an index that starts with tenant and connection (or provider).
+ */
+export const PostgresConnectionActivity = {
+  layer: Layer.effect(
+    ConnectionActivity,
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+
+      const calls = (q: ActivityQuery) =>
+        q.granularity === "hour"
+          ? sql<CallActivity>`SELECT date_trunc('hour', minute, 'UTC') AS start, outcome, sum(calls)::float8 AS calls,
+              sum(latency_ms)::float8 AS latency_ms, max(latency_max_ms) AS latency_max_ms,
+              app_sum_buckets(latency_buckets) AS buckets, sum(bytes)::float8 AS bytes
+            FROM provider_call_minutes
+            WHERE tenant_id = ${q.tenantId} AND connection_id = ${q.connectionId}
+              AND minute >= ${q.from} AND minute <= ${q.to}
+            GROUP BY 1, 2`
+          : sql<CallActivity>`SELECT day::timestamp AT TIME ZONE 'UTC' AS start, outcome, sum(calls)::float8 AS calls,
+              sum(latency_ms)::float8 AS latency_ms, max(latency_max_ms) AS latency_max_ms,
+              app_sum_buckets(latency_buckets) AS buckets, sum(bytes)::float8 AS bytes
+            FROM provider_call_days
+            WHERE tenant_id = ${q.tenantId} AND connection_id = ${q.connectionId}
+              AND day >= (${q.from}::timestamptz AT TIME ZONE 'UTC')::date
+              AND day <= (${q.to}::timestamptz AT TIME ZONE 'UTC')::date
+            GROUP BY 1, 2`
+
+      const syncs = (q: ActivityQuery) =>
+        sql<SyncActivity>`SELECT date_trunc(${q.granularity}, created_at, 'UTC') AS start,
+            count(*) FILTER (WHERE started_at IS NOT NULL)::int AS runs,
+            count(*) FILTER (WHERE status IN ('failed', 'dead'))::int AS failed,
+            coalesce(sum(fetched), 0)::float8 AS records
+          FROM sync_jobs
+          WHERE tenant_id = ${q.tenantId} AND connection_id = ${q.connectionId}
+            AND created_at >= ${q.from} AND created_at <= ${q.to}
+          GROUP BY 1`
+
+      const webhooks = (q: ActivityQuery) =>
+        sql<WebhookActivity>`SELECT date_trunc(${q.granularity}, received_at, 'UTC') AS start,
+            count(*)::int AS received,
+            count(*) FILTER (WHERE status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE status = 'dead')::int AS dead
+          FROM webhook_events
+          WHERE tenant_id = ${q.tenantId} AND provider = ${q.provider} AND connection_id = ${q.connectionId}
+            AND received_at >= ${q.from} AND received_at <= ${q.to}
+          GROUP BY 1`
+
+      return ConnectionActivity.of({
+        read: Effect.fn("ConnectionActivity.read")(function* (q: ActivityQuery) {
+          return yield* Effect.all({ calls: calls(q), syncs: syncs(q), webhooks: webhooks(q) }).pipe(
+            withTenant(sql, q.tenantId),
+            Effect.mapError(unavailable)
+          )
+        })
+      })
+    })
+  )
+} as const
