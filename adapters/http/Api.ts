@@ -13,6 +13,7 @@ import { ApiErrors, ServiceUnavailable, Unauthorized } from "./ApiErrors.ts"
 import { Authorization, RoleRequirement } from "./Authorization.ts"
 import { MailchimpSettingsGroup } from "./MailchimpSettingsApi.ts"
 import { MappingsGroup } from "./MappingsApi.ts"
+import { PlatformGroup } from "./PlatformApi.ts"
 import { SyncGroup } from "./SyncApi.ts"
 import { WebhookEventsGroup } from "./WebhookEventsApi.ts"
 
@@ -190,6 +191,7 @@ export class Api extends HttpApi.make("integration-service")
   .add(WebhookEventsGroup)
   .add(MappingsGroup)
   .add(SyncGroup)
+  .add(PlatformGroup)
   .add(MailchimpSettingsGroup)
   // The OpenAPI document closes every body (`additionalProperties: false`); decoding refuses unknown fields to match.
   .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error" })

@@ -25,10 +25,19 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", body, {
 export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", body, { httpApiStatus: 409 }) {
   override readonly [ErrorReporter.ignore] = true
 }
-/** `problems`: every problem of a mapping's rules, each with its rule index and field. */
+/**
+ * `problems`: every problem of a mapping's rules, each with its rule index and field; `records`: every problem of a
+ * platform batch, each with its record index and field.
+ */
 export class UnprocessableEntity extends Schema.TaggedError<UnprocessableEntity>()(
   "UnprocessableEntity",
-  { ...body, problems: Schema.optionalKey(Schema.Array(MappingProblem)) },
+  {
+    ...body,
+    problems: Schema.optionalKey(Schema.Array(MappingProblem)),
+    records: Schema.optionalKey(
+      Schema.Array(Schema.Struct({ index: Schema.Int, field: Schema.String, message: Schema.String }))
+    )
+  },
   { httpApiStatus: 422 }
 ) {
   override readonly [ErrorReporter.ignore] = true

@@ -7,6 +7,7 @@ import { MailchimpAudience } from "../../application/MailchimpAudience.ts"
 import { Mappings } from "../../application/mappings/Mappings.ts"
 import { NeedsReauth } from "../../application/NeedsReauth.ts"
 import { OAuthConnections } from "../../application/OAuthConnections.ts"
+import { PlatformData } from "../../application/platform/PlatformData.ts"
 import { TokenRefresher, TokenRefresherFiber } from "../../application/TokenRefresher.ts"
 import { TokenVault } from "../../application/TokenVault.ts"
 import { Api } from "../http/Api.ts"
@@ -22,6 +23,7 @@ import { MappingsHttp } from "../http/MappingsHttp.ts"
 import { MetricsRoute } from "../http/MetricsRoute.ts"
 import { MonitoringAdminHttp, MonitoringHttp } from "../http/MonitoringHttp.ts"
 import { OAuthCallbackHttp, OAuthHttp, OAuthUrlRedaction } from "../http/OAuthHttp.ts"
+import { PlatformHttp } from "../http/PlatformHttp.ts"
 import { RequestContext } from "../http/RequestContext.ts"
 import { ServerErrorLog } from "../http/ServerErrorLog.ts"
 import { SyncHttp } from "../http/SyncHttp.ts"
@@ -33,6 +35,7 @@ import { PostgresEventPublisher } from "../postgres/PostgresEventPublisher.ts"
 import { PostgresMappingStore } from "../postgres/PostgresMappingStore.ts"
 import { PostgresMappingTemplates } from "../postgres/PostgresMappingTemplates.ts"
 import { PostgresOAuthStateStore } from "../postgres/PostgresOAuthStateStore.ts"
+import { PostgresPlatformRecords } from "../postgres/PostgresPlatformRecords.ts"
 import { PostgresStoreHealth } from "../postgres/PostgresStoreHealth.ts"
 import { PostgresTokenStore } from "../postgres/PostgresTokenStore.ts"
 import { MailchimpAudiences } from "../providers/MailchimpAudiences.ts"
@@ -64,6 +67,7 @@ export const HttpRoutes = Layer.mergeAll(
     WebhookEventsHttp,
     MappingsHttp,
     SyncHttp,
+    PlatformHttp,
     MailchimpSettingsHttp,
     OAuthHttp,
     OAuthCallbackHttp
@@ -76,6 +80,7 @@ export const HttpRoutes = Layer.mergeAll(
 /** Every adapter chosen from configuration, with the use cases on top. Built before the socket listens. */
 export const Services = Layer.mergeAll(
   Connections.layer,
+  PlatformData.layer,
   WebhookUseCases,
   OAuthConnections.layer,
   // A sample of the stored credentials opened with the configured master key: at start-up and in the deep check.
@@ -101,6 +106,7 @@ export const Services = Layer.mergeAll(
       PostgresEventPublisher.layer,
       PostgresMappingStore.layer,
       PostgresMappingTemplates.layer,
+      PostgresPlatformRecords.layer,
       SyncAdapters
     ).pipe(Layer.provideMerge(DatabaseLive))
   ),

@@ -32,8 +32,8 @@ const seeds: Record<string, string> = {
     ON CONFLICT DO NOTHING`,
   sync_requests: `INSERT INTO sync_requests (tenant_id, connection_id, entity_type, source)
     SELECT p.t, p.conn, 'customer', 'webhook:' || p.id ON CONFLICT DO NOTHING`,
-  platform_records: `INSERT INTO platform_records (tenant_id, venue_id, entity_type, id, data)
-    SELECT p.t, gen_random_uuid(), 'customer', p.id, '{}'`,
+  platform_records: `INSERT INTO platform_records (tenant_id, venue_id, entity_type, id, version, data, change_seq)
+    SELECT p.t, gen_random_uuid(), 'customer', p.id, 1, '{}', 1`,
   integration_costs: `INSERT INTO integration_costs (tenant_id, connection_id, day, api_calls)
     SELECT p.t, p.conn, DATE '2026-01-01' + (random() * 3000)::int, 1 ON CONFLICT DO NOTHING`,
   webhook_endpoints: `INSERT INTO webhook_endpoints (tenant_id, connection_id, provider, public_id, url)
