@@ -3,10 +3,13 @@ import { Context } from "effect"
 import type { StoreUnavailable } from "../domain/Errors.ts"
 import type { ConnectionId, TenantId } from "../domain/Ids.ts"
 
+/** `connection.health_changed`: a health transition (domain/health/HealthRules.ts), failures and recoveries alike. */
+export const integrationEventTypes = ["connection.needs_reauth", "connection.health_changed"] as const
+
 export interface IntegrationEvent {
   readonly id: string
   readonly tenantId: TenantId
-  readonly type: "connection.needs_reauth"
+  readonly type: (typeof integrationEventTypes)[number]
   readonly connectionId: ConnectionId
   /** Plain facts for notifications; never a secret. */
   readonly payload: Readonly<Record<string, string>>

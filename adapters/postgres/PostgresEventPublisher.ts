@@ -2,13 +2,13 @@ import { Effect, Layer, Schema } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { StoreUnavailable } from "../../domain/Errors.ts"
 import { ConnectionId, TenantId } from "../../domain/Ids.ts"
-import { EventPublisher, type IntegrationEvent } from "../../ports/EventPublisher.ts"
+import { EventPublisher, type IntegrationEvent, integrationEventTypes } from "../../ports/EventPublisher.ts"
 import { withTenant } from "./TenantTransaction.ts"
 
 const Row = Schema.Struct({
   id: Schema.String,
   tenantId: TenantId,
-  type: Schema.Literal("connection.needs_reauth"),
+  type: Schema.Literals(integrationEventTypes),
   connectionId: ConnectionId,
   payload: Schema.Record(Schema.String, Schema.String),
   createdAt: Schema.Date
