@@ -34,6 +34,15 @@ const square = await startFakeSquare({ port: port("SANDBOX_SQUARE_PORT", 12113) 
 const quickBooks = await startFakeQuickBooks({ port: port("SANDBOX_QUICKBOOKS_PORT", 12114) })
 const mailchimp = await startFakeMailchimp({ port: port("SANDBOX_MAILCHIMP_PORT", 12115) })
 const { accountId } = stripe.addKey(stripeKey, { name: "Sandbox Demo Venue" })
+// Demo data for a first sync: every entity type of each provider's default account (the one its consent page picks).
+const seed = Number(process.env.SANDBOX_SEED ?? 50)
+if (!Number.isInteger(seed) || seed < 0) throw new Error("SANDBOX_SEED must be a count")
+for (const entity of ["customer", "product", "order", "invoice", "payment"] as const) {
+  stripe.seed(accountId, entity, seed)
+  quickBooks.seed(quickBooks.realmId, entity, seed)
+  if (entity !== "invoice") square.seed(square.merchantId, entity, seed)
+}
+mailchimp.seed(mailchimp.accountId, "contact", seed)
 
 const env = `STRIPE_API_BASE_URL=${stripe.url}
 KMS_KEY_ID=${kmsKeyId}
@@ -60,6 +69,7 @@ renameSync(`${envFile}.tmp`, envFile)
 console.log(`# Sandbox fakes are listening. Start the service with this environment (also in ${envFile}):
 ${env}# Credentials are sealed by the fake KMS, whose keys are kept in ${join(dataDir, "kms-keys.json")}:
 # start the service with this environment from its first run, and keep it.
+# Each provider's demo account holds ${seed} records of every entity type it syncs (SANDBOX_SEED).
 # Demo Stripe key (account ${accountId}), for POST /api/v1/integrations/connect/stripe:
 # ${stripeKey}
 # The Square, QuickBooks and Mailchimp authorize pages approve at once (curl -sL follows them back to the service).
