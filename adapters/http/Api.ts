@@ -11,6 +11,7 @@ import { Provider } from "../../domain/Provider.ts"
 import { StorableText } from "../../domain/Text.ts"
 import { ApiErrors, ServiceUnavailable, Unauthorized } from "./ApiErrors.ts"
 import { Authorization, RoleRequirement } from "./Authorization.ts"
+import { IdempotencyMonitoringGroup } from "./IdempotencyApi.ts"
 import { MailchimpSettingsGroup } from "./MailchimpSettingsApi.ts"
 import { MappingsGroup } from "./MappingsApi.ts"
 import { PlatformGroup } from "./PlatformApi.ts"
@@ -186,6 +187,7 @@ export class Api extends HttpApi.make("integration-service")
   .add(HealthGroup)
   .add(MonitoringGroup)
   .add(MonitoringAdminGroup)
+  .add(IdempotencyMonitoringGroup)
   .add(OAuthCallbackGroup)
   .add(OAuthGroup)
   .add(WebhookEventsGroup)

@@ -18,6 +18,8 @@ import { BodyLimit } from "../http/BodyLimit.ts"
 import { ConnectionsHttp } from "../http/ConnectionsHttp.ts"
 import { HealthHttp } from "../http/HealthHttp.ts"
 import { HttpMetrics } from "../http/HttpMetrics.ts"
+import { IdempotencyHttp } from "../http/IdempotencyHttp.ts"
+import { IdempotencyKeys } from "../http/IdempotencyKeys.ts"
 import { MailchimpSettingsHttp } from "../http/MailchimpSettingsHttp.ts"
 import { MappingsHttp } from "../http/MappingsHttp.ts"
 import { MetricsRoute } from "../http/MetricsRoute.ts"
@@ -29,6 +31,7 @@ import { ServerErrorLog } from "../http/ServerErrorLog.ts"
 import { SyncHttp } from "../http/SyncHttp.ts"
 import { WebhookEventsHttp, WebhookReceiveRoutes } from "../http/WebhooksHttp.ts"
 import { layerVaultFromConfig } from "../kms/KeyManagementConfig.ts"
+import { PostgresApiIdempotency } from "../postgres/PostgresApiIdempotency.ts"
 import { PostgresConnectionSettingsStore } from "../postgres/PostgresConnectionSettingsStore.ts"
 import { PostgresConnectionStore } from "../postgres/PostgresConnectionStore.ts"
 import { PostgresEventPublisher } from "../postgres/PostgresEventPublisher.ts"
@@ -59,11 +62,14 @@ export const HttpRoutes = Layer.mergeAll(
 ).pipe(
   // Every request through the router counted and timed by route template.
   Layer.provide(HttpMetrics.layer),
+  // Idempotency-Key on state-changing API requests: a repeat answered from the first answer.
+  Layer.provide(IdempotencyKeys),
   Layer.provide([
     ConnectionsHttp,
     HealthHttp,
     MonitoringHttp,
     MonitoringAdminHttp,
+    IdempotencyHttp,
     WebhookEventsHttp,
     MappingsHttp,
     SyncHttp,
@@ -107,6 +113,7 @@ export const Services = Layer.mergeAll(
       PostgresMappingStore.layer,
       PostgresMappingTemplates.layer,
       PostgresPlatformRecords.layer,
+      PostgresApiIdempotency.layer,
       SyncAdapters
     ).pipe(Layer.provideMerge(DatabaseLive))
   ),
