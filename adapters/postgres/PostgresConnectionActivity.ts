@@ -10,7 +10,7 @@ const unavailable = (error: SqlError.SqlError) => new StoreUnavailable({ message
 /**
  * One connection's activity under the tenant's row-level security, three grouped reads in one transaction: the
  * ledger (minute detail for hourly buckets, the daily rollup for daily ones), sync_jobs by creation time and
- * webhook_events by arrival, each through an index that starts with tenant and connection (or provider).
+ * webhook_events by arrival, each through a covering index that starts with tenant and connection (0012).
  */
 export const PostgresConnectionActivity = {
   layer: Layer.effect(
@@ -69,7 +69,7 @@ export const PostgresConnectionActivity = {
             count(*) FILTER (WHERE status = 'failed')::int AS failed,
             count(*) FILTER (WHERE status = 'dead')::int AS dead
           FROM webhook_events
-          WHERE tenant_id = ${q.tenantId} AND provider = ${q.provider} AND connection_id = ${q.connectionId}
+          WHERE tenant_id = ${q.tenantId} AND connection_id = ${q.connectionId}
             AND received_at >= ${q.from} AND received_at <= ${q.to}
           GROUP BY 1`
 

@@ -34,7 +34,6 @@ export class ConnectionMetrics extends Context.Service<ConnectionMetrics>()(
         const rows = yield* activity.read({
           tenantId: principal.tenantId,
           connectionId: connection.id,
-          provider,
           from: range.from,
           to: range.to,
           granularity: range.granularity

@@ -2,12 +2,10 @@ import { Context, type Effect } from "effect"
 import type { StoreUnavailable } from "../../domain/Errors.ts"
 import type { ConnectionId, TenantId } from "../../domain/Ids.ts"
 import type { Activity, Granularity } from "../../domain/operations/MetricsReport.ts"
-import type { Provider } from "../../domain/Provider.ts"
 
 export interface ActivityQuery {
   readonly tenantId: TenantId
   readonly connectionId: ConnectionId
-  readonly provider: Provider
   readonly from: Date
   readonly to: Date
   /** `hour` reads the minute detail, `day` the daily rollup; buckets start at UTC hour or day boundaries. */
