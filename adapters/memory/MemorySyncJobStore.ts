@@ -212,7 +212,8 @@ export const MemorySyncJobStore = {
             if (
               best === undefined ||
               (active(job) && !active(best)) ||
-              (active(job) === active(best) && job.createdAt.getTime() > best.createdAt.getTime())
+              // Created in the same millisecond: the later request is the newer.
+              (active(job) === active(best) && job.createdAt.getTime() >= best.createdAt.getTime())
             )
               newest.set(key, job)
           }
