@@ -1,10 +1,8 @@
 import { Effect, Layer, Option } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
-import type { EntityType } from "../../domain/canonical/EntityType.ts"
 import { StoreUnavailable } from "../../domain/Errors.ts"
 import type { ConnectionId, TenantId } from "../../domain/Ids.ts"
-import type { Provider } from "../../domain/Provider.ts"
-import type { Checkpoint, JobMode, JobStatus, Priority, SyncJob } from "../../domain/sync/SyncJob.ts"
+import type { Priority, SyncJob } from "../../domain/sync/SyncJob.ts"
 import {
   type EntityCursor,
   type Finish,
@@ -18,35 +16,14 @@ import { withTenant } from "./TenantTransaction.ts"
 
 const unavailable = (error: SqlError.SqlError) => new StoreUnavailable({ message: `database: ${error.message}` })
 
-interface JobRow {
-  readonly id: string
-  readonly tenantId: string
-  readonly connectionId: string
-  readonly venueId: string
-  readonly provider: Provider
-  readonly entityType: EntityType
-  readonly direction: "inbound" | "outbound"
-  readonly mode: JobMode
-  readonly priority: Priority
-  readonly status: JobStatus
-  readonly idempotencyKey: string
-  readonly requestedBy: string
-  readonly attempts: number
-  readonly checkpoint: Checkpoint | null
-  readonly mappingVersion: number | null
-  readonly total: number | null
+/** A `sync_jobs` row as the pool reads it (names camel-cased): the job, with its counts as columns. */
+interface JobRow extends Omit<SyncJob, "counts"> {
   readonly fetched: number
   readonly created: number
   readonly updated: number
   readonly unchanged: number
   readonly deleted: number
   readonly failed: number
-  readonly lastError: string | null
-  readonly stopRequested: boolean
-  readonly createdAt: Date
-  readonly startedAt: Date | null
-  readonly finishedAt: Date | null
-  readonly heartbeatAt: Date | null
   readonly runAfter: Date
 }
 

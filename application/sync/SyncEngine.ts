@@ -1,7 +1,7 @@
 import { Clock, Config, Context, Duration, Effect, Layer, Option, Ref } from "effect"
 import type { Connection } from "../../domain/Connection.ts"
 import type { EntityType } from "../../domain/canonical/EntityType.ts"
-import type { TenantId, VenueId } from "../../domain/Ids.ts"
+import type { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
 import { sidesOf } from "../../domain/mapping/Catalogs.ts"
 import { type CompiledMapping, compileRules } from "../../domain/mapping/Compile.ts"
 import { defaultTemplate } from "../../domain/mapping/DefaultTemplates.ts"
@@ -90,6 +90,25 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
         deleted: r.deleted,
         mapped: r.deleted ? null : mapping.apply(r.raw)
       }))
+
+    /** One page of the job's pass: its records and the checkpoint after it, in one transaction under the claim. */
+    const commit = (
+      job: SyncJob,
+      claim: string,
+      mapping: Mapping,
+      page: { readonly full: boolean; readonly records: ReadonlyArray<RecordWrite>; readonly total: number | null },
+      checkpoint: Checkpoint
+    ) =>
+      records.commitPage({
+        tenantId: job.tenantId as TenantId,
+        connectionId: job.connectionId as ConnectionId,
+        entityType: job.entityType,
+        jobId: job.id,
+        claim,
+        mappingVersion: mapping.version,
+        checkpoint,
+        ...page
+      })
 
     const laterOf = (a: string | null, b: Date | null): string | null =>
       b === null ? a : a === null || b.toISOString() > a ? b.toISOString() : a
@@ -232,18 +251,13 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
           watermark: laterOf(checkpoint.watermark, page.watermark),
           pages: checkpoint.pages + 1
         }
-        yield* records.commitPage({
-          tenantId,
-          connectionId: connection.id,
-          entityType: job.entityType,
-          jobId: job.id,
+        yield* commit(
+          job,
           claim,
-          mappingVersion: mapping.version,
-          full: checkpoint.mode === "full",
-          records: mapRecords(mapping, page),
-          checkpoint: next,
-          total: page.total
-        })
+          mapping,
+          { full: checkpoint.mode === "full", records: mapRecords(mapping, page), total: page.total },
+          next
+        )
         for (const note of page.notes) yield* jobs.log(tenantId, job.id, "info", note)
         checkpoint = next
       }
@@ -302,23 +316,22 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
           cursor: raws.length < config.remapPage ? null : last,
           pages: checkpoint.pages + 1
         }
-        yield* records.commitPage({
-          tenantId,
-          connectionId: connection.id,
-          entityType: job.entityType,
-          jobId: job.id,
+        yield* commit(
+          job,
           claim,
-          mappingVersion: mapping.version,
-          full: false,
-          records: raws.map((r) => ({
-            externalId: r.externalId,
-            raw: r.raw,
-            deleted: false,
-            mapped: mapping.apply(r.raw)
-          })),
-          checkpoint: next,
-          total
-        })
+          mapping,
+          {
+            full: false,
+            records: raws.map((r) => ({
+              externalId: r.externalId,
+              raw: r.raw,
+              deleted: false,
+              mapped: mapping.apply(r.raw)
+            })),
+            total
+          },
+          next
+        )
         checkpoint = next
       } while (checkpoint.cursor !== null)
       return { status: "completed", error: null } satisfies Ending

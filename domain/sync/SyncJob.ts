@@ -1,6 +1,6 @@
 import { Schema } from "effect"
-import { EntityType } from "../canonical/EntityType.ts"
-import { Provider } from "../Provider.ts"
+import type { EntityType } from "../canonical/EntityType.ts"
+import type { Provider } from "../Provider.ts"
 
 export const Priority = Schema.Literals(["low", "normal", "high", "critical"])
 export type Priority = typeof Priority.Type
@@ -83,13 +83,3 @@ export interface SyncJob {
   readonly finishedAt: Date | null
   readonly heartbeatAt: Date | null
 }
-
-export const JobView = Schema.Struct({
-  id: Schema.String,
-  entityType: EntityType,
-  direction: Schema.Literals(["inbound", "outbound"]),
-  mode: JobMode,
-  priority: Priority,
-  status: JobStatus,
-  provider: Provider
-})
