@@ -76,6 +76,8 @@ CREATE TABLE notification_outbox (
   finished_at     timestamptz
 );
 CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at) WHERE status = 'pending';
+-- A tenant sees its own notifications; provider outages (no tenant) only the monitor's functions see.
+SELECT app_isolate_tenant_table('notification_outbox');
 
 -- The health monitor: a role that cannot log in and owns only the functions
 -- below, which read across tenants what is due and what failed together, and
@@ -90,6 +92,7 @@ CREATE POLICY health_monitor ON connections FOR SELECT TO integration_health_mon
 CREATE POLICY health_monitor ON connection_health_states FOR SELECT TO integration_health_monitor USING (true);
 CREATE POLICY health_monitor ON health_checks FOR SELECT TO integration_health_monitor USING (true);
 CREATE POLICY health_monitor ON health_schedules TO integration_health_monitor USING (true) WITH CHECK (true);
+CREATE POLICY health_monitor ON notification_outbox TO integration_health_monitor USING (true) WITH CHECK (true);
 
 -- Connections due a check, claimed by exactly one caller. A new connection
 -- gets a random offset in the interval; each claimed one moves a whole
