@@ -491,15 +491,26 @@ try {
     }
   }
 
+  // Without autovacuum (this shared server runs with it off) synced_records keeps the statistics of an empty table,
+  // and the engine's per-page lookups by external id become scans of the whole connection: analyze between phases,
+  // untimed, as autovacuum would within a minute.
+  const autovacuum = (await db.query("SHOW autovacuum")).rows[0].autovacuum as string
+  const analyze = async () => {
+    if (autovacuum !== "on") await db.query("ANALYZE synced_records")
+  }
+  console.error(`autovacuum ${autovacuum}${autovacuum === "on" ? "" : ": synced_records analyzed between phases"}`)
   const references: Array<Awaited<ReturnType<typeof rawPhase>>> = []
   const alone: Record<string, { mapping: number; parse: number; bytes: number }> = {}
   const pageSizes = { stripe: 100, quickbooks: 1000 }
   for (const provider of providers) {
     await syncPhase(provider, "full", "full")
+    await analyze()
     await syncPhase(provider, "unchanged", "full")
+    await analyze()
     if (provider === "stripe") await fake("changeStripe", { accountId, count: changed, tag: "a" })
     else await fake("changeQuickBooks", { realm, count: changed, tag: "a", perSecond: Math.ceil(changed / 10) })
     await syncPhase(provider, "incremental", "incremental")
+    await analyze()
 
     const rows = (await storedRows(connections[provider].id)).map((r) => ({
       external_id: r.external_id,
@@ -508,6 +519,7 @@ try {
       errors: r.errors
     }))
     references.push(await rawPhase(provider, "insert", rows))
+    await analyze()
     references.push(await rawPhase(provider, "unchanged", rows))
     references.push(await rawPhase(provider, "unchanged + seen mark", rows, upsertAndMark(crypto.randomUUID())))
     const stored = new Map(
@@ -580,6 +592,7 @@ try {
         records: total,
         changed,
         profiled: profiling,
+        autovacuum,
         cores: machineCores(),
         loadAverage: { atStart: loadAtStart, atEnd: load() },
         phases: report,
