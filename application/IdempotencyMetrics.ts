@@ -35,18 +35,11 @@ export const recordIdempotentReplay = Metric.update(apiIdempotentReplays, 1)
 export const recordIdempotencyConflict = (reason: IdempotencyConflict) =>
   Metric.update(Metric.withAttributes(apiIdempotencyConflicts, { reason }), 1)
 
-/**
- * Around `SyncJobStore.request`: counts an answer that is not a new job. In a pipe:
- * `store.request(request).pipe(countSyncIdempotencyHit)`.
- */
-export const countSyncIdempotencyHit = <E, R>(
-  request: Effect.Effect<Requested, E, R>
-): Effect.Effect<Requested, E, R> =>
-  Effect.tap(request, (requested) =>
-    requested._tag === "created"
-      ? Effect.void
-      : Metric.update(Metric.withAttributes(syncIdempotencyHits, { outcome: requested._tag }), 1)
-  )
+/** What `SyncJobStore.request` answered: anything but a new job counts (`existing`, `coalesced`). */
+export const recordSyncRequest = (requested: Requested) =>
+  requested._tag === "created"
+    ? Effect.void
+    : Metric.update(Metric.withAttributes(syncIdempotencyHits, { outcome: requested._tag }), 1)
 
 const countOf = (metric: Metric.Counter<number>) => Effect.map(Metric.value(metric), (state) => state.count)
 
