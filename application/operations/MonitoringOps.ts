@@ -105,8 +105,8 @@ export class MonitoringOps extends Context.Service<MonitoringOps>()(
 
       const dlq = Effect.fn("MonitoringOps.dlq")(function* (principal: Principal) {
         const rows = yield* store.deadLetters(yield* scopeOf(principal), deadLetterLimit)
-        const count = <K extends string>(keyOf: (r: DeadLetterRow) => Record<K, string>) => {
-          const groups = new Map<string, Record<K, string> & { count: number }>()
+        const count = <K extends object>(keyOf: (r: DeadLetterRow) => K) => {
+          const groups = new Map<string, K & { count: number }>()
           for (const r of rows) {
             const key = keyOf(r)
             const id = JSON.stringify(key)
@@ -150,14 +150,7 @@ export class MonitoringOps extends Context.Service<MonitoringOps>()(
           .breakerState(name)
           .pipe(Effect.catch(() => Effect.succeed({ _tag: "Unknown" as const, key: name })))
         return {
-          state:
-            state._tag === "Closed"
-              ? "closed"
-              : state._tag === "Open"
-                ? "open"
-                : state._tag === "HalfOpen"
-                  ? "half_open"
-                  : "unknown",
+          state: ({ Closed: "closed", Open: "open", HalfOpen: "half_open", Unknown: "unknown" } as const)[state._tag],
           retryAfterSeconds: state._tag === "Open" ? Duration.toMillis(state.retryAfter) / 1000 : null,
           consecutiveOpenings: "consecutiveOpenings" in state ? state.consecutiveOpenings : 0
         }

@@ -3,7 +3,7 @@ import { Context } from "effect"
 import type { StoreUnavailable } from "../../domain/Errors.ts"
 import type { TenantId } from "../../domain/Ids.ts"
 import type { Provider } from "../../domain/Provider.ts"
-import type { Priority } from "../../domain/sync/SyncJob.ts"
+import type { JobStatus, Priority } from "../../domain/sync/SyncJob.ts"
 
 /** Whose rows a read sees: one tenant's (under row-level security), or every tenant's (the operator's path). */
 export type OpsScope = { readonly _tag: "tenant"; readonly tenantId: TenantId } | { readonly _tag: "all" }
@@ -96,7 +96,7 @@ export class OperationsStore extends Context.Service<
     readonly queueDepth: (scope: OpsScope) => Effect.Effect<
       ReadonlyArray<{
         readonly priority: Priority
-        readonly status: string
+        readonly status: JobStatus
         readonly depth: number
         readonly oldestAt: Date
       }>,
