@@ -131,7 +131,9 @@ export const PostgresSyncJobStore = {
             AND direction = ${job.direction} AND status = 'running' AND heartbeat_at >= ${stale}`
           if (busy.length > 0) return "busy" as const
           const taken = yield* sql`UPDATE sync_jobs SET status = 'running', claim = ${token}, heartbeat_at = now(),
-              attempts = attempts + 1, started_at = coalesce(started_at, now()), finished_at = NULL
+              -- Taking over a run that stopped beating is a failed run; a first or delayed run is not.
+              attempts = attempts + CASE WHEN status = 'running' THEN 1 ELSE 0 END,
+              started_at = coalesce(started_at, now()), finished_at = NULL
             WHERE id = ${jobId} RETURNING *`
           return jobs(taken)[0]!
         }).pipe(inTenant(tenantId), Effect.mapError(unavailable))
@@ -175,6 +177,7 @@ export const PostgresSyncJobStore = {
         yield* sql`UPDATE sync_jobs SET status = ${f.status}, last_error = ${f.error}, claim = NULL,
             heartbeat_at = NULL, stop_requested = false, finished_at = ${done ?? null},
             awaiting_reauth = ${f.awaitingReauth ?? false},
+            attempts = attempts + ${f.failedRun === true ? 1 : 0},
             run_after = ${f.runAfter ?? sql`now()`}
           WHERE id = ${jobId} AND claim = ${token} AND status = 'running' RETURNING id`.pipe(
           Effect.flatMap(fenced(jobId)),

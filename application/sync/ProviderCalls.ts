@@ -15,7 +15,7 @@ import {
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import { outcomeOfFailure } from "../../domain/operations/CallOutcome.ts"
 import { type Provider, providers } from "../../domain/Provider.ts"
-import { type Budget, defaultBudgets } from "../../domain/sync/Budget.ts"
+import { type Budget, bucketOf, defaultBudgets } from "../../domain/sync/Budget.ts"
 import { CallLedger } from "../../ports/operations/CallLedger.ts"
 import type { ProviderCallFailed } from "../../ports/sync/ProviderData.ts"
 import { recordProviderCall } from "../Metrics.ts"
@@ -67,7 +67,7 @@ const isUnavailable = failedWith("unavailable")
 const rateLimited = failedWith("rate_limited")
 
 /**
- * Every provider call of a sync goes through here: the account's budget (Effect's `RateLimiter`, on Redis when
+ * Every provider call of a sync goes through here: the account's budget (Effect's `RateLimiter` as a token bucket that never exceeds it in any window, on Redis when
  * configured, so every process shares it; plus at most `concurrency` in flight in this process), transient failures
  * retried on an exponential, jittered schedule, and two `CircuitBreaker`s — the connection's (consecutive failures)
  * and the provider's (failure rate across connections: an outage, not a thousand venue problems). Only
@@ -145,6 +145,7 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
         effect: Effect.Effect<A, E, R>
       ): Effect.Effect<A, E | CallDelayed, R> => {
         const budget = budgets[target.provider]
+        const bucket = bucketOf(budget)
         const key = `${target.provider}:${target.account}`
         const waitForPause = Effect.gen(function* () {
           const until = pausedUntil.get(key) ?? 0
@@ -155,9 +156,9 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
           Effect.andThen(
             RateLimiter.sleep(limiter, {
               key: `budget:${key}`,
-              limit: budget.limit,
-              window: Duration.millis(budget.windowMillis),
-              algorithm: "fixed-window"
+              limit: bucket.limit,
+              window: Duration.millis(bucket.windowMillis),
+              algorithm: "token-bucket"
             })
           ),
           // A budget store that fails admits the call: the provider's own 429 still protects it.

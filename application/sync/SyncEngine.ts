@@ -9,6 +9,7 @@ import type { Checkpoint, SyncJob } from "../../domain/sync/SyncJob.ts"
 import { planPass } from "../../domain/sync/SyncPlan.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { MappingStore } from "../../ports/MappingStore.ts"
+import { CallLedger } from "../../ports/operations/CallLedger.ts"
 import { type DataCredential, type Page, ProviderData } from "../../ports/sync/ProviderData.ts"
 import { type Finish, SyncJobStore } from "../../ports/sync/SyncJobStore.ts"
 import { type SyncMessage, SyncQueue } from "../../ports/sync/SyncQueue.ts"
@@ -21,7 +22,7 @@ export const SyncEngineConfig = Config.all({
   /** A running job whose heartbeat is older than this is taken over by another worker. */
   staleAfter: Config.Duration("SYNC_HEARTBEAT_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30))),
   heartbeatEvery: Config.Duration("SYNC_HEARTBEAT_INTERVAL").pipe(Config.withDefault(Duration.seconds(5))),
-  /** Runs of one job (each a take-over or a retry after an outage) before it is dead. */
+  /** Failed runs of one job (a take-over after its worker stopped, or an outage retries did not get through). */
   maxAttempts: Config.Int("SYNC_MAX_ATTEMPTS").pipe(Config.withDefault(10)),
   remapPage: Config.Int("SYNC_REMAP_PAGE").pipe(Config.withDefault(1_000))
 })
@@ -56,6 +57,8 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
     const connections = yield* ConnectionStore
     const mappings = yield* MappingStore
     const reauth = yield* NeedsReauth
+    // Where operations are recorded: worker time per job goes into the connection's daily costs.
+    const ledger = yield* Effect.serviceOption(CallLedger)
     const compiled = new Map<string, Mapping>()
     const staleMillis = Duration.toMillis(config.staleAfter)
 
@@ -186,13 +189,19 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
             return awaitingReauth(`${connection.provider} refused the credential after a renewal: ${e.message}`)
           }
           if (e.kind === "unavailable") {
-            // Retries and the breaker did not get through: try the job again later, until its attempts run out.
-            if (job.attempts >= config.maxAttempts)
-              return { ...failed(`gave up after ${job.attempts} runs: ${e.message}`), status: "dead" } satisfies Ending
+            // Retries did not get through and no breaker is open yet: a failed run; the job tries again later,
+            // until its failed runs reach the limit. (Runs the open breaker delays are not failures.)
+            if (job.attempts + 1 >= config.maxAttempts)
+              return {
+                ...failed(`gave up after ${job.attempts + 1} failed runs: ${e.message}`),
+                status: "dead",
+                failedRun: true
+              } satisfies Ending
             return {
               status: "queued",
               error: e.message ?? "unavailable",
               runAfter: new Date(at + Math.min(600_000, 1_000 * 2 ** job.attempts)),
+              failedRun: true,
               log: { level: "warn", message: `provider unavailable, retrying later: ${e.message}` }
             } satisfies Ending
           }
@@ -355,6 +364,7 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
         return
       }
       const job = claimed
+      const workStarted = yield* Clock.currentTimeMillis
       yield* Effect.annotateCurrentSpan({
         provider: job.provider,
         "sync.entity": job.entityType,
@@ -390,6 +400,10 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
       if (ending === null) return
       if (ending.log !== undefined) yield* jobs.log(tenantId, job.id, ending.log.level, ending.log.message)
       yield* jobs.finish(tenantId, job.id, claim, ending).pipe(Effect.catchTag("LostClaim", () => Effect.void))
+      if (Option.isSome(ledger)) {
+        const at = yield* Clock.currentTimeMillis
+        yield* ledger.value.recordWork({ connectionId: job.connectionId, millis: at - workStarted, at })
+      }
       if (ending.status === "queued") {
         const at = yield* Clock.currentTimeMillis
         yield* reoffer(job, message, Math.max(0, (ending.runAfter?.getTime() ?? at) - at))

@@ -18,3 +18,14 @@ export const defaultBudgets: Record<Provider, Budget> = {
   mailchimp: { limit: 50, windowMillis: 1_000, concurrency: 10 },
   square: { limit: 10, windowMillis: 1_000, concurrency: 5 }
 }
+
+/**
+ * The token bucket that spends a budget without ever exceeding it in any window of its length, wherever the provider
+ * starts counting: a burst of 4 % (at least one call) and the rest as a steady rate, so that burst + rate × window =
+ * limit. Sustained use is `1 - burst/limit` of the budget (96 % for QuickBooks' 500/min, 90 % for 10/s).
+ */
+export const bucketOf = (budget: Budget): { readonly limit: number; readonly windowMillis: number } => {
+  const burst = Math.max(1, Math.floor(budget.limit * 0.04))
+  const steady = Math.max(1, budget.limit - burst)
+  return { limit: burst, windowMillis: (burst * budget.windowMillis) / steady }
+}

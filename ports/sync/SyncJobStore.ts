@@ -45,6 +45,11 @@ export interface Finish {
   readonly runAfter?: Date | undefined
   /** `paused` because the credential was refused: resumes once the venue reconnects. */
   readonly awaitingReauth?: boolean | undefined
+  /**
+   * The run failed (the provider stayed unavailable through retries): it counts toward the job's attempts. Runs
+   * delayed by an open breaker, a 429 storm or a busy entity do not; nor does the first run.
+   */
+  readonly failedRun?: boolean | undefined
 }
 
 export interface HistoryQuery {
