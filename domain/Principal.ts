@@ -1,7 +1,8 @@
 import { Schema } from "effect"
 import { TenantId, UserId, VenueId } from "./Ids.ts"
 
-export const Role = Schema.Literals(["admin", "venue_admin", "viewer"])
+/** `operator`: a platform SRE, who sees every tenant on the admin and monitoring routes and manages no venue. */
+export const Role = Schema.Literals(["admin", "venue_admin", "viewer", "operator"])
 export type Role = typeof Role.Type
 
 /** The authenticated caller, from the JWT claims `sub`, `tenant_id`, `venue_ids`, `role`. */

@@ -9,11 +9,13 @@ import { BrokenRule, MappingStatus } from "../../domain/mapping/SavedMapping.ts"
 import { OAuthProviderName } from "../../domain/OAuth.ts"
 import { Provider } from "../../domain/Provider.ts"
 import { StorableText } from "../../domain/Text.ts"
+import { AdminGroup } from "./AdminApi.ts"
 import { ApiErrors, ServiceUnavailable, Unauthorized } from "./ApiErrors.ts"
 import { Authorization, RoleRequirement } from "./Authorization.ts"
 import { IdempotencyMonitoringGroup } from "./IdempotencyApi.ts"
 import { MailchimpSettingsGroup } from "./MailchimpSettingsApi.ts"
 import { MappingsGroup } from "./MappingsApi.ts"
+import { MonitoringOpsGroup } from "./MonitoringOpsApi.ts"
 import { PlatformGroup } from "./PlatformApi.ts"
 import { SyncGroup } from "./SyncApi.ts"
 import { WebhookEventsGroup } from "./WebhookEventsApi.ts"
@@ -187,6 +189,8 @@ export class Api extends HttpApi.make("integration-service")
   .add(HealthGroup)
   .add(MonitoringGroup)
   .add(MonitoringAdminGroup)
+  .add(MonitoringOpsGroup)
+  .add(AdminGroup)
   .add(IdempotencyMonitoringGroup)
   .add(OAuthCallbackGroup)
   .add(OAuthGroup)

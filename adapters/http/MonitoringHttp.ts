@@ -1,8 +1,10 @@
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { CredentialCheck } from "../../application/CredentialCheck.ts"
 import { KeyManagement } from "../../ports/KeyManagement.ts"
+import { RedisPing } from "../../ports/operations/BreakerReset.ts"
 import { StoreHealth } from "../../ports/StoreHealth.ts"
+import { providerReachability } from "../operations/ProviderReachability.ts"
 import { Api } from "./Api.ts"
 import { Forbidden, ServiceUnavailable } from "./ApiErrors.ts"
 import { CurrentPrincipal } from "./Authorization.ts"
@@ -19,6 +21,7 @@ export const MonitoringHttp = HttpApiBuilder.group(
   "monitoring",
   Effect.fn(function* (handlers) {
     const store = yield* StoreHealth
+    const redis = yield* Effect.serviceOption(RedisPing)
     return handlers
       .handle("live", () => Effect.succeed({ status: "ok" as const, checks: {} }))
       .handle("ready", () =>
@@ -27,13 +30,22 @@ export const MonitoringHttp = HttpApiBuilder.group(
           if (database !== "ok") {
             return yield* new ServiceUnavailable({ code: "NotReady", message: "database is unavailable" })
           }
-          return { status: "ok" as const, checks: { database } }
+          // With REDIS_URL set, queues, budgets and breakers live on Redis: no Redis, not ready.
+          if (Option.isNone(redis)) return { status: "ok" as const, checks: { database } }
+          const cache = yield* probe(redis.value.ping)
+          if (cache !== "ok") {
+            return yield* new ServiceUnavailable({ code: "NotReady", message: "redis is unavailable" })
+          }
+          return { status: "ok" as const, checks: { database, redis: cache } }
         })
       )
   })
 )
 
-/** The deep check reaches KMS and opens a sample of every tenant's credentials, so it is for admins only. */
+/**
+ * The deep check reaches KMS, opens a sample of every tenant's credentials and probes each provider's host, so it is
+ * for admins and operators only. An unreachable provider is reported, not counted against this service.
+ */
 export const MonitoringAdminHttp = HttpApiBuilder.group(
   Api,
   "monitoringAdmin",
@@ -44,13 +56,17 @@ export const MonitoringAdminHttp = HttpApiBuilder.group(
     return handlers.handle("deep", () =>
       Effect.gen(function* () {
         const principal = yield* CurrentPrincipal
-        if (principal.role !== "admin") {
-          return yield* new Forbidden({ code: "Forbidden", message: "the deep health check is for admins" })
+        if (principal.role !== "admin" && principal.role !== "operator") {
+          return yield* new Forbidden({
+            code: "Forbidden",
+            message: "the deep health check is for admins and operators"
+          })
         }
-        const [database, kms, sample] = yield* Effect.all([probe(store.ping), probe(keys.ping), credentials.check], {
-          concurrency: 3
-        })
-        const checks = { database, kms, credentials: credentials.describe(sample) }
+        const [database, kms, sample, reachable] = yield* Effect.all(
+          [probe(store.ping), probe(keys.ping), credentials.check, providerReachability],
+          { concurrency: 4 }
+        )
+        const checks = { database, kms, credentials: credentials.describe(sample), ...reachable }
         // Credentials the configured master key cannot open make the service degraded; an unchecked sample does not.
         if (database !== "ok" || kms !== "ok" || sample._tag === "Unreadable") {
           return yield* new ServiceUnavailable({ code: "Degraded", message: JSON.stringify(checks) })

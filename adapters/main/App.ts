@@ -23,7 +23,6 @@ import { IdempotencyKeys } from "../http/IdempotencyKeys.ts"
 import { MailchimpSettingsHttp } from "../http/MailchimpSettingsHttp.ts"
 import { MappingsHttp } from "../http/MappingsHttp.ts"
 import { MetricsRoute } from "../http/MetricsRoute.ts"
-import { MonitoringAdminHttp, MonitoringHttp } from "../http/MonitoringHttp.ts"
 import { OAuthCallbackHttp, OAuthHttp, OAuthUrlRedaction } from "../http/OAuthHttp.ts"
 import { PlatformHttp } from "../http/PlatformHttp.ts"
 import { RequestContext } from "../http/RequestContext.ts"
@@ -47,6 +46,7 @@ import { SdkCustomFieldDiscovery } from "../providers/SdkCustomFieldDiscovery.ts
 import { StripeGateway } from "../providers/StripeGateway.ts"
 import { TokenVerifierLive } from "./Auth.ts"
 import { DatabaseLive } from "./Database.ts"
+import { OperationsHttp } from "./Operations.ts"
 import { RateLimiterLive } from "./RateLimiting.ts"
 import { SyncAdapters, SyncUseCases, SyncWorkerLive } from "./Sync.ts"
 import { Role, WebhookAdapters, WebhookUseCases, WebhookWorkerLive } from "./Webhooks.ts"
@@ -67,8 +67,7 @@ export const HttpRoutes = Layer.mergeAll(
   Layer.provide([
     ConnectionsHttp,
     HealthHttp,
-    MonitoringHttp,
-    MonitoringAdminHttp,
+    OperationsHttp,
     IdempotencyHttp,
     WebhookEventsHttp,
     MappingsHttp,
