@@ -13,6 +13,7 @@ import { type JobLog, type JobRequest, SyncJobStore } from "../../ports/sync/Syn
 import { SyncQueue } from "../../ports/sync/SyncQueue.ts"
 import { SyncRecords } from "../../ports/sync/SyncRecords.ts"
 import { requireManage, requireRead } from "../Authorize.ts"
+import { recordSyncRequest } from "../IdempotencyMetrics.ts"
 import { traceParentOf } from "../ProcessWebhookEvent.ts"
 import { SyncEngineConfig } from "./SyncEngine.ts"
 
@@ -87,6 +88,7 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
     const enqueue = Effect.fn("SyncJobs.enqueue")(function* (request: JobRequest) {
       yield* Effect.annotateCurrentSpan({ "sync.entity": request.entityType, "sync.mode": request.mode })
       const requested = yield* store.request(request)
+      yield* recordSyncRequest(requested)
       if (requested._tag === "created") yield* offer(requested.job)
       return requested.job
     })
