@@ -127,7 +127,8 @@ export const MemorySyncJobStore = {
             update(row, {
               status: "running",
               heartbeatAt: new Date(now),
-              attempts: job.attempts + 1,
+              // Taking over a run that stopped beating is a failed run; a first or delayed run is not.
+              attempts: job.attempts + (job.status === "running" ? 1 : 0),
               startedAt: job.startedAt ?? new Date(now),
               finishedAt: null
             })
@@ -155,6 +156,7 @@ export const MemorySyncJobStore = {
               lastError: f.error,
               heartbeatAt: null,
               stopRequested: false,
+              attempts: row.job.attempts + (f.failedRun === true ? 1 : 0),
               finishedAt: f.status === "queued" ? null : new Date(now)
             })
           })

@@ -143,7 +143,8 @@ export const syncJobStoreContract = (name: string, stack: Layer.Layer<SyncStack>
         const claim = newClaim()
         const taken = yield* store.claim(c.tenantId, job.id, claim, liveFor)
         if (typeof taken === "string") return assert.fail(taken)
-        assert.deepStrictEqual([taken.id, taken.status, taken.attempts], [job.id, "running", 1])
+        // A first run is not a failed one: attempts count failed runs.
+        assert.deepStrictEqual([taken.id, taken.status, taken.attempts], [job.id, "running", 0])
         assert.isNotNull(taken.startedAt)
         assert.isNotNull(taken.heartbeatAt)
         assert.isNull(taken.finishedAt)
@@ -171,7 +172,8 @@ export const syncJobStoreContract = (name: string, stack: Layer.Layer<SyncStack>
         const second = newClaim()
         const taken = yield* store.claim(c.tenantId, first.job.id, second, stale)
         if (typeof taken === "string") return assert.fail(taken)
-        assert.deepStrictEqual([taken.status, taken.attempts], ["running", 2])
+        // The run that stopped beating failed: it counts.
+        assert.deepStrictEqual([taken.status, taken.attempts], ["running", 1])
         assert.strictEqual(taken.startedAt?.getTime(), first.job.startedAt?.getTime())
         const before = yield* getJob(c, first.job.id)
         // The first worker wakes up: nothing it does lands.
@@ -227,9 +229,10 @@ export const syncJobStoreContract = (name: string, stack: Layer.Layer<SyncStack>
           runAfter: new Date(Date.now() + 60_000)
         })
         const waiting = yield* getJob(c, running.job.id)
+        // Delayed, not failed: no attempt counted.
         assert.deepStrictEqual(
-          [waiting.status, waiting.lastError, waiting.finishedAt, waiting.heartbeatAt],
-          ["queued", "rate limited", null, null]
+          [waiting.status, waiting.lastError, waiting.finishedAt, waiting.heartbeatAt, waiting.attempts],
+          ["queued", "rate limited", null, null, 0]
         )
         assert.strictEqual(yield* store.claim(c.tenantId, running.job.id, newClaim(), liveFor), "not_due")
         // The waiting job still takes requests of its kind.
@@ -239,13 +242,14 @@ export const syncJobStoreContract = (name: string, stack: Layer.Layer<SyncStack>
         const soon = yield* runningJob(c, { entityType: "contact" })
         yield* store.finish(c.tenantId, soon.job.id, soon.claim, {
           status: "queued",
-          error: "busy",
-          runAfter: new Date(Date.now() - 1_000)
+          error: "provider unavailable",
+          runAfter: new Date(Date.now() - 1_000),
+          failedRun: true
         })
         const claim = newClaim()
         const again = yield* store.claim(c.tenantId, soon.job.id, claim, liveFor)
         if (typeof again === "string") return assert.fail(again)
-        assert.strictEqual(again.attempts, 2)
+        assert.strictEqual(again.attempts, 1)
         yield* store.finish(c.tenantId, soon.job.id, claim, { status: "failed", error: "403 forbidden" })
         const ended = yield* getJob(c, soon.job.id)
         assert.deepStrictEqual(
@@ -298,7 +302,11 @@ export const syncJobStoreContract = (name: string, stack: Layer.Layer<SyncStack>
           const c = yield* setUpConnection(tenantA, "square")
           const running = yield* runningJob(c)
           yield* records.commitPage(pageOf(c, running, [upsert("sq_1", { name: "A" })], { checkpoint: checkpoint(1) }))
-          yield* store.finish(c.tenantId, running.job.id, running.claim, { status: "failed", error: "boom" })
+          yield* store.finish(c.tenantId, running.job.id, running.claim, {
+            status: "failed",
+            error: "boom",
+            failedRun: true
+          })
           const dead = yield* endedJob(c, "product", "dead")
           const paused = yield* endedJob(c, "order", "paused")
           const completed = yield* endedJob(c, "invoice", "completed")
