@@ -164,4 +164,33 @@ layer(Databases, { timeout: "60 seconds" })("row-level security", (it) => {
       })
     )
   }
+
+  it.effect("the admin read models: a tenant's call sees its rows; the operator's path every tenant's, read-only", () =>
+    Effect.gen(function* () {
+      const app = yield* SqlClient.SqlClient
+      const owner = yield* OwnerSql
+      yield* seedAll(owner, tenantA)
+      yield* seedAll(owner, tenantB)
+      const tenantsOf = (rows: ReadonlyArray<{ tenantId: string }>) => [...new Set(rows.map((r) => r.tenantId))].sort()
+      const mine = yield* app<{
+        tenantId: string
+      }>`SELECT tenant_id FROM ops_venues(NULL, NULL, NULL, NULL, NULL, 1000)`.pipe(withTenant(app, tenantA))
+      assert.deepStrictEqual(tenantsOf(mine), [tenantA])
+      const all = yield* app<{
+        tenantId: string
+      }>`SELECT tenant_id FROM ops_venues_all(NULL, NULL, NULL, NULL, NULL, 1000)`
+      assert.includeMembers(tenantsOf(all), [tenantA, tenantB])
+      // The operator reader only reads: it holds no write privilege on any table.
+      const writes = yield* owner<{ n: number }>`SELECT count(*)::int AS n FROM information_schema.role_table_grants
+        WHERE grantee = 'integration_operator_reader' AND privilege_type <> 'SELECT'`
+      assert.strictEqual(writes[0]!.n, 0)
+      // Operator actions are written by the service, never read back by it.
+      const read = yield* app`SELECT * FROM operator_actions`.pipe(Effect.flip)
+      assert.isTrue(
+        read instanceof SqlError.SqlError &&
+          /permission denied/.test(String((read.reason.cause as { message?: string } | undefined)?.message)),
+        String(read)
+      )
+    })
+  )
 })
