@@ -43,14 +43,16 @@ CREATE TABLE sync_jobs (
   failed          integer NOT NULL DEFAULT 0,
   last_error      text,
   run_after       timestamptz NOT NULL DEFAULT now(),
-  created_at      timestamptz NOT NULL DEFAULT now(),
+  -- Milliseconds, as the history cursor carries them: keyset pages on (created_at, id) neither skip nor repeat.
+  created_at      timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
   started_at      timestamptz,
   finished_at     timestamptz,
   UNIQUE (tenant_id, idempotency_key),
   FOREIGN KEY (tenant_id, connection_id) REFERENCES connections (tenant_id, id) ON DELETE CASCADE
 );
 -- Requests that arrive while one is waiting coalesce into it: one queued job per connection × entity × direction.
-CREATE UNIQUE INDEX sync_jobs_one_queued ON sync_jobs (tenant_id, connection_id, entity_type, direction)
+-- A remap (no provider call) waits beside a provider pass, not inside it.
+CREATE UNIQUE INDEX sync_jobs_one_queued ON sync_jobs (tenant_id, connection_id, entity_type, direction, (mode = 'remap'))
   WHERE status = 'queued';
 CREATE INDEX sync_jobs_history ON sync_jobs (tenant_id, connection_id, created_at DESC, id DESC);
 CREATE INDEX sync_jobs_active ON sync_jobs (status, run_after) WHERE status IN ('queued', 'running');
@@ -198,6 +200,16 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   WHERE j.status = 'paused' AND j.awaiting_reauth
   LIMIT p_limit;
 $$;
+
+-- Fresh planner statistics after a large pass (ANALYZE needs the owner, and
+-- autovacuum may be off or behind): without them a page's lookups by external
+-- id scan the whole connection.
+CREATE FUNCTION app_analyze_synced_records() RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  ANALYZE synced_records;
+$$;
+REVOKE ALL ON FUNCTION app_analyze_synced_records() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_analyze_synced_records() TO integration_app;
 
 REVOKE ALL ON FUNCTION app_claim_due_syncs(interval, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_reconnected_with_paused_syncs(integer) FROM PUBLIC;

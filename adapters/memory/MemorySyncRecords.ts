@@ -52,9 +52,10 @@ export const MemorySyncRecords = {
                   if (before !== undefined && seen !== null) state.records.set(key, { ...before, seenBy: seen })
                   continue
                 }
-                // A deleted record keeps its last data: the feed says what was deleted.
+                // A deleted record keeps its last data: the feed says what was deleted, even after a failed mapping.
                 state.records.set(key, {
                   ...before,
+                  errors: null,
                   mappingVersion: c.mappingVersion,
                   deleted: true,
                   change: "deleted",

@@ -94,7 +94,8 @@ export const PostgresSyncJobStore = {
           // Lost a race to a concurrent request: the job it made (same key, or the one now waiting) answers.
           const winner = yield* sql`SELECT * FROM sync_jobs WHERE tenant_id = ${r.tenantId}
             AND (idempotency_key = ${r.idempotencyKey} OR (connection_id = ${r.connectionId}
-              AND entity_type = ${r.entityType} AND direction = ${r.direction} AND status = 'queued'))
+              AND entity_type = ${r.entityType} AND direction = ${r.direction} AND status = 'queued'
+              AND (mode = 'remap') = ${r.mode === "remap"}))
             ORDER BY (idempotency_key = ${r.idempotencyKey}) DESC LIMIT 1`
           return { _tag: "coalesced" as const, job: jobs(winner)[0]! }
         }).pipe(inTenant(r.tenantId), Effect.mapError(unavailable))
@@ -125,7 +126,9 @@ export const PostgresSyncJobStore = {
           if (row.status === "running" && row.live) return "not_runnable" as const
           if (row.status === "queued" && !row.due) return "not_due" as const
           const job = jobOf(row)
-          // One job at a time per connection × entity × direction; a dead worker's job does not count.
+          // One job at a time per connection × entity × direction (claims of one kind take turns on this lock); a
+          // dead worker's job does not count.
+          yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`${job.connectionId}|${job.entityType}|${job.direction}`}))`
           const busy = yield* sql`SELECT 1 FROM sync_jobs WHERE tenant_id = ${tenantId} AND id <> ${jobId}
             AND connection_id = ${job.connectionId} AND entity_type = ${job.entityType}
             AND direction = ${job.direction} AND status = 'running' AND heartbeat_at >= ${stale}`
@@ -174,13 +177,43 @@ export const PostgresSyncJobStore = {
         f: Finish
       ) {
         const done = f.status === "queued" ? null : sql`now()`
-        yield* sql`UPDATE sync_jobs SET status = ${f.status}, last_error = ${f.error}, claim = NULL,
-            heartbeat_at = NULL, stop_requested = false, finished_at = ${done ?? null},
-            awaiting_reauth = ${f.awaitingReauth ?? false},
-            attempts = attempts + ${f.failedRun === true ? 1 : 0},
-            run_after = ${f.runAfter ?? sql`now()`}
-          WHERE id = ${jobId} AND claim = ${token} AND status = 'running' RETURNING id`.pipe(
-          Effect.flatMap(fenced(jobId)),
+        yield* Effect.gen(function* () {
+          const updated = yield* sql`UPDATE sync_jobs SET status = ${f.status}, last_error = ${f.error}, claim = NULL,
+              heartbeat_at = NULL, stop_requested = false, finished_at = ${done ?? null},
+              awaiting_reauth = ${f.awaitingReauth ?? false},
+              attempts = attempts + ${f.failedRun === true ? 1 : 0},
+              run_after = ${f.runAfter ?? sql`now()`}
+            WHERE id = ${jobId} AND claim = ${token} AND status = 'running'
+              -- Back in the queue while a request of its kind waits: the waiting one is merged into it below.
+              AND (${f.status} <> 'queued' OR NOT EXISTS (SELECT 1 FROM sync_jobs w WHERE w.status = 'queued'
+                AND w.tenant_id = sync_jobs.tenant_id AND w.connection_id = sync_jobs.connection_id
+                AND w.entity_type = sync_jobs.entity_type AND w.direction = sync_jobs.direction
+                AND (w.mode = 'remap') = (sync_jobs.mode = 'remap')))
+            RETURNING id`
+          if (updated.length > 0 || f.status !== "queued") return yield* fenced(jobId)(updated)
+          // The waiting job is cancelled into this one, which keeps its checkpoint; a full request makes it full
+          // (from the start), and the higher priority wins.
+          const merged = yield* sql`WITH me AS (
+              SELECT * FROM sync_jobs WHERE id = ${jobId} AND claim = ${token} AND status = 'running' FOR UPDATE
+            ), waiting AS (
+              UPDATE sync_jobs w SET status = 'cancelled', finished_at = now(), last_error = 'merged into ' || me.id
+              FROM me WHERE w.status = 'queued' AND w.tenant_id = me.tenant_id AND w.connection_id = me.connection_id
+                AND w.entity_type = me.entity_type AND w.direction = me.direction
+                AND (w.mode = 'remap') = (me.mode = 'remap')
+              RETURNING w.mode, w.priority
+            )
+            UPDATE sync_jobs j SET status = 'queued', last_error = ${f.error}, claim = NULL, heartbeat_at = NULL,
+              stop_requested = false, awaiting_reauth = false, attempts = j.attempts + ${f.failedRun === true ? 1 : 0},
+              run_after = ${f.runAfter ?? sql`now()`},
+              mode = CASE WHEN j.mode = 'incremental' AND EXISTS (SELECT 1 FROM waiting WHERE mode = 'full')
+                THEN 'full' ELSE j.mode END,
+              checkpoint = CASE WHEN j.mode = 'incremental' AND EXISTS (SELECT 1 FROM waiting WHERE mode = 'full')
+                THEN NULL ELSE j.checkpoint END,
+              priority = (SELECT p FROM unnest(ARRAY[j.priority] || ARRAY(SELECT priority FROM waiting)) AS p
+                ORDER BY ${rank(sql`p`)} LIMIT 1)
+            FROM me WHERE j.id = me.id RETURNING j.id`
+          yield* fenced(jobId)(merged)
+        }).pipe(
           inTenant(tenantId),
           Effect.catchTag("SqlError", (e) => Effect.fail(unavailable(e)))
         )

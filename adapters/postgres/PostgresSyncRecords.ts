@@ -8,9 +8,13 @@ import { LostClaim } from "../../ports/sync/SyncJobStore.ts"
 import { type FeedRecord, type PageCommit, type StoredRaw, SyncRecords } from "../../ports/sync/SyncRecords.ts"
 import { withTenant } from "./TenantTransaction.ts"
 
+/** Rows a full pass must create or delete before the table's statistics are refreshed. */
+const analyzeAfter = 1_000
+
 const unavailable = (error: SqlError.SqlError) => new StoreUnavailable({ message: `database: ${error.message}` })
 
 interface Written {
+  readonly externalId: string
   readonly change: "added" | "updated" | "deleted"
   readonly inserted: boolean
 }
@@ -29,8 +33,10 @@ export const PostgresSyncRecords = {
 
       const commitPage = Effect.fn("SyncRecords.commitPage")(function* (c: PageCommit) {
         yield* Effect.annotateCurrentSpan({ "sync.job.id": c.jobId, "sync.records": c.records.length })
+        // A provider page may list a record twice (it changed while being paged): the last one stands.
+        const last = new Map(c.records.map((r) => [r.externalId, r]))
         const input = JSON.stringify(
-          c.records.map((r) => ({
+          [...last.values()].map((r) => ({
             external_id: r.externalId,
             raw: r.raw,
             data: r.mapped?.output ?? {},
@@ -65,7 +71,8 @@ export const PostgresSyncRecords = {
               raw = CASE WHEN EXCLUDED.deleted THEN s.raw ELSE EXCLUDED.raw END,
               content_hash = CASE WHEN EXCLUDED.deleted THEN s.content_hash ELSE EXCLUDED.content_hash END,
               data = CASE WHEN EXCLUDED.deleted THEN s.data ELSE EXCLUDED.data END,
-              errors = CASE WHEN EXCLUDED.deleted THEN s.errors ELSE EXCLUDED.errors END,
+              -- A deletion is told even of a record whose last mapping failed.
+              errors = CASE WHEN EXCLUDED.deleted THEN NULL ELSE EXCLUDED.errors END,
               mapping_version = EXCLUDED.mapping_version,
               deleted = EXCLUDED.deleted,
               change = CASE WHEN EXCLUDED.deleted THEN 'deleted' WHEN s.deleted THEN 'added' ELSE 'updated' END,
@@ -74,12 +81,14 @@ export const PostgresSyncRecords = {
               updated_at = now()
             WHERE s.deleted <> EXCLUDED.deleted OR (NOT EXCLUDED.deleted
               AND (s.content_hash <> EXCLUDED.content_hash OR s.mapping_version <> EXCLUDED.mapping_version))
-            RETURNING change, (xmax = 0) AS inserted`) as unknown as ReadonlyArray<Written>
-          if (seen !== null && c.records.length > 0) {
-            // Unchanged records seen by this full pass: only the mark, no new change.
+            RETURNING external_id, change, (xmax = 0) AS inserted`) as unknown as ReadonlyArray<Written>
+          // Unchanged records seen by this full pass: only the mark, no new change (written ones carry it already).
+          const rewritten = new Set(written.map((w) => w.externalId))
+          const unchanged = c.records.filter((r) => !rewritten.has(r.externalId)).map((r) => r.externalId)
+          if (seen !== null && unchanged.length > 0) {
             yield* sql`UPDATE synced_records SET seen_by = ${seen}
               WHERE tenant_id = ${c.tenantId} AND connection_id = ${c.connectionId} AND entity_type = ${c.entityType}
-                AND external_id IN ${sql.in(c.records.map((r) => r.externalId))} AND seen_by IS DISTINCT FROM ${seen}`
+                AND external_id IN ${sql.in(unchanged)} AND seen_by IS DISTINCT FROM ${seen}`
           }
           const created = written.filter((w) => w.inserted).length
           const deleted = written.filter((w) => w.change === "deleted").length
@@ -118,7 +127,12 @@ export const PostgresSyncRecords = {
             WHERE tenant_id = ${c.tenantId} AND connection_id = ${c.connectionId} AND entity_type = ${c.entityType}
               AND NOT deleted AND seen_by IS DISTINCT FROM ${c.jobId}
             RETURNING 1`
-          yield* sql`UPDATE sync_jobs SET deleted = deleted + ${gone.length} WHERE id = ${c.jobId}`
+          const job = yield* sql`UPDATE sync_jobs SET deleted = deleted + ${gone.length} WHERE id = ${c.jobId}
+            RETURNING created + deleted AS changed`
+          // A pass that changed many rows refreshes the planner's statistics (autovacuum may be off or behind): without
+          // them every page's lookups by external id would scan the whole connection.
+          if (((job[0] as { changed: number } | undefined)?.changed ?? 0) >= analyzeAfter)
+            yield* sql`SELECT app_analyze_synced_records()`
           return gone.length
         }).pipe(
           withTenant(sql, c.tenantId),
