@@ -12,6 +12,7 @@ import { StorableText } from "../../domain/Text.ts"
 import { AdminGroup } from "./AdminApi.ts"
 import { ApiErrors, ServiceUnavailable, Unauthorized } from "./ApiErrors.ts"
 import { Authorization, RoleRequirement } from "./Authorization.ts"
+import { ConnectionMetricsGroup } from "./ConnectionMetricsApi.ts"
 import { IdempotencyMonitoringGroup } from "./IdempotencyApi.ts"
 import { MailchimpSettingsGroup } from "./MailchimpSettingsApi.ts"
 import { MappingsGroup } from "./MappingsApi.ts"
@@ -195,6 +196,7 @@ export class Api extends HttpApi.make("integration-service")
   .add(WebhookEventsGroup)
   .add(MappingsGroup)
   .add(SyncGroup)
+  .add(ConnectionMetricsGroup)
   .add(PlatformGroup)
   .add(MailchimpSettingsGroup)
   // The OpenAPI document closes every body (`additionalProperties: false`); decoding refuses unknown fields to match.

@@ -7,6 +7,9 @@ import { MailchimpAudience } from "../../application/MailchimpAudience.ts"
 import { Mappings } from "../../application/mappings/Mappings.ts"
 import { NeedsReauth } from "../../application/NeedsReauth.ts"
 import { OAuthConnections } from "../../application/OAuthConnections.ts"
+import { ConnectionMetrics } from "../../application/operations/ConnectionMetrics.ts"
+import { HealthMonitor, HealthMonitorFiber } from "../../application/operations/HealthMonitor.ts"
+import { NotificationDelivery, NotificationDeliveryFiber } from "../../application/operations/NotificationDelivery.ts"
 import { PlatformData } from "../../application/platform/PlatformData.ts"
 import { TokenRefresher, TokenRefresherFiber } from "../../application/TokenRefresher.ts"
 import { TokenVault } from "../../application/TokenVault.ts"
@@ -15,6 +18,7 @@ import { ApiDocs } from "../http/ApiDocs.ts"
 import { ApiRateLimit } from "../http/ApiRateLimit.ts"
 import { AuthorizationLive } from "../http/AuthorizationLive.ts"
 import { BodyLimit } from "../http/BodyLimit.ts"
+import { ConnectionMetricsHttp } from "../http/ConnectionMetricsHttp.ts"
 import { ConnectionsHttp } from "../http/ConnectionsHttp.ts"
 import { HealthHttp } from "../http/HealthHttp.ts"
 import { HttpMetrics } from "../http/HttpMetrics.ts"
@@ -30,12 +34,17 @@ import { ServerErrorLog } from "../http/ServerErrorLog.ts"
 import { SyncHttp } from "../http/SyncHttp.ts"
 import { WebhookEventsHttp, WebhookReceiveRoutes } from "../http/WebhooksHttp.ts"
 import { layerVaultFromConfig } from "../kms/KeyManagementConfig.ts"
+import { StandardWebhookSender } from "../notify/StandardWebhookSender.ts"
 import { PostgresApiIdempotency } from "../postgres/PostgresApiIdempotency.ts"
+import { PostgresCallLedger } from "../postgres/PostgresCallLedger.ts"
+import { PostgresConnectionActivity } from "../postgres/PostgresConnectionActivity.ts"
 import { PostgresConnectionSettingsStore } from "../postgres/PostgresConnectionSettingsStore.ts"
 import { PostgresConnectionStore } from "../postgres/PostgresConnectionStore.ts"
 import { PostgresEventPublisher } from "../postgres/PostgresEventPublisher.ts"
+import { PostgresHealthStore } from "../postgres/PostgresHealthStore.ts"
 import { PostgresMappingStore } from "../postgres/PostgresMappingStore.ts"
 import { PostgresMappingTemplates } from "../postgres/PostgresMappingTemplates.ts"
+import { PostgresNotificationOutbox } from "../postgres/PostgresNotificationOutbox.ts"
 import { PostgresOAuthStateStore } from "../postgres/PostgresOAuthStateStore.ts"
 import { PostgresPlatformRecords } from "../postgres/PostgresPlatformRecords.ts"
 import { PostgresStoreHealth } from "../postgres/PostgresStoreHealth.ts"
@@ -43,6 +52,7 @@ import { PostgresTokenStore } from "../postgres/PostgresTokenStore.ts"
 import { MailchimpAudiences } from "../providers/MailchimpAudiences.ts"
 import { SdkOAuthProviders } from "../providers/OAuthProviders.ts"
 import { SdkCustomFieldDiscovery } from "../providers/SdkCustomFieldDiscovery.ts"
+import { SdkHealthProbe } from "../providers/SdkHealthProbe.ts"
 import { StripeGateway } from "../providers/StripeGateway.ts"
 import { TokenVerifierLive } from "./Auth.ts"
 import { DatabaseLive } from "./Database.ts"
@@ -68,6 +78,7 @@ export const HttpRoutes = Layer.mergeAll(
     ConnectionsHttp,
     HealthHttp,
     OperationsHttp,
+    ConnectionMetricsHttp,
     IdempotencyHttp,
     WebhookEventsHttp,
     MappingsHttp,
@@ -86,13 +97,24 @@ export const HttpRoutes = Layer.mergeAll(
 export const Services = Layer.mergeAll(
   Connections.layer,
   PlatformData.layer,
+  ConnectionMetrics.layer,
   WebhookUseCases,
   OAuthConnections.layer,
   // A sample of the stored credentials opened with the configured master key: at start-up and in the deep check.
   CredentialCheck.atStartup.pipe(Layer.provideMerge(CredentialCheck.layer))
 ).pipe(
   // The token lifecycle: one vault hands out access tokens; the refresher renews idle ones in the background.
-  Layer.provideMerge(Layer.mergeAll(TokenRefresher.layer, AccessTokenCheck.layer, MailchimpAudience.layer)),
+  // Health checks of every connection, and the notifications of what changed.
+  Layer.provideMerge(
+    Layer.mergeAll(
+      TokenRefresher.layer,
+      AccessTokenCheck.layer,
+      MailchimpAudience.layer,
+      // The health store publishes each transition's event (EventPublisher, below).
+      HealthMonitor.layer.pipe(Layer.provide([SdkHealthProbe.layer, PostgresHealthStore.layer])),
+      NotificationDelivery.layer.pipe(Layer.provide(StandardWebhookSender.layer))
+    )
+  ),
   // Field mappings: versioned rules, templates and the accounts' custom fields.
   Layer.provideMerge(Mappings.layer),
   // Inbound sync: jobs, the engine and its provider calls.
@@ -113,6 +135,9 @@ export const Services = Layer.mergeAll(
       PostgresMappingTemplates.layer,
       PostgresPlatformRecords.layer,
       PostgresApiIdempotency.layer,
+      PostgresCallLedger.layer,
+      PostgresConnectionActivity.layer,
+      PostgresNotificationOutbox.layer,
       SyncAdapters
     ).pipe(Layer.provideMerge(DatabaseLive))
   ),
@@ -130,8 +155,17 @@ export const Services = Layer.mergeAll(
   )
 )
 
-/** What runs without HTTP: the webhook worker with its inbox reconciler, the token refresher and the sync worker. */
-export const BackgroundWork = Layer.mergeAll(WebhookWorkerLive, TokenRefresherFiber, SyncWorkerLive)
+/**
+ * What runs without HTTP: the webhook worker with its inbox reconciler, the token refresher, the sync worker, the
+ * health monitor and the notification delivery.
+ */
+export const BackgroundWork = Layer.mergeAll(
+  WebhookWorkerLive,
+  TokenRefresherFiber,
+  SyncWorkerLive,
+  HealthMonitorFiber,
+  NotificationDeliveryFiber
+)
 
 /**
  * The process for `ROLE`: `api` serves HTTP, `worker` runs the background work, `all` (default) both. Services

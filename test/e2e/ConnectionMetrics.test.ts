@@ -2,12 +2,12 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Ref } from "effect"
 import { HttpRouter } from "effect/http"
-import { HttpApiBuilder } from "effect/http-api"
+import { HttpApi, HttpApiBuilder } from "effect/http-api"
 import { CircuitBreaker } from "effect/persistence"
 import { ApiRateLimit } from "../../adapters/http/ApiRateLimit.ts"
 import { AuthorizationLive } from "../../adapters/http/AuthorizationLive.ts"
-import { OperationsApi } from "../../adapters/http/OperationsApi.ts"
-import { OperationsHttp } from "../../adapters/http/OperationsHttp.ts"
+import { ConnectionMetricsGroup } from "../../adapters/http/ConnectionMetricsApi.ts"
+import { ConnectionMetricsHttp } from "../../adapters/http/ConnectionMetricsHttp.ts"
 import { TokenVerifierLive } from "../../adapters/main/Auth.ts"
 import { RateLimiterLive } from "../../adapters/main/RateLimiting.ts"
 import { PostgresCallLedger } from "../../adapters/postgres/PostgresCallLedger.ts"
@@ -25,8 +25,7 @@ import { OwnerSql, TestDatabase } from "../support/TestDatabase.ts"
 
 /**
  * The metrics route over HTTP with the real JWT middleware and PostgreSQL, fed by the sync's ProviderCalls through
- * the call ledger. Until Api.ts adds OperationsGroup, the group is served here on its own; once wired, the same
- * checks run against the whole app (syncAppWith) unchanged but for the layer.
+ * the call ledger. The group is served on its own, so that the test controls the ledger's flushes.
  */
 const settings = ConfigProvider.layer(
   ConfigProvider.fromUnknown({
@@ -37,8 +36,11 @@ const settings = ConfigProvider.layer(
   })
 )
 
-const routes = HttpApiBuilder.layer(OperationsApi).pipe(
-  Layer.provide(OperationsHttp),
+/** The route's group alone under the service's API id: its handlers (built against the whole API) serve it as is. */
+class MetricsOnlyApi extends HttpApi.make("integration-service").add(ConnectionMetricsGroup) {}
+
+const routes = HttpApiBuilder.layer(MetricsOnlyApi).pipe(
+  Layer.provide(ConnectionMetricsHttp),
   Layer.provide(AuthorizationLive.pipe(Layer.provide(ApiRateLimit.layer)))
 )
 

@@ -33,7 +33,12 @@ const eventually = <A>(check: Effect.Effect<A | undefined, never, any>, seconds 
       if (found !== undefined) return found
       if (Date.now() > until) {
         const { logs } = yield* TestWorld
-        return assert.fail(`timed out: ${logs.filter((l) => l.includes("schedul")).slice(-3).join("\n")}`)
+        return assert.fail(
+          `timed out: ${logs
+            .filter((l) => l.includes("schedul"))
+            .slice(-3)
+            .join("\n")}`
+        )
       }
       yield* Effect.sleep("200 millis")
     }

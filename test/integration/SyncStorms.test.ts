@@ -97,7 +97,10 @@ layer(storms, { timeout: "180 seconds", excludeTestServices: true })("sync under
         // not a failed one.
         assert.strictEqual(job!.attempts, 0)
         const logs = yield* logsOf(job!.id)
-        assert.isTrue(logs.some((l) => l.message.startsWith("waiting")), JSON.stringify(logs))
+        assert.isTrue(
+          logs.some((l) => l.message.startsWith("waiting")),
+          JSON.stringify(logs)
+        )
         assert.isFalse(
           logs.some((l) => l.level === "error"),
           JSON.stringify(logs)

@@ -46,6 +46,22 @@ const seeds: Record<string, string> = {
     SELECT p.t, p.conn, 'square', 1, now(), true ON CONFLICT DO NOTHING`,
   oauth_pending_tokens: `INSERT INTO oauth_pending_tokens (id, tenant_id, connection_id, base_version, ciphertext, iv,
     wrapped_key, key_id) SELECT p.id, p.t, p.conn, 1, '\\x01', '\\x02', '\\x03', 'k'`,
+  api_idempotency_keys: `INSERT INTO api_idempotency_keys (tenant_id, method, path, key, fingerprint, token, expires_at)
+    SELECT p.t, 'POST', '/api/v1/integrations/connect/stripe', p.id::text, 'f', gen_random_uuid(), now() + interval '1 day'`,
+  provider_call_minutes: `INSERT INTO provider_call_minutes (tenant_id, connection_id, provider, operation, minute, outcome,
+    calls, latency_ms, latency_max_ms, latency_buckets)
+    SELECT p.t, p.conn, 'stripe', 'op_' || p.id, now(), 'ok', 1, 10, 10, '{1,0,0,0,0,0,0,0,0,0,0,0,0}'`,
+  provider_call_days: `INSERT INTO provider_call_days (tenant_id, connection_id, provider, operation, day, outcome, calls,
+    latency_ms, latency_max_ms, latency_buckets)
+    SELECT p.t, p.conn, 'stripe', 'op_' || p.id, current_date, 'ok', 1, 10, 10, '{1,0,0,0,0,0,0,0,0,0,0,0,0}'`,
+  health_checks: `INSERT INTO health_checks (tenant_id, connection_id, provider, outcome, latency_ms, checked_at)
+    SELECT p.t, p.conn, 'stripe', 'ok', 12, now()`,
+  connection_health_states: `INSERT INTO connection_health_states (tenant_id, connection_id, status, since, updated_at)
+    SELECT p.t, p.conn, 'healthy', now(), now() ON CONFLICT DO NOTHING`,
+  health_schedules: `INSERT INTO health_schedules (tenant_id, connection_id, next_check_at) SELECT p.t, p.conn, now()
+    ON CONFLICT DO NOTHING`,
+  notification_outbox: `INSERT INTO notification_outbox (id, tenant_id, type, body, status)
+    SELECT p.id, p.t, 'connection.health_changed', '{}', 'skipped'`,
   integration_events: `INSERT INTO integration_events (id, tenant_id, type, connection_id, payload)
     SELECT p.id, p.t, 'connection.needs_reauth', p.conn, '{}'`
 }

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { VenueId } from "../../domain/Ids.ts"
 import { MetricsPeriod } from "../../domain/operations/MetricsReport.ts"
 import { Provider } from "../../domain/Provider.ts"
@@ -42,7 +42,7 @@ export const ConnectionMetricsResponse = Schema.Struct({
  * `/health/:provider` next to HealthGroup's `GET /health/:provider` and `POST /health/:provider/test`, which it does
  * not overlap.
  */
-export class OperationsGroup extends HttpApiGroup.make("operations")
+export class ConnectionMetricsGroup extends HttpApiGroup.make("connectionMetrics")
   .add(
     HttpApiEndpoint.get("connectionMetrics", "/health/:provider/metrics", {
       params: { provider: Provider },
@@ -53,9 +53,3 @@ export class OperationsGroup extends HttpApiGroup.make("operations")
   )
   .middleware(Authorization)
   .prefix("/api/v1/integrations") {}
-
-/**
- * The group on its own under the service's API id: its handlers build against this, and serve unchanged once
- * `Api` (Api.ts) adds `OperationsGroup`, since groups are looked up by API id and group name.
- */
-export class OperationsApi extends HttpApi.make("integration-service").add(OperationsGroup) {}

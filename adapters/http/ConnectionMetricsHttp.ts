@@ -1,13 +1,13 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { ConnectionMetrics } from "../../application/operations/ConnectionMetrics.ts"
+import { Api } from "./Api.ts"
 import { toHttpError } from "./ApiErrors.ts"
 import { CurrentPrincipal } from "./Authorization.ts"
-import { OperationsApi } from "./OperationsApi.ts"
 
-export const OperationsHttp = HttpApiBuilder.group(
-  OperationsApi,
-  "operations",
+export const ConnectionMetricsHttp = HttpApiBuilder.group(
+  Api,
+  "connectionMetrics",
   Effect.fn(function* (handlers) {
     const metrics = yield* ConnectionMetrics
     return handlers.handle("connectionMetrics", ({ params, query }) =>
