@@ -104,17 +104,7 @@ export const Services = Layer.mergeAll(
   CredentialCheck.atStartup.pipe(Layer.provideMerge(CredentialCheck.layer))
 ).pipe(
   // The token lifecycle: one vault hands out access tokens; the refresher renews idle ones in the background.
-  // Health checks of every connection, and the notifications of what changed.
-  Layer.provideMerge(
-    Layer.mergeAll(
-      TokenRefresher.layer,
-      AccessTokenCheck.layer,
-      MailchimpAudience.layer,
-      // The health store publishes each transition's event (EventPublisher, below).
-      HealthMonitor.layer.pipe(Layer.provide([SdkHealthProbe.layer, PostgresHealthStore.layer])),
-      NotificationDelivery.layer.pipe(Layer.provide(StandardWebhookSender.layer))
-    )
-  ),
+  Layer.provideMerge(Layer.mergeAll(TokenRefresher.layer, AccessTokenCheck.layer, MailchimpAudience.layer)),
   // Field mappings: versioned rules, templates and the accounts' custom fields.
   Layer.provideMerge(Mappings.layer),
   // Inbound sync: jobs, the engine and its provider calls.
@@ -163,8 +153,16 @@ export const BackgroundWork = Layer.mergeAll(
   WebhookWorkerLive,
   TokenRefresherFiber,
   SyncWorkerLive,
-  HealthMonitorFiber,
-  NotificationDeliveryFiber
+  // Health checks of every connection, and the notifications of what changed (the health store publishes each
+  // transition's event through the EventPublisher of Services).
+  Layer.mergeAll(HealthMonitorFiber, NotificationDeliveryFiber).pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        HealthMonitor.layer.pipe(Layer.provide([SdkHealthProbe.layer, PostgresHealthStore.layer])),
+        NotificationDelivery.layer.pipe(Layer.provide(StandardWebhookSender.layer))
+      )
+    )
+  )
 )
 
 /**

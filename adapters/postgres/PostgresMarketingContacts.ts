@@ -18,11 +18,17 @@ export const PostgresMarketingContacts = {
       const sql = yield* SqlClient.SqlClient
       const upsert = (tenantId: TenantId, connectionId: ConnectionId, key: string, patch: object) => {
         const json = JSON.stringify(patch)
-        return sql`INSERT INTO synced_records (tenant_id, connection_id, entity_type, external_id, content_hash, data)
-          VALUES (${tenantId}, ${connectionId}, 'contact', ${key}, md5(${json}::jsonb::text), ${json}::jsonb)
-          ON CONFLICT (tenant_id, connection_id, entity_type, external_id) DO UPDATE SET
-            data = synced_records.data || EXCLUDED.data,
-            content_hash = md5((synced_records.data || EXCLUDED.data)::text), updated_at = now()`
+        // A change to the feed: numbered under the connection's lock, as the sync engine's pages are (SyncRecords).
+        return sql`SELECT pg_advisory_xact_lock(hashtext(${connectionId}))`.pipe(
+          Effect.andThen(sql`INSERT INTO synced_records AS s (tenant_id, connection_id, entity_type, external_id, raw,
+              content_hash, data, mapping_version, change, change_seq)
+            VALUES (${tenantId}, ${connectionId}, 'contact', ${key}, '{}', md5(${json}::jsonb::text), ${json}::jsonb, 0,
+              'added', nextval('synced_records_change_seq'))
+            ON CONFLICT (tenant_id, connection_id, entity_type, external_id) DO UPDATE SET
+              data = s.data || EXCLUDED.data, content_hash = md5((s.data || EXCLUDED.data)::text),
+              change = CASE WHEN s.deleted THEN 'added' ELSE 'updated' END, deleted = false,
+              change_seq = EXCLUDED.change_seq, updated_at = now()`)
+        )
       }
       const apply = Effect.fn("PostgresMarketingContacts.apply")(function* (
         tenantId: TenantId,
@@ -42,8 +48,10 @@ export const PostgresMarketingContacts = {
                 const oldKey = change.oldEmail.toLowerCase()
                 const newKey = change.newEmail.toLowerCase()
                 // Re-key the record so later syncs find it under the new address, keeping what it held.
+                yield* sql`SELECT pg_advisory_xact_lock(hashtext(${connectionId}))`
                 yield* sql`UPDATE synced_records SET external_id = ${newKey},
-                    data = data || jsonb_build_object('email', ${change.newEmail}::text), updated_at = now()
+                    data = data || jsonb_build_object('email', ${change.newEmail}::text), updated_at = now(),
+                    change = 'updated', change_seq = nextval('synced_records_change_seq')
                   WHERE connection_id = ${connectionId} AND entity_type = 'contact' AND external_id = ${oldKey}
                     AND NOT EXISTS (SELECT 1 FROM synced_records n WHERE n.connection_id = ${connectionId}
                       AND n.entity_type = 'contact' AND n.external_id = ${newKey})`

@@ -69,7 +69,7 @@ layer(Deps, { timeout: "240 seconds", excludeTestServices: true })("sync worker 
         )
         stripe.clearInjections()
         assert.strictEqual(done?.status, "completed", JSON.stringify(done))
-        assert.isAtLeast(done!.attempts, 4, "the job was taken over after each kill")
+        assert.isAtLeast(done!.attempts, 3, "the job was taken over after each kill (a take-over is a failed run)")
         assert.isTrue(
           killedAt.every((p) => p < customers / 100),
           `every kill was mid-pass: ${JSON.stringify(killedAt)}`
