@@ -20,12 +20,13 @@ export const defaultBudgets: Record<Provider, Budget> = {
 }
 
 /**
- * The token bucket that spends a budget without ever exceeding it in any window of its length, wherever the provider
- * starts counting: a burst of 4 % (at least one call) and the rest as a steady rate, so that burst + rate × window =
- * limit. Sustained use is `1 - burst/limit` of the budget (96 % for QuickBooks' 500/min, 90 % for 10/s).
+ * The token bucket that spends a budget without exceeding it in any window of its length, wherever the provider
+ * starts counting: a burst of 2 % (at least one call) and a steady rate, with a margin of 2 % (at least one call) for
+ * calls that reach the provider later than they left (a busy process, the network), so that
+ * burst + rate × window + margin = limit. Sustained use is 96 % of QuickBooks' 500/min, 90 % of 20 a window.
  */
 export const bucketOf = (budget: Budget): { readonly limit: number; readonly windowMillis: number } => {
-  const burst = Math.max(1, Math.floor(budget.limit * 0.04))
-  const steady = Math.max(1, budget.limit - burst)
-  return { limit: burst, windowMillis: (burst * budget.windowMillis) / steady }
+  const share = Math.max(1, Math.floor(budget.limit * 0.02))
+  const steady = Math.max(1, budget.limit - 2 * share)
+  return { limit: share, windowMillis: (share * budget.windowMillis) / steady }
 }

@@ -53,6 +53,8 @@ const Env = Effect.gen(function* () {
       JWT_SECRET: "fault-test-jwt",
       DATA_DIR: mkdtempSync(join(tmpdir(), "webhook-faults-")),
       HTTP_REQUEST_LOG: "false",
+      // Applications are counted in the pending sync requests, which the sync scheduler would take as jobs.
+      SYNC_SCHEDULER: "false",
       WEBHOOK_RECONCILE_INTERVAL: "300 millis",
       WEBHOOK_RECONCILE_AFTER: "1 second",
       WEBHOOK_RETRY_BASE_DELAY: "100 millis",
