@@ -8,7 +8,8 @@ const onEmbeddedToo = [
   "test/e2e/OAuth.test.ts",
   "test/e2e/WebhookBadInput.test.ts",
   "test/e2e/TokensAndRequests.test.ts",
-  "test/e2e/SyncInbound.test.ts"
+  "test/e2e/SyncInbound.test.ts",
+  "test/e2e/Mappings.test.ts"
 ]
 
 export default defineConfig({
