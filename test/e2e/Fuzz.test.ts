@@ -438,8 +438,10 @@ layer(App, { timeout: "120 seconds", excludeTestServices: true })("fuzz", (it) =
                 if (answer instanceof Error) return void failures.push(`no answer (${answer.message}): ${request}`)
                 const what = `${request} → ${answer.status} ${answer.text.slice(0, 300)}`
                 if (answer.status >= 500) return void failures.push(what)
-                // A path that matches no route is refused before any route's middleware runs.
+                // A path that matches no route is refused before any route's middleware runs; so is one the HTTP layer
+                // cannot decode into path parameters (an empty 400: every answer of ours has a JSON body).
                 if (answer.status === 404 && answer.text.includes('"RouteNotFound"')) return
+                if (answer.status === 400 && answer.text === "") return
                 if (route.secured && isBad(c.token)) {
                   if (answer.status !== 401) failures.push(`bad token not refused: ${what}`)
                   return
