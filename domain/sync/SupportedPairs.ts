@@ -1,0 +1,41 @@
+import type { EntityType } from "../canonical/EntityType.ts"
+import type { Provider } from "../Provider.ts"
+
+export type PairDirection = "inbound" | "outbound"
+
+/**
+ * What goes where. Inbound: every object the provider keeps for the entity. Outbound: what a ticketing platform owns
+ * and the provider should hold — events and ticket types as Stripe products and prices, Square catalog items (with
+ * their inventory) and QuickBooks items; ticket buyers as Stripe, Square and QuickBooks customers and Mailchimp
+ * members; orders and invoices as QuickBooks sales receipts and invoices. Payments are taken at the provider, never
+ * pushed; Stripe's and Square's orders are made by their own checkouts.
+ */
+const pairs: Record<Provider, Record<PairDirection, ReadonlyArray<EntityType>>> = {
+  stripe: { inbound: ["customer", "product", "order", "invoice", "payment"], outbound: ["customer", "product"] },
+  square: { inbound: ["customer", "product", "order", "payment"], outbound: ["customer", "product"] },
+  quickbooks: {
+    inbound: ["customer", "product", "order", "invoice", "payment"],
+    outbound: ["customer", "product", "order", "invoice"]
+  },
+  mailchimp: { inbound: ["contact"], outbound: ["contact"] }
+}
+
+export const supportsPair = (provider: Provider, entityType: EntityType, direction: PairDirection): boolean =>
+  pairs[provider][direction].includes(entityType)
+
+/** Both directions of `bidirectional` must be supported. */
+export const supportsDirection = (
+  provider: Provider,
+  entityType: EntityType,
+  direction: PairDirection | "bidirectional"
+): boolean =>
+  direction === "bidirectional"
+    ? supportsPair(provider, entityType, "inbound") && supportsPair(provider, entityType, "outbound")
+    : supportsPair(provider, entityType, direction)
+
+export const entitiesFor = (provider: Provider, direction: PairDirection): ReadonlyArray<EntityType> =>
+  pairs[provider][direction]
+
+/** Providers whose connections take the entity outbound: what a platform record change schedules. */
+export const outboundProvidersOf = (entityType: EntityType): ReadonlyArray<Provider> =>
+  (Object.keys(pairs) as Array<Provider>).filter((p) => pairs[p].outbound.includes(entityType))
