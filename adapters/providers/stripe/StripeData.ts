@@ -9,6 +9,7 @@ import {
   type ProviderDataAdapter,
   type ProviderRecord
 } from "../../../ports/sync/ProviderData.ts"
+import { stripeClient } from "./StripeClient.ts"
 import { toProviderCallFailed } from "./StripeDataErrors.ts"
 
 export interface StripeDataOptions {
@@ -160,19 +161,7 @@ const latestPerObject = (spec: EntitySpec, events: ReadonlyArray<StripeEvent>): 
 
 /** ProviderDataAdapter for Stripe on the official SDK: a client per page, so no key is held between calls. */
 export const makeStripeDataWith = (options: StripeDataOptions): ProviderDataAdapter => {
-  const clientFor = (key: string) =>
-    new Stripe(key, {
-      maxNetworkRetries: 0,
-      timeout: Duration.toMillis(options.timeout),
-      ...Option.match(options.baseUrl, {
-        onNone: () => ({}),
-        onSome: (url) => ({
-          host: url.hostname,
-          protocol: url.protocol === "http:" ? ("http" as const) : ("https" as const),
-          ...(url.port === "" ? {} : { port: Number(url.port) })
-        })
-      })
-    })
+  const clientFor = (key: string) => stripeClient(options, key)
 
   const page = Effect.fn("StripeData.page")(function* (request: PageRequest) {
     const { entityType, mode, since } = request

@@ -47,6 +47,9 @@ export const stripeCatalog: Record<string, FieldCatalog> = {
     field("default_price", "string", { description: "price id; expanded with expand[]=data.default_price" }),
     readOnly("default_price.unit_amount", "integer"),
     readOnly("default_price.currency", "currency"),
+    // Write-only: the price a push sets. Prices are immutable, so a change of either makes a new default price.
+    field("default_price_data.unit_amount", "integer", { description: "minor units; write-only" }),
+    field("default_price_data.currency", "currency", { description: "lower-case ISO 4217; write-only" }),
     field("statement_descriptor", "string", { maxLength: 22 }),
     field("unit_label", "string", { maxLength: 12 }),
     field("url", "string"),

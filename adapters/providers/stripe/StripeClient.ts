@@ -1,0 +1,22 @@
+import { Duration, Option } from "effect"
+import Stripe from "stripe"
+import type { StripeDataOptions } from "./StripeData.ts"
+
+/**
+ * The official SDK for one key, as the reader and the writer use it: no SDK retries (the engine's budget and retries
+ * decide), the configured timeout, and the sandbox fake's host when STRIPE_API_BASE_URL is set. A client per call, so
+ * no key is held between calls.
+ */
+export const stripeClient = (options: StripeDataOptions, key: string): Stripe =>
+  new Stripe(key, {
+    maxNetworkRetries: 0,
+    timeout: Duration.toMillis(options.timeout),
+    ...Option.match(options.baseUrl, {
+      onNone: () => ({}),
+      onSome: (url) => ({
+        host: url.hostname,
+        protocol: url.protocol === "http:" ? ("http" as const) : ("https" as const),
+        ...(url.port === "" ? {} : { port: Number(url.port) })
+      })
+    })
+  })
