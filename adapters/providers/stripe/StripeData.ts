@@ -1,5 +1,5 @@
 import { Config, Duration, Effect, Option, Redacted, Schema } from "effect"
-import Stripe from "stripe"
+import type Stripe from "stripe"
 import type { EntityType } from "../../../domain/canonical/EntityType.ts"
 import {
   HistoryExpired,
