@@ -350,8 +350,11 @@ describe("SquareWrites against the sandbox fake: catalog and inventory", () => {
         assert.strictEqual(written(archived, "show-3").raw.is_deleted, true)
         assert.match(reasonOf(archived, "show-4"), /never pushed/)
         assert.deepStrictEqual(
-          fake.records(merchant, "product").map((r) => r.id),
-          [shows[0]!.externalId, shows[1]!.externalId]
+          fake
+            .records(merchant, "product")
+            .map((r) => String(r.id))
+            .sort(),
+          [shows[0]!.externalId, shows[1]!.externalId].sort()
         )
         assert.strictEqual(fake.creations(merchant, "product"), 3)
       })
@@ -375,6 +378,22 @@ describe("SquareWrites against the sandbox fake: catalog and inventory", () => {
         assert.strictEqual(fake.creations(merchant, "product"), 4)
         assert.strictEqual(fake.records(merchant, "product").length, 4)
       })
+  )
+
+  it.live("an update pushed again on a newer read of the object is a new request, not a reused key", () =>
+    Effect.gen(function* () {
+      const merchant = newMerchant()
+      const cred = credential(merchant)
+      const w = yield* writer()
+      const show = written(yield* push(w, "product", cred, [item("show-1", product("Show 1", 1000))]), "show-1")
+      const change = item("show-1", product("Show 1 (late)", 1200), linkOf(show))
+      const lost = written(yield* push(w, "product", cred, [change]), "show-1")
+      // Before the engine stored that answer, an inbound read stored the object as Square has it now.
+      const again = yield* push(w, "product", cred, [{ ...change, link: linkOf(lost) }])
+      assert.strictEqual(written(again, "show-1").outcome, "updated")
+      assert.strictEqual(written(again, "show-1").externalId, show.externalId)
+      assert.strictEqual(fake.creations(merchant, "product"), 1)
+    })
   )
 
   it.live("a refused item fails alone with Square's reason; the other batches of the request are written", () =>

@@ -220,6 +220,23 @@ const requestsOf = (upserts: ReadonlyArray<Upsert>): ReadonlyArray<ReadonlyArray
   return requests
 }
 
+/**
+ * A batch-upsert's `idempotency_key` (64 of Square's 128 characters): a hash of its items' keys, so that the same
+ * items pushed again after a crash replay Square's first answer — the same `id_mappings`, nothing created twice. An
+ * update's part also hashes the object sent: the same push built on a newer read of the object (a later version) is
+ * another request, which the old key would have Square refuse as `IDEMPOTENCY_KEY_REUSED`; an update sent twice is
+ * harmless, its `version` guards it.
+ */
+const requestKey =
+  (round: string) =>
+  (batch: ReadonlyArray<Upsert>): string =>
+    hashOf(
+      round,
+      ...batch.map((u) =>
+        u.creates ? u.item.idempotencyKey : `${u.item.idempotencyKey}@${hashOf(JSON.stringify(u.object))}`
+      )
+    )
+
 const chunks = <A>(items: ReadonlyArray<A>, size: number): ReadonlyArray<ReadonlyArray<A>> =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
 
@@ -368,17 +385,13 @@ export const squareWrites = (config: SquareWireConfig): ProviderWriter => {
     return found
   })
 
-  /**
-   * Upserts the items once, then once more those refused as stale or missing, on Square's current objects. The
-   * second request's key hashes the versions it was built on: a replay after a crash re-reads the same versions and
-   * sends the same request, a newer read sends a new one.
-   */
+  /** Upserts the items once, then once more those refused as stale or missing, on Square's current objects. */
   const upsertItems = Effect.fnUntraced(function* <E>(request: WriteRequest<E>, items: ReadonlyArray<OutboundItem>) {
     const sorted = [...items].sort((a, b) => (a.idempotencyKey < b.idempotencyKey ? -1 : 1))
     const first = yield* upsert(
       request,
       sorted.map((item) => upsertOf(item, item.link === null ? null : { id: item.link.externalId, ...item.link.raw })),
-      (batch) => hashOf("batch-upsert", ...batch.map((u) => u.item.idempotencyKey))
+      requestKey("batch-upsert")
     )
     const again = first.filter(
       (s) =>
@@ -393,11 +406,7 @@ export const squareWrites = (config: SquareWireConfig): ProviderWriter => {
     const retried = yield* upsert(
       request,
       again.map((s) => upsertOf(s.upsert.item, current.get(String(s.upsert.object.id)) ?? null)),
-      (batch) =>
-        hashOf(
-          "batch-upsert-again",
-          ...batch.map((u) => `${u.item.idempotencyKey}@${String(u.object.version ?? "new")}`)
-        )
+      requestKey("batch-upsert-again")
     )
     const byItem = new Map(retried.map((s) => [s.upsert.item, s] as const))
     return first.map((s) => byItem.get(s.upsert.item) ?? s)
