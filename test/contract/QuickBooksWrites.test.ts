@@ -483,6 +483,25 @@ describe("QuickBooksWrites against the sandbox fake", () => {
       const t2 = only(yield* s.push("customer", [thirdName]))
       assert.deepStrictEqual(t2, t1)
       assert.strictEqual(fake.creations(s.realm, "customer"), 2)
+
+      // A later update of the suffixed customer keeps its suffix instead of meeting the 6240 again.
+      const kept = only(
+        yield* s.push("customer", [item("customer", customer("other", { phone: "+15205550199" }), { link: suffixed })])
+      )
+      assert.deepInclude(kept, { outcome: "updated", externalId: suffixed.externalId })
+      assert.deepInclude(linkOf(kept).raw, {
+        DisplayName: "Ada Lovelace other (2)",
+        PrimaryPhone: { FreeFormNumber: "+15205550199" }
+      })
+      // An update renaming a customer to a name in use is suffixed like a create.
+      const grace = linkOf(
+        only(yield* s.push("customer", [item("customer", customer("g", { givenName: "Grace", familyName: "Hopper" }))]))
+      )
+      const renamed = only(
+        yield* s.push("customer", [item("customer", customer("g", { familyName: "Lovelace other" }), { link: grace })])
+      )
+      assert.deepInclude(renamed, { outcome: "updated", externalId: grace.externalId })
+      assert.deepInclude(linkOf(renamed).raw, { DisplayName: "Ada Lovelace other (4)" })
       assert.sameMembers(
         fake.records(s.realm, "customer").map((c) => String(c.DisplayName)),
         [
@@ -490,7 +509,8 @@ describe("QuickBooksWrites against the sandbox fake", () => {
           "Ada Lovelace empty",
           "Ada Lovelace other",
           "Ada Lovelace other (2)",
-          "Ada Lovelace other (3)"
+          "Ada Lovelace other (3)",
+          "Ada Lovelace other (4)"
         ]
       )
     })

@@ -180,11 +180,29 @@ export const makeQuickBooksWrites: Effect.Effect<ProviderWriter, Config.ConfigEr
       const vanished = (id: string) =>
         read(id).pipe(Effect.map((answer) => answer._tag === "refused" && answer.code === objectNotFound))
 
+      /** `name` suffixed " (2)" … " (9)" until QuickBooks takes one; each try has its own request id. */
+      const withSuffix = (
+        item: OutboundItem,
+        name: string,
+        firstReason: string,
+        attempt: (displayName: string, key: string) => Effect.Effect<Judged, ProviderCallFailed | E>
+      ) =>
+        Effect.gen(function* () {
+          let reason = firstReason
+          for (let n = 2; n <= lastSuffix; n++) {
+            const answer = yield* attempt(`${name} (${n})`, `${item.idempotencyKey}-${n}`)
+            if (answer._tag === "data" || answer.code !== duplicateName) return answer
+            reason = answer.reason
+          }
+          return { _tag: "refused", code: duplicateName, reason } satisfies Judged
+        })
+
       /**
        * Duplicate DisplayName (6240) on a customer create, resolved as the default mapping says: the active customer
        * holding the name is this customer when its email is ours or it has none, so it is linked (updated with our
        * fields, outcome `updated`); otherwise the name is suffixed (" (2)", " (3)" … " (9)") and created. Each call
        * has its own request id derived from the key, so a replay takes the same path and creates nothing twice.
+       * (In QuickBooks a vendor or employee can hold the name too; no customer is found then, and it is suffixed.)
        */
       const resolveDuplicate = (item: OutboundItem, fields: QuickBooksObject, firstReason: string) =>
         Effect.gen(function* () {
@@ -199,14 +217,10 @@ export const makeQuickBooksWrites: Effect.Effect<ProviderWriter, Config.ConfigEr
             const linked = yield* update(`${item.idempotencyKey}-l`, String(holder.Id), holder.SyncToken, fields)
             return linked._tag === "data" ? done(item, "updated", objectOf(linked.body)) : refused(item, linked.reason)
           }
-          let reason = firstReason
-          for (let n = 2; n <= lastSuffix; n++) {
-            const answer = yield* post(`${item.idempotencyKey}-${n}`, { ...fields, DisplayName: `${name} (${n})` })
-            if (answer._tag === "data") return done(item, "created", objectOf(answer.body))
-            if (answer.code !== duplicateName) return refused(item, answer.reason)
-            reason = answer.reason
-          }
-          return refused(item, reason)
+          const answer = yield* withSuffix(item, name, firstReason, (displayName, key) =>
+            post(key, { ...fields, DisplayName: displayName })
+          )
+          return answer._tag === "data" ? done(item, "created", objectOf(answer.body)) : refused(item, answer.reason)
         })
 
       const create = (item: OutboundItem, fields: QuickBooksObject, key: string) =>
@@ -225,13 +239,31 @@ export const makeQuickBooksWrites: Effect.Effect<ProviderWriter, Config.ConfigEr
           return refused(item, answer.reason)
         })
 
-      const change = (item: OutboundItem, link: ExternalLink, fields: QuickBooksObject) =>
+      /**
+       * A customer's DisplayName as an update should send it: the suffixed name the object already has when the
+       * mapped name is the one it was suffixed from (sending the plain name again would only meet the 6240 again).
+       */
+      const keepSuffix = (link: ExternalLink, fields: QuickBooksObject): QuickBooksObject => {
+        const current = link.raw.DisplayName
+        const mapped = fields.DisplayName
+        if (type !== "customer" || typeof current !== "string" || typeof mapped !== "string") return fields
+        const rest = current.startsWith(mapped) ? current.slice(mapped.length) : ""
+        return /^ \(\d+\)$/.test(rest) ? { ...fields, DisplayName: current } : fields
+      }
+
+      const change = (item: OutboundItem, link: ExternalLink, mapped: QuickBooksObject) =>
         Effect.gen(function* () {
-          const answer = yield* update(item.idempotencyKey, link.externalId, link.raw.SyncToken, fields)
+          const fields = keepSuffix(link, mapped)
+          let answer = yield* update(item.idempotencyKey, link.externalId, link.raw.SyncToken, fields)
+          // Renamed to a DisplayName another customer holds: suffixed, as a create would be.
+          if (answer._tag === "refused" && answer.code === duplicateName && type === "customer")
+            answer = yield* withSuffix(item, String(fields.DisplayName), answer.reason, (displayName, key) =>
+              update(key, link.externalId, link.raw.SyncToken, { ...fields, DisplayName: displayName })
+            )
           if (answer._tag === "data") return done(item, "updated", objectOf(answer.body))
           // Deleted at QuickBooks (or never in this company): push it again, as a new object.
           if (answer.code === objectNotFound && (yield* vanished(link.externalId)))
-            return yield* create(item, fields, `${item.idempotencyKey}-c`)
+            return yield* create(item, mapped, `${item.idempotencyKey}-c`)
           return refused(item, answer.reason)
         })
 
