@@ -216,11 +216,14 @@ describe("MailchimpWrites against the sandbox fake", () => {
       const cred = credential(account)
       const write = yield* writer
       fake.setComplianceState(account, "left@venue.example")
+      const [forgotten] = yield* run(write, cred, [push(contact("forgotten", "forgotten@venue.example"))])
+      fake.deleteRecord(account, "contact", linkOf(forgotten).externalId, { permanent: true })
       const outcomes = byId(
         yield* run(write, cred, [
           push(contact("ok-1", "one@venue.example")),
           push(contact("fake", "test@example.com")),
           push(contact("left", "left@venue.example")),
+          push(contact("forgotten", "forgotten@venue.example"), 2),
           push(contact("ok-2", "two@venue.example")),
           deletion("never", null)
         ])
@@ -234,8 +237,9 @@ describe("MailchimpWrites against the sandbox fake", () => {
       assert.include(reason("fake"), "400 Invalid Resource")
       assert.include(reason("fake"), "test@example.com looks fake or invalid")
       assert.include(reason("left"), "Member In Compliance State")
+      assert.include(reason("forgotten"), "Forgotten Email Not Subscribed")
       assert.include(reason("never"), "never pushed")
-      assert.strictEqual(fake.creations(account, "contact"), 2)
+      assert.strictEqual(fake.creations(account, "contact"), 3)
     })
   )
 
@@ -275,6 +279,40 @@ describe("MailchimpWrites against the sandbox fake", () => {
         ["created", "created"]
       )
       assert.strictEqual(fake.creations(account, "contact"), 2)
+    })
+  )
+
+  it.live("an audience that is gone fails the whole write (not_found), not each member", () =>
+    Effect.gen(function* () {
+      const account = newAccount()
+      const write = yield* writer
+      const failed = yield* failureOf(
+        run(write, credential(account, "0000000000"), [push(contact("c-1", "one@venue.example"))])
+      )
+      assert.strictEqual(failed.kind, "not_found")
+      assert.include(failed.message, "Resource Not Found")
+    })
+  )
+
+  it.live("a batch still running at MAILCHIMP_BATCH_TIMEOUT fails the write as unavailable", () =>
+    Effect.gen(function* () {
+      const account = newAccount()
+      const write = yield* makeMailchimpWrites.pipe(
+        Effect.provide(
+          ConfigProvider.layer(ConfigProvider.fromUnknown({ ...settings, MAILCHIMP_BATCH_TIMEOUT: "30 millis" }))
+        ),
+        Effect.orDie
+      )
+      fake.setBatchPolls(1000)
+      const calls: Array<string> = []
+      const items = Array.from({ length: 51 }, (_, i) => push(contact(`c-${i}`, `fan${i}@venue.example`)))
+      const failed = yield* failureOf(run(write, credential(account), items, calls)).pipe(
+        Effect.ensuring(Effect.sync(() => fake.setBatchPolls(2)))
+      )
+      assert.strictEqual(failed.kind, "unavailable")
+      assert.include(failed.message, "was still started")
+      assert.isAbove(calls.filter((c) => c === "read_batch_contact").length, 1)
+      assert.notInclude(calls, "read_batch_results_contact")
     })
   )
 
