@@ -162,14 +162,15 @@ const product = (name: string, amount: number, count?: number) => ({
 
 const requestsOf = (merchant: string, path: string) => fake.dataRequests(merchant).filter((r) => r.path === path)
 
-/** A full read of the entity through the reader: what a later inbound pass sees. */
-const readAll = (cred: DataCredential, entityType: EntityType) =>
+/** A read of the entity through the reader (full, or incremental since `since`): what a later inbound pass sees. */
+const readAll = (cred: DataCredential, entityType: EntityType, since: Date | null = null) =>
   Effect.gen(function* () {
     const data = yield* configured(makeSquareData)
     const pages: Array<Page> = []
     let cursor: string | null = null
     do {
-      const page: Page = yield* data.page({ entityType, credential: cred, mode: "full", since: null, cursor })
+      const mode = since === null ? "full" : "incremental"
+      const page: Page = yield* data.page({ entityType, credential: cred, mode, since, cursor })
       pages.push(page)
       cursor = page.nextCursor
     } while (cursor !== null)
@@ -358,6 +359,36 @@ describe("SquareWrites against the sandbox fake: catalog and inventory", () => {
         )
         assert.strictEqual(fake.creations(merchant, "product"), 3)
       })
+  )
+
+  it.live("an incremental read after the writes returns the updated item and the deleted one's tombstone", () =>
+    Effect.gen(function* () {
+      const merchant = newMerchant()
+      const cred = credential(merchant)
+      const w = yield* writer()
+      const created = yield* push(w, "product", cred, [
+        item("show-1", product("Show 1", 1000)),
+        item("show-2", product("Show 2", 1000))
+      ])
+      yield* Effect.sleep("5 millis")
+      const since = new Date()
+      yield* Effect.sleep("5 millis")
+      const show1 = linkOf(written(created, "show-1"))
+      const updated = written(
+        yield* push(w, "product", cred, [item("show-1", product("Show 1 (late)", 1000), show1)]),
+        "show-1"
+      )
+      yield* push(w, "product", cred, [deletion("show-2", linkOf(written(created, "show-2")))])
+      const changed = yield* readAll(cred, "product", since)
+      assert.deepStrictEqual(
+        changed.map((r) => [r.externalId, r.deleted]).sort(),
+        [
+          [updated.externalId, false],
+          [written(created, "show-2").externalId, true]
+        ].sort()
+      )
+      assert.deepStrictEqual(changed.find((r) => r.externalId === updated.externalId)?.raw, updated.raw)
+    })
   )
 
   it.live(

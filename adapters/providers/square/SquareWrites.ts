@@ -103,7 +103,7 @@ const writable = (object: Record<string, unknown>) => {
 
 const variationsOf = (object: Record<string, unknown>) => list(record(object.item_data).variations)
 
-/** The mapped count of the first variation: a whole number, or null when the mapping gives none. */
+/** The mapped count of the first variation, or null when the mapping gives none (capacity unknown: not pushed). */
 const inventoryOf = (fields: Record<string, unknown> | null): number | null => {
   const value = fields === null ? undefined : variationsOf(fields)[0]?.[inventoryField]
   return typeof value === "number" && Number.isFinite(value) ? value : null
@@ -267,24 +267,31 @@ export const squareWrites = (config: SquareWireConfig): ProviderWriter => {
     operation: string,
     run: (client: SquareClient, signal: AbortSignal) => Promise<unknown>
   ): Effect.Effect<Answer, ProviderCallFailed | E> => {
-    let refused: SquareError | undefined
-    const effect = squareCall(config, request.credential.token, operation, async (client, signal) => {
-      try {
-        return await run(client, signal)
-      } catch (cause) {
-        if (cause instanceof SquareError && cause.statusCode !== undefined && refusals.has(cause.statusCode))
-          refused = cause
-        throw cause
-      }
-    }).pipe(
-      Effect.map((answer): Answer => ({ ok: true, body: answer.body })),
-      Effect.catch((failure) =>
-        refused === undefined
-          ? Effect.fail(failure)
-          : Effect.succeed<Answer>({ ok: false, status: refused.statusCode ?? 400, problems: problemsOf(refused.body) })
+    // Each attempt (the engine's `call` may retry) keeps its own refusal.
+    const attempt = Effect.suspend(() => {
+      let refused: SquareError | undefined
+      return squareCall(config, request.credential.token, operation, async (client, signal) => {
+        try {
+          return await run(client, signal)
+        } catch (cause) {
+          if (cause instanceof SquareError && cause.statusCode !== undefined && refusals.has(cause.statusCode))
+            refused = cause
+          throw cause
+        }
+      }).pipe(
+        Effect.map((answer): Answer => ({ ok: true, body: answer.body })),
+        Effect.catch((failure) =>
+          refused === undefined
+            ? Effect.fail(failure)
+            : Effect.succeed<Answer>({
+                ok: false,
+                status: refused.statusCode ?? 400,
+                problems: problemsOf(refused.body)
+              })
+        )
       )
-    )
-    return request.call(operation, effect)
+    })
+    return request.call(operation, attempt)
   }
 
   // ---- customers
@@ -451,8 +458,7 @@ export const squareWrites = (config: SquareWireConfig): ProviderWriter => {
                 quantity: String(c.count),
                 occurredAt
               }
-            })),
-            ignoreUnchangedCounts: false
+            }))
           },
           { abortSignal }
         )
