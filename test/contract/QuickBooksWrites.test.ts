@@ -484,6 +484,14 @@ describe("QuickBooksWrites against the sandbox fake", () => {
       assert.deepStrictEqual(t2, t1)
       assert.strictEqual(fake.creations(s.realm, "customer"), 2)
 
+      // A name with a quote is found by the escaped query (`\'`).
+      const holderQuote = fake.upsertRecord(s.realm, "customer", {
+        DisplayName: "Ada O'Brien",
+        PrimaryEmailAddr: undefined
+      })
+      const quoted = only(yield* s.push("customer", [item("customer", customer("q", { familyName: "O'Brien" }))]))
+      assert.deepInclude(quoted, { outcome: "updated", externalId: holderQuote.Id })
+
       // A later update of the suffixed customer keeps its suffix instead of meeting the 6240 again: one call.
       s.operations.length = 0
       const kept = only(
@@ -507,6 +515,7 @@ describe("QuickBooksWrites against the sandbox fake", () => {
       assert.sameMembers(
         fake.records(s.realm, "customer").map((c) => String(c.DisplayName)),
         [
+          "Ada O'Brien",
           "Ada Lovelace same",
           "Ada Lovelace empty",
           "Ada Lovelace other",
