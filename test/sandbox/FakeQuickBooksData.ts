@@ -1,11 +1,20 @@
 import type { Reply } from "./FakeHttp.ts"
 
 /**
- * QuickBooks Online's read endpoints for sync, per company (realm), on Intuit's wire:
- * - `GET /v3/company/{realm}/query?query=select * from <Entity> ORDERBY Id STARTPOSITION n MAXRESULTS m` →
- *   `{QueryResponse:{<Entity>:[…], startPosition, maxResults}, time}` (`QueryResponse:{}` past the end; 1-based
- *   positions, at most 1,000 per page). Like Intuit, a query reads active objects only: a Customer or Item made
- *   inactive (what "delete" is for name-list objects) drops out, and deleted transactions are gone.
+ * QuickBooks Online's endpoints for sync, per company (realm), on Intuit's wire:
+ * - `GET /v3/company/{realm}/query?query=select * from <Entity> [where <Field> = '<value>'] ORDERBY Id STARTPOSITION n
+ *   MAXRESULTS m` → `{QueryResponse:{<Entity>:[…], startPosition, maxResults}, time}` (`QueryResponse:{}` past the
+ *   end; 1-based positions, at most 1,000 per page; the filter compares strings regardless of case, `\'` escapes a
+ *   quote; `Account` reads the chart of accounts). Like Intuit, a query reads active objects only: a Customer or Item
+ *   made inactive (what "delete" is for name-list objects) drops out, and deleted transactions are gone.
+ * - `POST /v3/company/{realm}/{customer|item|salesreceipt|invoice}[?requestid=…]` → `{<Entity>:{…}, time}`: a create
+ *   without `Id`; with `Id` + `SyncToken` an update (`"sparse": true` changes the fields sent, else the object is
+ *   replaced), SyncToken +1 each time, a stale one refused with 5010 Stale Object Error; `&operation=delete` deletes
+ *   a transaction (`{<Entity>:{domain, status: "Deleted", Id}}`). The first answer to a `requestid` (≤ 50) is the
+ *   answer to every repeat of it in the company, and creates nothing. Customer DisplayName and Item Name are unique
+ *   among active objects (6240 Duplicate Name Exists Error); a Service/NonInventory item needs an Income account
+ *   (2020, 2500); a sales line needs `Amount` = Qty × UnitPrice (6070) and live Item and Customer references (2500,
+ *   610); an unknown or deleted object is 400 610 Object Not Found. `GET /{entity}/{id}` reads one object.
  * - `GET /v3/company/{realm}/cdc?entities=A,B&changedSince=<ISO 8601>` →
  *   `{CDCResponse:[{QueryResponse:[{<Entity>:[…], startPosition, maxResults}, …]}], time}`: everything changed at
  *   or after `changedSince` (at most 30 days back), oldest change first as Intuit's captures show, at most 1,000

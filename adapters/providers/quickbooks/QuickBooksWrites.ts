@@ -348,7 +348,11 @@ export const makeQuickBooksWrites: Effect.Effect<ProviderWriter, Config.ConfigEr
         })
 
       return yield* Effect.forEach(request.items, push)
-    })
+    }).pipe(
+      Effect.withSpan("QuickBooksWrites.write", {
+        attributes: { entityType: request.entityType, items: request.items.length }
+      })
+    )
 
   return {
     provider: "quickbooks",
