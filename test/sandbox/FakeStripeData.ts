@@ -365,7 +365,9 @@ interface Account {
   readonly events: Table
   readonly requests: Array<FakeStripeDataRequest>
   limit: { readonly limit: number; readonly windowMs: number } | null
-  /** The first request that can still be in the rate-limit window (requests are logged in arrival order). */
+  /** Arrival times of the requests the rate limit let through, oldest first (429s of the limit left out). */
+  readonly admitted: Array<number>
+  /** The first of `admitted` that can still be in the rate-limit window. */
   windowStart: number
   /** First answers by Idempotency-Key. */
   readonly idempotency: Map<string, StoredReply>
@@ -690,6 +692,7 @@ export const fakeStripeData = (now: () => number) => {
         events: newTable(),
         requests: [],
         limit: null,
+        admitted: [],
         windowStart: 0,
         idempotency: new Map(),
         creations: { customer: 0, product: 0, price: 0 }
@@ -1180,7 +1183,7 @@ export const fakeStripeData = (now: () => number) => {
   }
 
   /**
-   * Answers a data read or write after the injected failures and the account's rate limit (neither runs the request,
+   * Answers a data read or write after the account's rate limit and the injected failures (neither runs the request,
    * so neither is kept for its idempotency key); undefined: not one of them.
    */
   const handle = async (
@@ -1203,6 +1206,18 @@ export const fakeStripeData = (now: () => number) => {
       entry.status = reply.status
       return reply
     }
+    if (limit) {
+      // Arrivals are in time order: the window starts at the first one younger than `windowMs`.
+      const { admitted } = found
+      while (found.windowStart < admitted.length && admitted[found.windowStart]! <= at - limit.windowMs)
+        found.windowStart += 1
+      if (admitted.length - found.windowStart >= limit.limit) {
+        // When the window is full, its `limit`-th newest request is the next to leave it.
+        const wait = Math.max(1, Math.ceil((admitted[admitted.length - limit.limit]! + limit.windowMs - at) / 1000))
+        return answer({ status: 429, body: rateLimitBody, headers: { "retry-after": String(wait) } })
+      }
+    }
+    found.admitted.push(at)
     const current = injections.find((i) => i.left > 0)
     if (current) {
       current.left -= 1
@@ -1214,20 +1229,6 @@ export const fakeStripeData = (now: () => number) => {
         return answer({ status, body: rateLimitBody, headers })
       }
       if (status !== undefined) return answer({ status, body: serverErrorBody })
-    }
-    if (limit) {
-      // Requests arrive in time order: the window starts at the first one younger than `windowMs`.
-      while (found.windowStart < requests.length && requests[found.windowStart]!.at <= at - limit.windowMs)
-        found.windowStart += 1
-      const admitted: Array<FakeStripeDataRequest> = []
-      for (let i = found.windowStart; i < requests.length; i++) {
-        const r = requests[i]!
-        if (r !== entry && r.status !== 429) admitted.push(r)
-      }
-      if (admitted.length >= limit.limit) {
-        const wait = Math.max(1, Math.ceil((admitted[admitted.length - limit.limit]!.at + limit.windowMs - at) / 1000))
-        return answer({ status: 429, body: rateLimitBody, headers: { "retry-after": String(wait) } })
-      }
     }
     const { body, idempotencyKey } = request
     return answer(
