@@ -387,11 +387,13 @@ describe("MailchimpWrites against the sandbox fake", () => {
         const cred = credential(account)
         const write = yield* writer
         // Some members exist already (updates, an archive, an address change), the rest are new.
-        const [kept, gone, moving] = yield* run(write, cred, [
+        const [kept, gone, moving, vanished] = yield* run(write, cred, [
           push(contact("kept", "kept@venue.example")),
           push(contact("gone", "gone@venue.example")),
-          push(contact("moving", "moving@venue.example"))
+          push(contact("moving", "moving@venue.example")),
+          push(contact("vanished", "vanished@venue.example"))
         ])
+        fake.deleteRecord(account, "contact", linkOf(vanished).externalId, { permanent: true })
         fake.setComplianceState(account, "left@venue.example")
         const fresh = Array.from({ length: 60 }, (_, i) => push(contact(`n-${i}`, `member${i}@venue.example`)))
         const items = [
@@ -399,6 +401,7 @@ describe("MailchimpWrites against the sandbox fake", () => {
           push(contact("kept", "kept@venue.example", "Kept"), 2, linkOf(kept)),
           deletion("gone", linkOf(gone)),
           push(contact("moving", "moved@venue.example"), 2, linkOf(moving)),
+          push(contact("vanished", "back@venue.example"), 2, linkOf(vanished)),
           push(contact("fake", "fake@test.com")),
           push(contact("left", "left@venue.example"))
         ]
@@ -407,20 +410,23 @@ describe("MailchimpWrites against the sandbox fake", () => {
         const calls: Array<string> = []
         const outcomes = byId(yield* run(write, cred, items, calls))
 
+        // The re-addressed member that vanished (PATCH 404 in the batch) is PUT again on its own afterwards.
         assert.deepStrictEqual(calls, [
           "batch_upsert_contact",
           "read_batch_contact",
           "read_batch_contact",
-          "read_batch_results_contact"
+          "read_batch_results_contact",
+          "write_contact"
         ])
         const batches = fake.batches(account)
         assert.strictEqual(batches.length, 1)
         assert.strictEqual(batches[0]?.operations, items.length)
-        assert.strictEqual(batches[0]?.errored, 2)
+        assert.strictEqual(batches[0]?.errored, 3)
         assert.deepStrictEqual(apiRequests(account).slice(before), [
           "/3.0/batches",
           `/3.0/batches/${batches[0]?.id}`,
-          `/3.0/batches/${batches[0]?.id}`
+          `/3.0/batches/${batches[0]?.id}`,
+          `/3.0/lists/${oldest}/members/${subscriberHash("back@venue.example")}`
         ])
         assert.strictEqual(fake.archiveDownloads() - downloads, 1)
 
@@ -434,6 +440,8 @@ describe("MailchimpWrites against the sandbox fake", () => {
         assert.strictEqual(outcomes.get("gone")?.outcome, "archived")
         assert.strictEqual(fake.member(account, "contact", subscriberHash("gone@venue.example"))?.status, "archived")
         assert.strictEqual(linkOf(outcomes.get("moving")).externalId, subscriberHash("moved@venue.example"))
+        assert.strictEqual(outcomes.get("vanished")?.outcome, "created")
+        assert.strictEqual(linkOf(outcomes.get("vanished")).externalId, subscriberHash("back@venue.example"))
         const reason = (id: string) => {
           const o = outcomes.get(id)
           return o?.outcome === "failed" ? o.reason : assert.fail(`${id} did not fail`)
@@ -446,7 +454,7 @@ describe("MailchimpWrites against the sandbox fake", () => {
           n0?.outcome === "created" ? n0.raw : null,
           fake.member(account, "contact", subscriberHash("member0@venue.example"))
         )
-        assert.strictEqual(fake.creations(account, "contact"), 3 + 60)
+        assert.strictEqual(fake.creations(account, "contact"), 4 + 60 + 1)
       })
   )
 

@@ -122,6 +122,19 @@ const planOf = (item: OutboundItem, listId: string): Plan => {
   return { item, method: "PUT", listId, hash, body, creates: !sameList, fallback: null }
 }
 
+/** A re-addressed member that has vanished: created again at its new address (a PUT with `status_if_new`). */
+const recreation = (plan: Planned): Planned => {
+  const body = plan.fallback ?? {}
+  return {
+    ...plan,
+    method: "PUT",
+    hash: subscriberHash(String(body.email_address)),
+    body,
+    creates: true,
+    fallback: null
+  }
+}
+
 /** The address a plan leaves its member at: two items of one write must not name the same member. */
 const targetOf = (plan: Plan) =>
   "failed" in plan || plan.method === "DELETE" ? null : subscriberHash(String(plan.body?.email_address ?? ""))
@@ -206,10 +219,8 @@ export const mailchimpWrites = (config: MailchimpWritesConfig): ProviderWriter =
                 Effect.map((answer) => outcomeOf(plan, answer, false)),
                 // The linked member is gone: it is created again at its new address.
                 Effect.catchIf(isNotFound, () => {
-                  const again = plan.fallback ?? {}
-                  return Effect.map(put(subscriberHash(String(again.email_address)), again), (answer) =>
-                    outcomeOf({ ...plan, method: "PUT" }, answer, true)
-                  )
+                  const again = recreation(plan)
+                  return Effect.map(put(again.hash, again.body ?? {}), (answer) => outcomeOf(again, answer, true))
                 })
               )
           : Effect.map(put(hash, body ?? {}), (answer) => outcomeOf(plan, answer, plan.creates))
@@ -294,7 +305,7 @@ export const mailchimpWrites = (config: MailchimpWritesConfig): ProviderWriter =
       const body = parsed(answer.response)
       if (answer.status_code < 400) outcomes.push(outcomeOf(plan, body, plan.creates))
       else if (answer.status_code === 404 && plan.method === "DELETE") outcomes.push(outcomeOf(plan, null, false))
-      else if (answer.status_code === 404 && plan.method === "PATCH") vanished.push(plan)
+      else if (answer.status_code === 404 && plan.method === "PATCH") vanished.push(recreation(plan))
       else {
         // One operation's refusal (or its own 5xx) is that item's: the batch's other members are written.
         const reason = problemReason(typeof body === "object" ? (body as Record<string, unknown>) : null)
