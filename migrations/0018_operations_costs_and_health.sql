@@ -1,6 +1,6 @@
 -- Operations (issue 10), continued: the costs read model of
--- GET /admin/costs, and an hourly rollup of the call ledger for the 24-hour
--- metrics.
+-- GET /admin/costs, an hourly rollup of the call ledger for the 24-hour
+-- metrics, and the admin read models on the health the monitor keeps (0013).
 
 -- The operator's read path (0015) also reads the costs the call ledger writes.
 GRANT SELECT ON integration_costs TO integration_operator_reader;
@@ -172,3 +172,58 @@ $$;
 REVOKE ALL ON FUNCTION app_prune_call_ledger(interval, interval) FROM PUBLIC;
 ALTER FUNCTION app_prune_call_ledger(interval, interval) OWNER TO integration_call_ledger;
 GRANT EXECUTE ON FUNCTION app_prune_call_ledger(interval, interval) TO integration_app;
+
+-- all-venues and health-summary read the health the monitor decides
+-- (connection_health_states, 0013: healthy, degraded, unhealthy,
+-- rate_limited, needs_reauth, disconnected; 'unknown' until first checked)
+-- instead of 0002's integration_health; the operator's path reads it too and
+-- no longer the old table.
+REVOKE SELECT ON integration_health FROM integration_operator_reader;
+DROP POLICY operator_reader ON integration_health;
+GRANT SELECT ON connection_health_states TO integration_operator_reader;
+CREATE POLICY operator_reader ON connection_health_states FOR SELECT TO integration_operator_reader USING (true);
+
+DROP FUNCTION ops_venues_all(text, text, text, uuid, uuid, integer);
+DROP FUNCTION ops_venues(text, text, text, uuid, uuid, integer);
+-- Connections with their health and why (the rules' reasons, since when),
+-- keyset-paginated by (tenant_id, id).
+CREATE FUNCTION ops_venues(p_provider text, p_status text, p_health text, p_after_tenant uuid, p_after_id uuid,
+  p_limit integer)
+RETURNS TABLE (tenant_id uuid, connection_id uuid, venue_id uuid, provider text, status text, health_status text,
+  health_reasons text[], health_since timestamptz, last_error text, last_check_at timestamptz, updated_at timestamptz)
+LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
+  SELECT c.tenant_id, c.id, c.venue_id, c.provider, c.status, coalesce(h.status, 'unknown'),
+    coalesce(h.reasons, '{}'), h.since, c.last_error, h.updated_at, c.updated_at
+  FROM connections c
+  LEFT JOIN connection_health_states h ON h.tenant_id = c.tenant_id AND h.connection_id = c.id
+  WHERE (p_provider IS NULL OR c.provider = p_provider)
+    AND (p_status IS NULL OR c.status = p_status)
+    AND (p_health IS NULL OR coalesce(h.status, 'unknown') = p_health)
+    AND (p_after_tenant IS NULL OR (c.tenant_id, c.id) > (p_after_tenant, p_after_id))
+  ORDER BY c.tenant_id, c.id
+  LIMIT p_limit
+$$;
+CREATE FUNCTION ops_venues_all(p_provider text, p_status text, p_health text, p_after_tenant uuid, p_after_id uuid,
+  p_limit integer)
+RETURNS TABLE (tenant_id uuid, connection_id uuid, venue_id uuid, provider text, status text, health_status text,
+  health_reasons text[], health_since timestamptz, last_error text, last_check_at timestamptz, updated_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT * FROM ops_venues(p_provider, p_status, p_health, p_after_tenant, p_after_id, p_limit)
+$$;
+REVOKE ALL ON FUNCTION ops_venues(text, text, text, uuid, uuid, integer),
+  ops_venues_all(text, text, text, uuid, uuid, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ops_venues(text, text, text, uuid, uuid, integer)
+  TO integration_app, integration_operator_reader;
+ALTER FUNCTION ops_venues_all(text, text, text, uuid, uuid, integer) OWNER TO integration_operator_reader;
+GRANT EXECUTE ON FUNCTION ops_venues_all(text, text, text, uuid, uuid, integer) TO integration_app;
+
+-- Connections by provider, connection status and current health.
+CREATE OR REPLACE FUNCTION ops_health_summary()
+RETURNS TABLE (provider text, status text, health_status text, connections bigint)
+LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
+  SELECT c.provider, c.status, coalesce(h.status, 'unknown'), count(*)
+  FROM connections c
+  LEFT JOIN connection_health_states h ON h.tenant_id = c.tenant_id AND h.connection_id = c.id
+  GROUP BY 1, 2, 3
+  ORDER BY 1, 2, 3
+$$;

@@ -22,6 +22,8 @@ const Venue = Schema.Struct({
   provider: Provider,
   status: Schema.String,
   healthStatus: Schema.String,
+  healthReasons: Schema.Array(Schema.String),
+  healthSince: Schema.NullOr(Schema.Date),
   lastError: Schema.NullOr(Schema.String),
   lastCheckAt: Schema.NullOr(Schema.Date),
   updatedAt: Schema.Date
@@ -33,6 +35,19 @@ const HealthSummaryRow = Schema.Struct({
   healthStatus: Schema.String,
   connections: Schema.Int
 }).annotate({ identifier: "AdminHealthSummaryRow" })
+
+const ProviderHealth = Schema.Struct({
+  provider: Provider,
+  status: Schema.Literals(["operational", "outage"]),
+  since: Schema.NullOr(Schema.Date),
+  connections: Schema.Int,
+  failing: Schema.Int,
+  needsReauth: Schema.Int
+}).annotate({
+  identifier: "AdminProviderHealth",
+  description:
+    "The health monitor's verdict on the provider across every tenant (an outage: most of its connections failing together on its side), with the caller's connections of it, those failing (degraded or unhealthy) and those needing re-authorization."
+})
 
 const CostTotals = {
   apiCalls: Schema.Number,
@@ -93,7 +108,10 @@ export class AdminGroup extends HttpApiGroup.make("admin")
       error: ApiErrors
     }),
     HttpApiEndpoint.get("healthSummary", "/health-summary", {
-      success: Schema.Struct({ summary: Schema.Array(HealthSummaryRow) }).annotate({
+      success: Schema.Struct({
+        summary: Schema.Array(HealthSummaryRow),
+        providers: Schema.Array(ProviderHealth)
+      }).annotate({
         identifier: "AdminHealthSummary"
       }),
       error: ApiErrors

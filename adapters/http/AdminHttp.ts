@@ -35,10 +35,7 @@ export const AdminHttp = HttpApiBuilder.group(
         )
       )
       .handle("healthSummary", () =>
-        CurrentPrincipal.use((p) => admin.healthSummary(p)).pipe(
-          Effect.map((summary) => ({ summary })),
-          Effect.mapError(opsError)
-        )
+        CurrentPrincipal.use((p) => admin.healthSummary(p)).pipe(Effect.mapError(opsError))
       )
       .handle("costs", ({ query }) =>
         Effect.gen(function* () {

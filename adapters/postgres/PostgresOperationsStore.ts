@@ -49,6 +49,12 @@ export const PostgresOperationsStore = {
           const rows = yield* read(scope, "ops_health_summary", (f) => sql`SELECT * FROM ${fn(f)}()`)
           return rows.map((r: any) => ({ ...r, connections: count(r.connections) }))
         }),
+        providerHealth: Effect.fn("OperationsStore.providerHealth")(function* () {
+          const rows = yield* sql`SELECT provider, status, since FROM provider_health ORDER BY provider`.pipe(
+            Effect.mapError(unavailable)
+          )
+          return rows as never
+        }),
         jobs: Effect.fn("OperationsStore.jobs")(function* (scope, filter) {
           const rows = yield* read(
             scope,

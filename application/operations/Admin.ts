@@ -5,7 +5,7 @@ import type { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
 import { supportedEntities, supports } from "../../domain/mapping/Catalogs.ts"
 import type { CostGroup, CostRange } from "../../domain/operations/CostRange.ts"
 import type { Principal } from "../../domain/Principal.ts"
-import type { Provider } from "../../domain/Provider.ts"
+import { type Provider, providers } from "../../domain/Provider.ts"
 import { type Priority, priorities } from "../../domain/sync/SyncJob.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { OperationsStore } from "../../ports/operations/OperationsStore.ts"
@@ -93,8 +93,29 @@ export class Admin extends Context.Service<Admin>()("integration-service/applica
       return { venues: page, nextCursor: rows.length > input.limit ? venueCursor(page.at(-1)!) : null }
     })
 
+    /**
+     * Connections by provider, status and current health; and per provider, the monitor's platform-wide verdict
+     * (operational, or an outage since when: most of its connections failing together on its side) beside the
+     * caller's connections of it and how many of those are failing (degraded or unhealthy) or need re-authorization.
+     */
     const healthSummary = Effect.fn("Admin.healthSummary")(function* (principal: Principal) {
-      return yield* store.healthSummary(yield* scopeOf(principal))
+      const summary = yield* store.healthSummary(yield* scopeOf(principal))
+      const verdicts = new Map((yield* store.providerHealth()).map((p) => [p.provider, p]))
+      const providerView = providers.map((provider) => {
+        const rows = summary.filter((r) => r.provider === provider && r.status !== "disconnected")
+        const count = (healths: ReadonlyArray<string>) =>
+          rows.filter((r) => healths.includes(r.healthStatus)).reduce((n, r) => n + r.connections, 0)
+        const verdict = verdicts.get(provider)
+        return {
+          provider,
+          status: verdict?.status ?? "operational",
+          since: verdict?.since ?? null,
+          connections: rows.reduce((n, r) => n + r.connections, 0),
+          failing: count(["degraded", "unhealthy"]),
+          needsReauth: count(["needs_reauth"])
+        }
+      })
+      return { summary, providers: providerView }
     })
 
     /** Critical-priority incremental jobs now for every connected connection the filter names. */

@@ -15,7 +15,12 @@ export interface VenueRow {
   readonly venueId: string
   readonly provider: Provider
   readonly status: string
+  /** What the health monitor last decided (connection_health_states); `unknown` before the first check. */
   readonly healthStatus: string
+  /** Why, by the health rules (`consecutive_failures`, `error_rate`, `credential_expiring`, …). */
+  readonly healthReasons: ReadonlyArray<string>
+  /** Since when the connection has had this health. */
+  readonly healthSince: Date | null
   readonly lastError: string | null
   readonly lastCheckAt: Date | null
   readonly updatedAt: Date
@@ -27,6 +32,13 @@ export interface VenueFilter {
   readonly healthStatus?: string | undefined
   readonly after?: { readonly tenantId: string; readonly connectionId: string } | undefined
   readonly limit: number
+}
+
+/** The health monitor's view of one provider across every tenant: an outage is one row, not many venue problems. */
+export interface ProviderHealthRow {
+  readonly provider: Provider
+  readonly status: "operational" | "outage"
+  readonly since: Date
 }
 
 export interface JobRef {
@@ -99,6 +111,8 @@ export class OperationsStore extends Context.Service<
       }>,
       StoreUnavailable
     >
+    /** Providers whose status the monitor has set (provider_health); platform data, the same for every scope. */
+    readonly providerHealth: () => Effect.Effect<ReadonlyArray<ProviderHealthRow>, StoreUnavailable>
     readonly jobs: (scope: OpsScope, filter: JobFilter) => Effect.Effect<ReadonlyArray<JobRef>, StoreUnavailable>
     readonly webhookDead: (
       scope: OpsScope,

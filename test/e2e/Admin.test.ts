@@ -208,6 +208,74 @@ layer(OwnerSql.layer.pipe(Layer.provideMerge(syncAppWith())), { timeout: "180 se
         })
     )
 
+    it.effect("all-venues and health-summary read the health monitor's states and its provider-level view", () =>
+      Effect.gen(function* () {
+        const [connA] = yield* owner(
+          (sql) => sql<{ id: string }>`SELECT id FROM connections WHERE venue_id = ${venueA}`
+        )
+        // What the monitor writes (0013): A's connection unhealthy, Stripe in outage; the old table says otherwise.
+        yield* owner(
+          (sql) => sql`INSERT INTO connection_health_states (tenant_id, connection_id, status, notified_status, reasons,
+              consecutive_failures, since, updated_at)
+            VALUES (${tenantA}, ${connA!.id}, 'unhealthy', 'unhealthy', '{consecutive_failures,error_rate}', 3,
+              now() - interval '10 minutes', now())`
+        )
+        yield* owner((sql) => sql`UPDATE integration_health SET status = 'healthy' WHERE connection_id = ${connA!.id}`)
+        yield* owner(
+          (sql) => sql`INSERT INTO provider_health (provider, status, since, updated_at)
+            VALUES ('stripe', 'outage', now() - interval '5 minutes', now())
+            ON CONFLICT (provider) DO UPDATE SET status = 'outage', since = excluded.since`
+        )
+
+        const unhealthy = yield* call("GET", `${admin}/all-venues?healthStatus=unhealthy`, { caller: adminA })
+        assert.strictEqual(unhealthy.status, 200, unhealthy.text)
+        assert.deepStrictEqual(
+          unhealthy.body.venues.map((v: any) => [v.venueId, v.healthStatus, v.healthReasons]),
+          [[venueA, "unhealthy", ["consecutive_failures", "error_rate"]]]
+        )
+        assert.isNotNull(unhealthy.body.venues[0].healthSince)
+        assert.isNotNull(unhealthy.body.venues[0].lastCheckAt)
+        // B's connection has not been checked yet: unknown, and not A's to see.
+        assert.deepStrictEqual(
+          (yield* call("GET", `${admin}/all-venues?healthStatus=unhealthy`, { caller: adminB })).body.venues,
+          []
+        )
+        const unknown = yield* call("GET", `${admin}/all-venues?healthStatus=unknown`, { caller: operator })
+        assert.include(
+          unknown.body.venues.map((v: any) => v.venueId),
+          venueB
+        )
+        assert.notInclude(
+          unknown.body.venues.map((v: any) => v.venueId),
+          venueA
+        )
+
+        const summaryA = yield* call("GET", `${admin}/health-summary`, { caller: adminA })
+        assert.strictEqual(summaryA.status, 200, summaryA.text)
+        assert.deepStrictEqual(
+          summaryA.body.summary.map((r: any) => [r.provider, r.status, r.healthStatus, r.connections]),
+          [["stripe", "connected", "unhealthy", 1]]
+        )
+        const stripeA = summaryA.body.providers.find((p: any) => p.provider === "stripe")
+        assert.deepInclude(stripeA, { status: "outage", connections: 1, failing: 1, needsReauth: 0 })
+        assert.isNotNull(stripeA.since)
+        assert.deepInclude(
+          summaryA.body.providers.find((p: any) => p.provider === "square"),
+          {
+            status: "operational",
+            since: null,
+            connections: 0
+          }
+        )
+        const summaryAll = yield* call("GET", `${admin}/health-summary`, { caller: operator })
+        const stripeAll = summaryAll.body.providers.find((p: any) => p.provider === "stripe")
+        assert.strictEqual(stripeAll.status, "outage")
+        assert.isAtLeast(stripeAll.connections, 2)
+        assert.strictEqual(stripeAll.failing, 1)
+        yield* owner((sql) => sql`UPDATE provider_health SET status = 'operational' WHERE provider = 'stripe'`)
+      })
+    )
+
     it.effect("force-sync: critical jobs now, for the admin's tenant or, for an operator, every tenant", () =>
       Effect.gen(function* () {
         const forced = yield* call("POST", `${admin}/force-sync`, {
