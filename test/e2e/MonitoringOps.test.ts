@@ -1,6 +1,8 @@
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Redacted } from "effect"
+import { Redis } from "effect/persistence"
 import type { SqlClient } from "effect/sql"
+import { IoRedis } from "../../adapters/redis/IoRedis.ts"
 import { settled, startSync, syncAppWith } from "../support/SyncTestApp.ts"
 import { type Caller, call, TestWorld } from "../support/TestApp.ts"
 import { OwnerSql } from "../support/TestDatabase.ts"
@@ -188,3 +190,74 @@ layer(OwnerSql.layer.pipe(Layer.provideMerge(app)), { timeout: "180 seconds", ex
     )
   }
 )
+
+// The same storm with REDIS_URL set: breakers live on Redis (every process sees them), the reset deletes the circuit
+// there. Its own prefixes keep it apart from other tests; the keys go at the end.
+const redisPrefix = `it-breakers-${Date.now().toString(36)}:`
+const breakerPrefix = `${redisPrefix}breaker:`
+const onRedis = syncAppWith({
+  SYNC_BREAKER_FAILURES: "3",
+  SYNC_BREAKER_OPEN: "10 minutes",
+  SYNC_RETRY_ATTEMPTS: "0",
+  REDIS_URL: "redis://127.0.0.1:6379",
+  REDIS_QUEUE_PREFIX: `${redisPrefix}queue:`,
+  RATE_LIMIT_PREFIX: `${redisPrefix}rate:`,
+  CIRCUIT_BREAKER_PREFIX: breakerPrefix
+})
+
+/** The breaker keys on Redis, read with a client of the test's own (as another process would). */
+const redisKeys = (pattern: string) =>
+  Effect.gen(function* () {
+    const redis = yield* Redis.Redis
+    const keys: Array<string> = []
+    let cursor = "0"
+    do {
+      const [next, found] = yield* redis.send<[string, Array<string>]>("SCAN", cursor, "MATCH", pattern)
+      cursor = next
+      keys.push(...found)
+    } while (cursor !== "0")
+    return keys
+  }).pipe(Effect.provide(IoRedis.layer({ url: Redacted.make("redis://127.0.0.1:6379") })), Effect.scoped, Effect.orDie)
+
+layer(onRedis, { timeout: "180 seconds", excludeTestServices: true })("monitoring routes, breakers on Redis", (it) => {
+  it.effect("a 5xx storm opens the connection's breaker on Redis; the reset deletes it there and it reads closed", () =>
+    Effect.gen(function* () {
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function* () {
+          const keys = yield* redisKeys(`${redisPrefix}*`)
+          if (keys.length > 0)
+            yield* Effect.gen(function* () {
+              yield* (yield* Redis.Redis).send("DEL", ...keys)
+            }).pipe(Effect.provide(IoRedis.layer({ url: Redacted.make("redis://127.0.0.1:6379") })), Effect.scoped)
+        }).pipe(Effect.ignore)
+      )
+      const { stripe } = yield* TestWorld
+      const a = yield* connectStripe(adminA, venueA)
+      const name = `connection:${a.connectionId}`
+      stripe.inject({ status: 503 })
+      const started = yield* startSync("stripe", adminA, { venueId: venueA, mode: "full" })
+      assert.strictEqual(started.status, 202, started.text)
+      const until = Date.now() + 30_000
+      while ((yield* breakers(adminA)).find((b) => b.name === name && b.state === "open") === undefined) {
+        if (Date.now() > until) assert.fail("the breaker never opened")
+        yield* Effect.sleep("200 millis")
+      }
+      const circuit = (yield* redisKeys(`${breakerPrefix}*`)).filter((k) => k.includes(a.connectionId))
+      assert.isAtLeast(circuit.length, 1, "the open circuit is on Redis")
+
+      stripe.clearInjections()
+      const reset = yield* call("POST", `/monitoring/circuit-breakers/${encodeURIComponent(name)}/reset`, {
+        caller: adminA
+      })
+      assert.strictEqual(reset.status, 200, reset.text)
+      assert.deepStrictEqual([reset.body.previous, reset.body.state], ["open", "closed"])
+      assert.deepStrictEqual(
+        (yield* redisKeys(`${breakerPrefix}*`)).filter((k) => k.includes(a.connectionId)),
+        [],
+        "the circuit is gone from Redis, for every process"
+      )
+      assert.isUndefined((yield* breakers(adminA)).find((b) => b.name === name))
+      assert.isUndefined((yield* breakers(operator)).find((b) => b.name === name && b.state === "open"))
+    })
+  )
+})
