@@ -11,10 +11,12 @@ import { ConnectionSettingsStore } from "../ports/ConnectionSettingsStore.ts"
 import { ConnectionStore } from "../ports/ConnectionStore.ts"
 import { CredentialVault } from "../ports/CredentialVault.ts"
 import { type MarketingAccess, MarketingAudiences } from "../ports/MarketingAudiences.ts"
+import { CallLedger } from "../ports/operations/CallLedger.ts"
 import { WebhookEndpoints } from "../ports/WebhookEndpoints.ts"
 import { requireManage } from "./Authorize.ts"
 import { makeKeyedLock } from "./KeyedLock.ts"
 import { NeedsReauth } from "./NeedsReauth.ts"
+import { ledgered, outcomeOfOAuthCall } from "./operations/Ledgered.ts"
 import { TokenVault } from "./TokenVault.ts"
 import { mailchimpWebhookEvents } from "./WebhookHandlers.ts"
 
@@ -36,7 +38,8 @@ const urlSecret = Effect.sync(() => Base64Url.encode(crypto.getRandomValues(new 
  * the audience chosen before (at Mailchimp first, so a refusal there changes nothing), registers a webhook on the new
  * one whose URL carries `?endpoint=<public id>` and a fresh secret (sealed as the connection's `webhook_secret`), and
  * stores the endpoint: deliveries are routed by it to this connection only and checked against that secret only.
- * Disconnecting removes the webhook again. One change per connection at a time in this process.
+ * Disconnecting removes the webhook again. One change per connection at a time in this process. Registering and
+ * removing a webhook are in the call ledger as `webhook_create` and `webhook_delete` of the connection.
  */
 export class MailchimpAudience extends Context.Service<MailchimpAudience>()(
   "integration-service/application/MailchimpAudience",
@@ -53,6 +56,14 @@ export class MailchimpAudience extends Context.Service<MailchimpAudience>()(
         Effect.map(Option.filter((url) => url.trim() !== ""))
       )
       const { withLock } = yield* makeKeyedLock<string>()
+      const ledger = yield* Effect.serviceOption(CallLedger)
+
+      /** A webhook registration call at Mailchimp, into the call ledger. */
+      const webhookCall = <A, E extends OAuthGrantRejected | ProviderUnavailable>(
+        connection: Connection,
+        operation: "webhook_create" | "webhook_delete",
+        call: Effect.Effect<A, E>
+      ) => ledgered(ledger, { provider: "mailchimp", connectionId: connection.id }, operation, call, outcomeOfOAuthCall)
 
       const access = Effect.fnUntraced(function* (connection: Connection) {
         const token = yield* tokenVault.accessToken({ tenantId: connection.tenantId, id: connection.id })
@@ -90,7 +101,14 @@ export class MailchimpAudience extends Context.Service<MailchimpAudience>()(
         const endpoint = yield* endpoints.find(connection.tenantId, connection.id)
         const { listId } = yield* settings.read(connection.tenantId, connection.id)
         if (Option.isSome(endpoint) && listId !== undefined)
-          yield* asked(connection, audiences.removeWebhook(mailchimp, listId, endpoint.value.providerEndpointId))
+          yield* asked(
+            connection,
+            webhookCall(
+              connection,
+              "webhook_delete",
+              audiences.removeWebhook(mailchimp, listId, endpoint.value.providerEndpointId)
+            )
+          )
         if (Option.isSome(endpoint)) yield* endpoints.remove(connection.tenantId, connection.id)
         if (listId !== undefined) yield* settings.update(connection, { listId: null }, [])
       })
@@ -135,15 +153,19 @@ export class MailchimpAudience extends Context.Service<MailchimpAudience>()(
             const secret = yield* urlSecret
             const webhookId = yield* asked(
               connection,
-              audiences.registerWebhook(mailchimp, listId, {
-                url: Redacted.make(`${url}&secret=${secret}`),
-                events: mailchimpWebhookEvents
-              })
+              webhookCall(
+                connection,
+                "webhook_create",
+                audiences.registerWebhook(mailchimp, listId, {
+                  url: Redacted.make(`${url}&secret=${secret}`),
+                  events: mailchimpWebhookEvents
+                })
+              )
             )
             // Storing failed: the webhook just made goes again, and nothing here points at it.
             const undo = Effect.all(
               [
-                audiences.removeWebhook(mailchimp, listId, webhookId),
+                webhookCall(connection, "webhook_delete", audiences.removeWebhook(mailchimp, listId, webhookId)),
                 endpoints.remove(connection.tenantId, connection.id),
                 settings.update(connection, { listId: null }, [])
               ],

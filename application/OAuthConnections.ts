@@ -1,4 +1,4 @@
-import { Clock, Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Clock, Config, Context, Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { Base64Url } from "effect/encoding"
 import { Connection } from "../domain/Connection.ts"
 import { SecretPlace } from "../domain/Credential.ts"
@@ -19,11 +19,13 @@ import { ConnectionStore } from "../ports/ConnectionStore.ts"
 import { CredentialVault } from "../ports/CredentialVault.ts"
 import { OAuthProviders } from "../ports/OAuthProvider.ts"
 import { type OAuthStateBinding, OAuthStateStore } from "../ports/OAuthStateStore.ts"
+import { CallLedger } from "../ports/operations/CallLedger.ts"
 import { TokenStore } from "../ports/TokenStore.ts"
 import { AccessTokenCheck } from "./AccessTokenCheck.ts"
 import { requireManage } from "./Authorize.ts"
 import type { ConnectionView } from "./Connections.ts"
 import { MailchimpAudience } from "./MailchimpAudience.ts"
+import { ledgered, outcomeOfOAuthCall, recordEnded } from "./operations/Ledgered.ts"
 import { TokenVault } from "./TokenVault.ts"
 
 /** How long an authorization may take from connect to callback. */
@@ -65,7 +67,9 @@ const errorCode = (error: string) => (/^[a-z_]{1,64}$/.test(error) ? error : "au
 /**
  * OAuth connection use cases: start an authorization, finish it on the
  * callback, refresh on demand, reconnect and disconnect (with revocation).
- * `PUBLIC_BASE_URL` builds the redirect URI.
+ * `PUBLIC_BASE_URL` builds the redirect URI. The token endpoint calls made
+ * here (code exchange, refresh, revocation) are in the call ledger as
+ * `oauth_exchange`, `oauth_refresh` and `oauth_revoke` of their connection.
  */
 export class OAuthConnections extends Context.Service<OAuthConnections>()(
   "integration-service/application/OAuthConnections",
@@ -80,6 +84,7 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
       const accessTokenCheck = yield* AccessTokenCheck
       const audience = yield* MailchimpAudience
       const publicBaseUrl = yield* Config.option(Config.String("PUBLIC_BASE_URL"))
+      const ledger = yield* Effect.serviceOption(CallLedger)
 
       const redirectUri = (provider: OAuthProviderName) =>
         Option.match(
@@ -236,7 +241,8 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
           } satisfies CallbackResult
         }
         const client = yield* providers.get(provider)
-        const grant = yield* client
+        const started = yield* Clock.currentTimeMillis
+        const exchanged = yield* client
           .exchangeCode({
             code: outcome.code,
             redirectUri: bound.redirectUri,
@@ -255,10 +261,25 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
                   reason: e.message
                 })
               )
-            )
+            ),
+            Effect.exit
           )
-        const connection = yield* storeGrant(bound, grant)
-        return { _tag: "Connected", connection } satisfies CallbackResult
+        const connection = Exit.isSuccess(exchanged) ? yield* storeGrant(bound, exchanged.value) : null
+        // The connection the exchange is counted for: the one it made, or, when it failed, the one the venue had.
+        const counted =
+          connection !== null
+            ? Option.some(connection.id)
+            : Option.map(
+                yield* connections
+                  .find(bound.tenantId, bound.venueId, provider)
+                  .pipe(Effect.orElseSucceed(Option.none)),
+                (c) => c.id
+              )
+        const answered = outcomeOfOAuthCall(exchanged)
+        if (Option.isSome(counted) && answered !== null)
+          yield* recordEnded(ledger, { provider, connectionId: counted.value }, "oauth_exchange", answered, started)
+        if (Exit.isFailure(exchanged)) return yield* Effect.failCause(exchanged.cause)
+        return { _tag: "Connected", connection: connection! } satisfies CallbackResult
       })
 
       const oauthConnection = Effect.fnUntraced(function* (
@@ -295,7 +316,14 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
         const connection = yield* oauthConnection(principal, venueId, provider)
         let expiresAt: Date | null = null
         const renew = yield* renewable(connection)
-        if (renew) expiresAt = (yield* tokenVault.refresh(connection)).expiresAt
+        if (renew)
+          expiresAt = (yield* ledgered(
+            ledger,
+            { provider, connectionId: connection.id },
+            "oauth_refresh",
+            tokenVault.refresh(connection),
+            outcomeOfOAuthCall
+          )).expiresAt
         if (check === "always" || !renew) yield* verified(connection)
         const current = yield* existing(principal, venueId, provider)
         return { view: yield* view(current), expiresAt }
@@ -380,7 +408,14 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
                     s.refreshToken
                   )
           }
-          const outcome = yield* client.revoke(pair)
+          // Mailchimp has no revocation: it answers without a call, which is not counted.
+          const outcome = yield* ledgered(
+            ledger,
+            { provider: s.provider, connectionId: connection.id },
+            "oauth_revoke",
+            client.revoke(pair),
+            (exit) => (Exit.isSuccess(exit) && !exit.value.revoked ? null : outcomeOfOAuthCall(exit))
+          )
           return (
             outcome.revoked ? { revoked: true, error: null } : { revoked: false, error: outcome.reason }
           ) satisfies Revocation

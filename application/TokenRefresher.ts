@@ -1,5 +1,8 @@
-import { Clock, Config, Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Clock, Config, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import type { ConnectionId, TenantId } from "../domain/Ids.ts"
+import { CallLedger } from "../ports/operations/CallLedger.ts"
 import { TokenStore } from "../ports/TokenStore.ts"
+import { ledgered, outcomeOfOAuthCall } from "./operations/Ledgered.ts"
 import { TokenVault } from "./TokenVault.ts"
 
 export interface SweepReport {
@@ -13,7 +16,7 @@ export interface SweepReport {
  * due pairs across tenants (`TokenStore.due`: a SECURITY DEFINER function
  * that returns ids only) and renews each through the TokenVault, so it takes
  * the same lock as every other refresh: several processes sweeping at once
- * still renew each pair once.
+ * still renew each pair once. Each renewal is in the call ledger as `oauth_refresh` of its connection.
  */
 export class TokenRefresher extends Context.Service<TokenRefresher>()(
   "integration-service/application/TokenRefresher",
@@ -22,17 +25,41 @@ export class TokenRefresher extends Context.Service<TokenRefresher>()(
       const store = yield* TokenStore
       const tokenVault = yield* TokenVault
       const batch = yield* Config.Int("TOKEN_REFRESH_BATCH").pipe(Config.withDefault(100))
+      const ledger = yield* Effect.serviceOption(CallLedger)
+
+      /**
+       * One due pair renewed, as one call to the provider's token endpoint (the vault's retries inside it). A pair
+       * another process renewed a moment before is not called again by the vault, yet counted here.
+       */
+      const renew = Effect.fnUntraced(function* (due: {
+        readonly tenantId: TenantId
+        readonly connectionId: ConnectionId
+      }) {
+        const ref = { tenantId: due.tenantId, id: due.connectionId }
+        const stored = yield* store.read(due.tenantId, due.connectionId)
+        return yield* Option.match(stored, {
+          onNone: () => tokenVault.renew(ref),
+          onSome: ({ provider }) =>
+            ledgered(
+              ledger,
+              { provider, connectionId: due.connectionId },
+              "oauth_refresh",
+              tokenVault.renew(ref),
+              outcomeOfOAuthCall
+            )
+        })
+      })
 
       const sweep = Effect.fn("TokenRefresher.sweep")(function* () {
         const at = new Date(yield* Clock.currentTimeMillis)
         const due = yield* store.due(at, batch)
         const results = yield* Effect.forEach(
           due,
-          ({ tenantId, connectionId }) =>
-            tokenVault.renew({ tenantId, id: connectionId }).pipe(
+          (due) =>
+            renew(due).pipe(
               Effect.tapError((e) =>
                 Effect.logWarning("background token renewal failed").pipe(
-                  Effect.annotateLogs({ "connection.id": connectionId, error: e._tag })
+                  Effect.annotateLogs({ "connection.id": due.connectionId, error: e._tag })
                 )
               ),
               Effect.result

@@ -2,6 +2,7 @@ import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { EntityType } from "../../domain/canonical/EntityType.ts"
 import { VenueId } from "../../domain/Ids.ts"
+import { CostGroup, Day } from "../../domain/operations/CostRange.ts"
 import { Provider } from "../../domain/Provider.ts"
 import { JobStatus, Priority } from "../../domain/sync/SyncJob.ts"
 import { StorableText } from "../../domain/Text.ts"
@@ -32,6 +33,29 @@ const HealthSummaryRow = Schema.Struct({
   healthStatus: Schema.String,
   connections: Schema.Int
 }).annotate({ identifier: "AdminHealthSummaryRow" })
+
+const CostTotals = {
+  apiCalls: Schema.Number,
+  quotaCalls: Schema.Number,
+  workerMillis: Schema.Number,
+  costMicros: Schema.Number
+}
+
+const Costs = Schema.Struct({
+  from: Schema.String,
+  to: Schema.String,
+  groupBy: CostGroup,
+  rows: Schema.Array(
+    Schema.Struct({ key: Schema.String, tenantId: Schema.NullOr(Schema.String), ...CostTotals }).annotate({
+      identifier: "AdminCostRow"
+    })
+  ),
+  totals: Schema.Struct(CostTotals)
+}).annotate({
+  identifier: "AdminCosts",
+  description:
+    "Costs over UTC days from..to (both included): calls made, calls metered against a provider quota (QuickBooks CorePlus), sync worker time, and their price in millionths of a dollar (OPERATIONS_PRICES)."
+})
 
 const ForcedJob = Schema.Struct({
   tenantId: Schema.String,
@@ -72,6 +96,15 @@ export class AdminGroup extends HttpApiGroup.make("admin")
       success: Schema.Struct({ summary: Schema.Array(HealthSummaryRow) }).annotate({
         identifier: "AdminHealthSummary"
       }),
+      error: ApiErrors
+    }),
+    HttpApiEndpoint.get("costs", "/costs", {
+      query: {
+        from: Schema.optionalKey(Day),
+        to: Schema.optionalKey(Day),
+        groupBy: Schema.optionalKey(CostGroup)
+      },
+      success: Costs,
       error: ApiErrors
     }),
     HttpApiEndpoint.post("forceSync", "/force-sync", {

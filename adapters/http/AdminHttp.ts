@@ -1,8 +1,9 @@
-import { Effect } from "effect"
+import { Clock, Effect, Result } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Admin } from "../../application/operations/Admin.ts"
+import { costRange } from "../../domain/operations/CostRange.ts"
 import { Api } from "./Api.ts"
-import { type DomainError, ServiceUnavailable, toHttpError } from "./ApiErrors.ts"
+import { BadRequest, type DomainError, ServiceUnavailable, toHttpError } from "./ApiErrors.ts"
 import { CurrentPrincipal } from "./Authorization.ts"
 
 interface Unavailable {
@@ -38,6 +39,15 @@ export const AdminHttp = HttpApiBuilder.group(
           Effect.map((summary) => ({ summary })),
           Effect.mapError(opsError)
         )
+      )
+      .handle("costs", ({ query }) =>
+        Effect.gen(function* () {
+          const range = costRange(query, yield* Clock.currentTimeMillis)
+          if (Result.isFailure(range)) return yield* new BadRequest({ code: "InvalidQuery", ...range.failure })
+          return yield* CurrentPrincipal.use((p) => admin.costs(p, range.success, query.groupBy ?? "day")).pipe(
+            Effect.mapError(opsError)
+          )
+        })
       )
       .handle("forceSync", ({ payload }) =>
         CurrentPrincipal.use((p) => admin.forceSync(p, payload)).pipe(

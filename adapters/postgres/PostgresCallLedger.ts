@@ -70,19 +70,23 @@ const workJson = (
     cost_micros: costOfWork(prices, w.millis)
   }))
 
-/** Deletes what is past retention: minute detail older than `minutesKept`, daily rows older than `daysKept`. */
+/**
+ * Deletes what is past retention: minute detail and the hourly rollup older than `minutesKept`, daily rows older
+ * than `daysKept`.
+ */
 export const pruneCallLedger = (minutesKept: Duration.Duration, daysKept: Duration.Duration) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const [row] = yield* sql<{ minutes: number; days: number }>`SELECT * FROM app_prune_call_ledger(
+    const [row] = yield* sql<{ minutes: number; hours: number; days: number }>`SELECT * FROM app_prune_call_ledger(
       ${Duration.toMillis(minutesKept)} * interval '1 millisecond', ${Duration.toMillis(daysKept)} * interval '1 millisecond')`
-    return row ?? { minutes: 0, days: 0 }
+    return row ?? { minutes: 0, hours: 0, days: 0 }
   })
 
 /**
  * The ledger on PostgreSQL: calls add to an in-memory aggregate per (connection, operation, minute, outcome) and
  * worker time to one per (connection, day); every `CALL_LEDGER_FLUSH_INTERVAL` both are priced and written in one
- * statement (`app_record_provider_calls`), which adds to the minute rows, the daily rollup and integration_costs. A
+ * statement (`app_record_provider_calls`), which adds to the minute rows, the hourly and daily rollups and
+ * integration_costs. A
  * failed flush keeps its aggregates for the next one. Retention runs every `CALL_LEDGER_PRUNE_INTERVAL`.
  */
 export const PostgresCallLedger = {

@@ -9,8 +9,8 @@ const unavailable = (error: SqlError.SqlError) => new StoreUnavailable({ message
 
 /**
  * One connection's activity under the tenant's row-level security, three grouped reads in one transaction: the
- * ledger (minute detail for hourly buckets, the daily rollup for daily ones), sync_jobs by creation time and
- * webhook_events by arrival, each through a covering index that starts with tenant and connection (0012).
+ * ledger (the hourly rollup for hourly buckets, the daily one for daily buckets), sync_jobs by creation time and
+ * webhook_events by arrival, each through a covering index that starts with tenant and connection (0012, 0018).
  */
 export const PostgresConnectionActivity = {
   layer: Layer.effect(
@@ -19,15 +19,15 @@ export const PostgresConnectionActivity = {
       const sql = yield* SqlClient.SqlClient
 
       // Histograms are summed set-wise (unnest by position, then one array per group): an aggregate calling a
-      // function per row costs ~0.1 ms a row, which 1,440 minute rows of a day would turn into the whole budget.
+      // function per row costs ~0.1 ms a row, which 1,440 minute rows of a day would turn into the whole budget
+      // (24 hours are read from the hourly rollup for that reason).
       const calls = (q: ActivityQuery) => {
         const rows =
           q.granularity === "hour"
-            ? sql`SELECT date_trunc('hour', minute, 'UTC') AS start, outcome, calls, latency_ms, latency_max_ms,
-                  latency_buckets, bytes
-                FROM provider_call_minutes
+            ? sql`SELECT hour AS start, outcome, calls, latency_ms, latency_max_ms, latency_buckets, bytes
+                FROM provider_call_hours
                 WHERE tenant_id = ${q.tenantId} AND connection_id = ${q.connectionId}
-                  AND minute >= ${q.from} AND minute <= ${q.to}`
+                  AND hour >= date_trunc('hour', ${q.from}::timestamptz, 'UTC') AND hour <= ${q.to}`
             : sql`SELECT day::timestamp AT TIME ZONE 'UTC' AS start, outcome, calls, latency_ms, latency_max_ms,
                   latency_buckets, bytes
                 FROM provider_call_days

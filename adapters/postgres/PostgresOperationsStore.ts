@@ -2,7 +2,12 @@ import { Effect, Layer } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import { StoreUnavailable } from "../../domain/Errors.ts"
 import type { TenantId } from "../../domain/Ids.ts"
-import { type DeadLetterRow, OperationsStore, type OpsScope } from "../../ports/operations/OperationsStore.ts"
+import {
+  type CostRow,
+  type DeadLetterRow,
+  OperationsStore,
+  type OpsScope
+} from "../../ports/operations/OperationsStore.ts"
 import { withTenant } from "./TenantTransaction.ts"
 
 const unavailable = (error: SqlError.SqlError) => new StoreUnavailable({ message: `database: ${error.message}` })
@@ -79,6 +84,23 @@ export const PostgresOperationsStore = {
             syncDead: count(r.syncDead),
             webhookDead: count(r.webhookDead)
           }
+        }),
+        costs: Effect.fn("OperationsStore.costs")(function* (scope, range, groupBy) {
+          const rows = yield* read(
+            scope,
+            "ops_costs",
+            (f) => sql`SELECT * FROM ${fn(f)}(${range.from}::date, ${range.to}::date, ${groupBy})`
+          )
+          return rows.map(
+            (r: any): CostRow => ({
+              key: r.key,
+              tenantId: r.tenantId,
+              apiCalls: count(r.apiCalls),
+              quotaCalls: count(r.quotaCalls),
+              workerMillis: count(r.workerMillis),
+              costMicros: count(r.costMicros)
+            })
+          )
         }),
         deadLetters: Effect.fn("OperationsStore.deadLetters")(function* (scope, limit) {
           const rows = yield* read(scope, "ops_dead_letters", (f) => sql`SELECT * FROM ${fn(f)}(${limit})`)

@@ -3,6 +3,7 @@ import type { EntityType } from "../../domain/canonical/EntityType.ts"
 import { Unprocessable } from "../../domain/Errors.ts"
 import type { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
 import { supportedEntities, supports } from "../../domain/mapping/Catalogs.ts"
+import type { CostGroup, CostRange } from "../../domain/operations/CostRange.ts"
 import type { Principal } from "../../domain/Principal.ts"
 import type { Provider } from "../../domain/Provider.ts"
 import { type Priority, priorities } from "../../domain/sync/SyncJob.ts"
@@ -277,7 +278,29 @@ export class Admin extends Context.Service<Admin>()("integration-service/applica
       }
     })
 
-    return { allVenues, healthSummary, forceSync, clearQueue, processDeadLetters, recoverStale, queueMetrics }
+    /**
+     * What the integrations cost over a range of UTC days, by tenant, venue, provider or day, with the totals: the
+     * call ledger prices each call (OPERATIONS_PRICES), counts QuickBooks' CorePlus quota use and adds the sync
+     * workers' time (integration_costs, per tenant, connection and day).
+     */
+    const costs = Effect.fn("Admin.costs")(function* (principal: Principal, range: CostRange, groupBy: CostGroup) {
+      const rows = yield* store.costs(yield* scopeOf(principal), range, groupBy)
+      const sum = (key: "apiCalls" | "quotaCalls" | "workerMillis" | "costMicros") =>
+        rows.reduce((n, r) => n + r[key], 0)
+      return {
+        ...range,
+        groupBy,
+        rows,
+        totals: {
+          apiCalls: sum("apiCalls"),
+          quotaCalls: sum("quotaCalls"),
+          workerMillis: sum("workerMillis"),
+          costMicros: sum("costMicros")
+        }
+      }
+    })
+
+    return { allVenues, healthSummary, costs, forceSync, clearQueue, processDeadLetters, recoverStale, queueMetrics }
   })
 }) {
   static readonly layer = Layer.effect(this, this.make)

@@ -1,4 +1,4 @@
-import { Clock, Config, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Clock, Config, Context, Data, Duration, Effect, Layer, Option, Schedule } from "effect"
 import type { Connection, ConnectionStatus } from "../../domain/Connection.ts"
 import { SecretPlace } from "../../domain/Credential.ts"
 import { HealthCheck } from "../../domain/Health.ts"
@@ -11,9 +11,10 @@ import {
   type HealthState,
   isProviderFailure,
   isProviderOutage,
+  type ProbeOutcome,
   transitionOf
 } from "../../domain/health/HealthRules.ts"
-import { authTypeOf, type Provider } from "../../domain/Provider.ts"
+import { authTypeOf, type Provider, providers } from "../../domain/Provider.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { CredentialVault } from "../../ports/CredentialVault.ts"
 import type { IntegrationEvent } from "../../ports/EventPublisher.ts"
@@ -27,6 +28,7 @@ import {
 } from "../../ports/operations/HealthStore.ts"
 import { TokenStore } from "../../ports/TokenStore.ts"
 import { NeedsReauth } from "../NeedsReauth.ts"
+import { ProviderCalls } from "../sync/ProviderCalls.ts"
 import { TokenVault } from "../TokenVault.ts"
 
 /** One connection's check: the sample taken (none when the connection is not probed) and what was decided. */
@@ -41,6 +43,26 @@ const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
 const failed = (outcome: ProbeResult["outcome"], detail: string): ProbeResult => ({ outcome, latencyMs: 0, detail })
 
 /**
+ * A probe that did not answer ok, as a failure of the call through ProviderCalls: `kind` and `status` say its class
+ * the way the adapters' `ProviderCallFailed` does, so the call ledger counts it as 4xx, 429, 5xx or timeout. Not
+ * being a `ProviderCallFailed`, it is never retried, paused on or counted by a breaker: a health check observes.
+ */
+class ProbeFailed extends Data.TaggedError("ProbeFailed")<{
+  readonly result: ProbeResult
+  readonly kind: "rejected" | "rate_limited" | "unavailable"
+  readonly status: number | null
+}> {}
+
+const failureClass: Record<Exclude<ProbeOutcome, "ok">, Pick<ProbeFailed, "kind" | "status">> = {
+  auth_refused: { kind: "rejected", status: 401 },
+  client_error: { kind: "rejected", status: 400 },
+  rate_limited: { kind: "rate_limited", status: 429 },
+  server_error: { kind: "unavailable", status: 500 },
+  timeout: { kind: "unavailable", status: null },
+  unreachable: { kind: "unavailable", status: null }
+}
+
+/**
  * The periodic health check of every connection, each at its own offset in `HEALTH_CHECK_INTERVAL` (default
  * 5 minutes; `HealthStore.claimDue` hands each due connection to one process). A check is the provider's cheapest
  * call with the connection's own credential (an OAuth access token comes from the TokenVault, refreshed when due),
@@ -50,6 +72,13 @@ const failed = (outcome: ProbeResult["outcome"], detail: string): ProbeResult =>
  * transaction; `needs_reauth` is published by NeedsReauth instead (once, whichever path found it). While most of a
  * provider's connections fail together the provider is in outage: one notification for the provider, and its
  * connections' failures on the provider's side are not notified one by one (those outlasting it are, after).
+ *
+ * Each probe goes through ProviderCalls.call, so it waits for and spends the account's budget like a sync call and
+ * is in the call ledger as `health_check`. What that costs: one call per connection per interval. The tightest
+ * default budget is QuickBooks' 500 calls a minute per realm, 2,500 per 5-minute interval, so one connection's
+ * check is 0.04 % of it and ≤ 1 % holds up to 25 connections on one realm (Square 10/s: 30 on one merchant; Stripe
+ * 25/s: 75; Mailchimp 50/s: 150). A venue's connection is usually its account's only one. A shorter interval or a
+ * smaller budget that breaks 1 % at one connection per account is logged as a warning at start.
  */
 export class HealthMonitor extends Context.Service<HealthMonitor>()(
   "integration-service/application/operations/HealthMonitor",
@@ -62,9 +91,53 @@ export class HealthMonitor extends Context.Service<HealthMonitor>()(
       const tokens = yield* TokenStore
       const tokenVault = yield* TokenVault
       const reauth = yield* NeedsReauth
+      const calls = yield* ProviderCalls
       const interval = yield* Config.Duration("HEALTH_CHECK_INTERVAL").pipe(Config.withDefault(Duration.minutes(5)))
       const batch = yield* Config.Int("HEALTH_CHECK_BATCH").pipe(Config.withDefault(50))
       const policy = defaultHealthPolicy
+
+      for (const provider of providers) {
+        const budget = calls.budgets[provider]
+        const share = budget.windowMillis / (budget.limit * Duration.toMillis(interval))
+        if (share > 0.01)
+          yield* Effect.logWarning("health checks would use more than 1 % of an account's budget").pipe(
+            Effect.annotateLogs({ provider, "budget.share": share.toFixed(4) })
+          )
+      }
+
+      /**
+       * The cheapest call, through the account's budget and into the call ledger. `null`: not made, because a
+       * breaker of the connection or provider is open or the account keeps answering 429 (the sync saw it first).
+       */
+      const probed = (connection: Connection, credential: ProbeCredential) =>
+        calls
+          .call(
+            {
+              provider: connection.provider,
+              account: connection.accountId ?? connection.id,
+              connectionId: connection.id
+            },
+            "health_check",
+            probe
+              .probe(connection.provider, credential)
+              .pipe(
+                Effect.flatMap((result) =>
+                  result.outcome === "ok"
+                    ? Effect.succeed<ProbeResult | null>(result)
+                    : Effect.fail(new ProbeFailed({ result, ...failureClass[result.outcome] }))
+                )
+              )
+          )
+          .pipe(
+            Effect.catchTags({
+              ProbeFailed: (e) => Effect.succeed(e.result),
+              CallDelayed: (e) =>
+                Effect.logInfo("health check not made").pipe(
+                  Effect.annotateLogs({ "connection.id": connection.id, reason: e.reason }),
+                  Effect.as(null)
+                )
+            })
+          )
 
       /** The credential to probe with, or the sample that says why there is none to use. */
       const credentialFor = Effect.fnUntraced(function* (connection: Connection) {
@@ -178,8 +251,8 @@ export class HealthMonitor extends Context.Service<HealthMonitor>()(
         // A connection waiting for the venue is not called: its state alone decides.
         if (status !== "disconnected" && status !== "needs_reauth") {
           const credential = yield* credentialFor(connection)
-          result = "_tag" in credential ? yield* probe.probe(connection.provider, credential) : credential
-          if (result.outcome === "auth_refused") {
+          result = "_tag" in credential ? yield* probed(connection, credential) : credential
+          if (result?.outcome === "auth_refused") {
             yield* reauth.mark(
               { ...connection, connectionId: connection.id },
               {

@@ -13,12 +13,12 @@ import {
   Semaphore
 } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
-import { outcomeOfFailure } from "../../domain/operations/CallOutcome.ts"
 import { type Provider, providers } from "../../domain/Provider.ts"
 import { type Budget, bucketOf, defaultBudgets } from "../../domain/sync/Budget.ts"
 import { CallLedger } from "../../ports/operations/CallLedger.ts"
 import type { ProviderCallFailed } from "../../ports/sync/ProviderData.ts"
 import { recordProviderCall } from "../Metrics.ts"
+import { ledgered } from "../operations/Ledgered.ts"
 
 /** Whose call: the budget is the account's, the breakers the provider's and the connection's. */
 export interface CallTarget {
@@ -97,32 +97,6 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
       const pausedUntil = new Map<string, number>()
       const ledger = yield* Effect.serviceOption(CallLedger)
 
-      /** Each attempt into the call ledger (when there is one): its outcome class and latency; bytes are not known. */
-      const ledgered = <A, E, R>(target: CallTarget, operation: string, effect: Effect.Effect<A, E, R>) =>
-        Option.isNone(ledger)
-          ? effect
-          : Effect.flatMap(Clock.currentTimeMillis, (start) =>
-              effect.pipe(
-                Effect.onExit((exit) =>
-                  Exit.hasInterrupts(exit)
-                    ? Effect.void
-                    : Effect.flatMap(Clock.currentTimeMillis, (at) =>
-                        ledger.value.record({
-                          provider: target.provider,
-                          connectionId: target.connectionId,
-                          operation,
-                          outcome: Exit.isSuccess(exit)
-                            ? "ok"
-                            : outcomeOfFailure(Option.getOrUndefined(Cause.findErrorOption(exit.cause))),
-                          latencyMs: at - start,
-                          bytes: 0,
-                          at
-                        })
-                      )
-                )
-              )
-            )
-
       const permits = (key: string, n: number) => {
         let s = inFlight.get(key)
         if (s === undefined) {
@@ -165,7 +139,7 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
           Effect.catchTag("RateLimiterError", () => Effect.void),
           Effect.andThen(
             permits(key, budget.concurrency).withPermits(1)(
-              ledgered(target, operation, effect.pipe(recordProviderCall(target.provider, operation)))
+              ledgered(ledger, target, operation, effect.pipe(recordProviderCall(target.provider, operation)))
             )
           ),
           Effect.retry({

@@ -15,7 +15,7 @@ import { ConnectionActivity } from "../../ports/operations/ConnectionActivity.ts
  * The operations read path over 30 days of synthetic ledger data, in a fresh database on PG_ADMIN_URL
  * (postgres://postgres@127.0.0.1:5432/test): BENCH_CONNECTIONS (50) connections over 5 tenants, one minute row per
  * connection and minute for BENCH_DAYS (30) days plus error rows every 7th minute (as if retention had not run, so
- * the minute table is 15× its 48-hour size), the daily rollup, integration_costs, 96 sync jobs and 100 webhook
+ * the minute table is 15× its 48-hour size), the hourly and daily rollups, integration_costs, 96 sync jobs and 100 webhook
  * events per connection and day. Times, as the service role under row-level security: the metrics route's reads
  * plus its report (24h, 7d, 30d) and a tenant's 30-day cost aggregation by venue, provider and day; as the owner,
  * the cross-tenant cost aggregation. Then one ledger flush of 10,000 keys. Target: < 100 ms per query.
@@ -63,6 +63,19 @@ const seed = Effect.gen(function* () {
       ('429', 1, '{1,0,0,0,0,0,0,0,0,0,0,0,0}'::int[])
     ) AS o(outcome, calls, buckets)
     WHERE o.outcome = 'ok' OR (extract(epoch FROM m)::bigint / 60) % 7 = 0`)
+  // The hourly rollup of those minutes, as the flush writes it: every minute row of an outcome has the same
+  // histogram, so an hour's is that histogram times its rows.
+  yield* sql.unsafe(`
+    INSERT INTO provider_call_hours (tenant_id, connection_id, provider, operation, hour, outcome, calls, latency_ms,
+      latency_max_ms, latency_buckets, bytes)
+    SELECT tenant_id, connection_id, provider, operation, hour, outcome, calls, latency_ms, latency_max_ms,
+      ARRAY(SELECT b * n FROM unnest(buckets) WITH ORDINALITY AS u(b, i) ORDER BY i), bytes
+    FROM (
+      SELECT tenant_id, connection_id, provider, operation, date_trunc('hour', minute, 'UTC') AS hour, outcome,
+        count(*) AS n, sum(calls) AS calls, sum(latency_ms) AS latency_ms, max(latency_max_ms) AS latency_max_ms,
+        min(latency_buckets) AS buckets, sum(bytes) AS bytes
+      FROM provider_call_minutes GROUP BY 1, 2, 3, 4, 5, 6
+    ) AS by_hour`)
   yield* sql.unsafe(`
     INSERT INTO provider_call_days (tenant_id, connection_id, provider, operation, day, outcome, calls, latency_ms,
       latency_max_ms, latency_buckets, bytes)
@@ -98,11 +111,12 @@ const seed = Effect.gen(function* () {
     FROM connections c CROSS JOIN generate_series(1, ${100 * days}) AS e`)
   // Settled rows, as autovacuum leaves them: the visibility map lets index-only scans skip the heap.
   yield* sql.unsafe("VACUUM ANALYZE")
-  const [counts] = yield* sql<{ minutes: number; days: number; jobs: number; events: number }>`SELECT
-    (SELECT count(*)::int FROM provider_call_minutes) AS minutes, (SELECT count(*)::int FROM provider_call_days) AS days,
+  const [counts] = yield* sql<{ minutes: number; hours: number; days: number; jobs: number; events: number }>`SELECT
+    (SELECT count(*)::int FROM provider_call_minutes) AS minutes, (SELECT count(*)::int FROM provider_call_hours) AS hours,
+    (SELECT count(*)::int FROM provider_call_days) AS days,
     (SELECT count(*)::int FROM sync_jobs) AS jobs, (SELECT count(*)::int FROM webhook_events) AS events`
   console.log(
-    `seeded in ${seconds(started)} s: ${counts?.minutes} minute rows, ${counts?.days} day rows, ${counts?.jobs} sync jobs, ${counts?.events} webhook events, ${connectionCount} connections`
+    `seeded in ${seconds(started)} s: ${counts?.minutes} minute rows, ${counts?.hours} hour rows, ${counts?.days} day rows, ${counts?.jobs} sync jobs, ${counts?.events} webhook events, ${connectionCount} connections`
   )
 })
 

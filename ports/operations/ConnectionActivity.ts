@@ -8,7 +8,7 @@ export interface ActivityQuery {
   readonly connectionId: ConnectionId
   readonly from: Date
   readonly to: Date
-  /** `hour` reads the minute detail, `day` the daily rollup; buckets start at UTC hour or day boundaries. */
+  /** `hour` reads the hourly rollup, `day` the daily one; buckets start at UTC hour or day boundaries. */
   readonly granularity: Granularity
 }
 

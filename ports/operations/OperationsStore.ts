@@ -2,6 +2,7 @@ import type { Effect } from "effect"
 import { Context } from "effect"
 import type { StoreUnavailable } from "../../domain/Errors.ts"
 import type { TenantId } from "../../domain/Ids.ts"
+import type { CostGroup, CostRange } from "../../domain/operations/CostRange.ts"
 import type { Provider } from "../../domain/Provider.ts"
 import type { JobStatus, Priority } from "../../domain/sync/SyncJob.ts"
 
@@ -55,6 +56,19 @@ export interface DeadLetterRow {
   readonly reason: string
   readonly failedAt: Date
   readonly review: { readonly note: string; readonly by: string; readonly at: Date } | null
+}
+
+/** Costs of one group over a range: `key` is the tenant or venue id, the provider or the `YYYY-MM-DD` day. */
+export interface CostRow {
+  readonly key: string
+  /** The group's tenant when grouping by tenant or venue, else null. */
+  readonly tenantId: TenantId | null
+  readonly apiCalls: number
+  /** Calls the provider meters against a quota (QuickBooks CorePlus). */
+  readonly quotaCalls: number
+  readonly workerMillis: number
+  /** Calls and worker time priced, in millionths of a dollar. */
+  readonly costMicros: number
 }
 
 export interface OperatorAction {
@@ -114,6 +128,11 @@ export class OperationsStore extends Context.Service<
       },
       StoreUnavailable
     >
+    readonly costs: (
+      scope: OpsScope,
+      range: CostRange,
+      groupBy: CostGroup
+    ) => Effect.Effect<ReadonlyArray<CostRow>, StoreUnavailable>
     readonly deadLetters: (
       scope: OpsScope,
       limit: number

@@ -45,6 +45,13 @@ const dayRows = (c: Connection) =>
       WHERE connection_id = ${c.id} ORDER BY day, operation, outcome`.pipe(Effect.orDie)
   )
 
+const hourRows = (c: Connection) =>
+  OwnerSql.use((owner) =>
+    owner<{ hour: Date; operation: string; outcome: string; calls: number; latencyBuckets: ReadonlyArray<number> }>`
+      SELECT hour, operation, outcome, calls, latency_buckets FROM provider_call_hours
+      WHERE connection_id = ${c.id} ORDER BY hour, operation, outcome`.pipe(Effect.orDie)
+  )
+
 const costRows = (c: Connection) =>
   OwnerSql.use((owner) =>
     owner<{ day: string; apiCalls: number; costMicros: string; quotaCalls: number; workerMillis: string }>`
@@ -112,6 +119,23 @@ layer(stack, { timeout: "60 seconds", excludeTestServices: true })("CallLedger o
         expected[bucketOf(40_000)] = 1
         assert.deepStrictEqual(slow?.latencyBuckets, expected)
         assert.strictEqual(Number(slow?.bytes), 1_000)
+
+        // The hourly rollup: both minutes in one hour, histograms added.
+        const hours = yield* hourRows(c)
+        assert.deepStrictEqual(
+          hours.map((h) => [h.hour.toISOString(), h.operation, h.outcome, h.calls]),
+          [
+            ["2026-11-30T12:00:00.000Z", "read_customer", "429", 40],
+            ["2026-11-30T12:00:00.000Z", "read_customer", "5xx", 100],
+            ["2026-11-30T12:00:00.000Z", "read_customer", "ok", 860],
+            ["2026-11-30T12:00:00.000Z", "write_customer", "ok", 1]
+          ]
+        )
+        for (const h of hours)
+          assert.strictEqual(
+            h.latencyBuckets.reduce((a, b) => a + b, 0),
+            h.calls
+          )
 
         const days = yield* dayRows(c)
         assert.deepStrictEqual(
@@ -209,7 +233,7 @@ layer(stack, { timeout: "60 seconds", excludeTestServices: true })("CallLedger o
     })
   )
 
-  it.effect("pruning keeps 48 hours of minutes and 400 days of days", () =>
+  it.effect("pruning keeps 48 hours of minutes and hours and 400 days of days", () =>
     Effect.gen(function* () {
       const ledger = yield* CallLedger
       const c = yield* setUpConnection(tenantA, "stripe")
@@ -221,9 +245,12 @@ layer(stack, { timeout: "60 seconds", excludeTestServices: true })("CallLedger o
       assert.strictEqual((yield* minuteRows(c)).length, 6)
       const pruned = yield* pruneCallLedger(Duration.hours(48), Duration.days(400)).pipe(Effect.orDie)
       assert.isAtLeast(pruned.minutes, 4)
+      assert.isAtLeast(pruned.hours, 4)
       assert.isAtLeast(pruned.days, 1)
       const minutes = (yield* minuteRows(c)).map((r) => Math.round((now - r.minute.getTime()) / hour))
       assert.deepStrictEqual(minutes, [47, 1])
+      const hours = (yield* hourRows(c)).map((r) => Math.round((now - r.hour.getTime()) / hour))
+      assert.isTrue(hours.length === 2 && hours.every((h) => h <= 48), String(hours))
       const days = yield* dayRows(c)
       assert.strictEqual(days.length, 4)
       assert.isTrue(days.every((d) => Date.parse(d.day) >= now - 401 * 24 * hour))

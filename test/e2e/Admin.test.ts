@@ -119,6 +119,95 @@ layer(OwnerSql.layer.pipe(Layer.provideMerge(syncAppWith())), { timeout: "180 se
         })
     )
 
+    it.effect(
+      "costs: by tenant, venue, provider or day; an admin its tenant, an operator every tenant; 400s name the field",
+      () =>
+        Effect.gen(function* () {
+          // Past days the ledger's own flushes (today) do not touch: A's Stripe connection two days, B's one.
+          const ids = yield* owner(
+            (sql) => sql<{ id: string; tenantId: string }>`SELECT id, tenant_id FROM connections
+            WHERE venue_id IN (${venueA}, ${venueB})`
+          )
+          const of = (tenantId: string) => ids.find((c) => c.tenantId === tenantId)!.id
+          yield* owner(
+            (sql) => sql`INSERT INTO integration_costs (tenant_id, connection_id, day, api_calls, cost_micros,
+            quota_calls, worker_millis) VALUES
+            (${tenantA}, ${of(tenantA)}, '2026-01-10', 100, 350, 100, 60000),
+            (${tenantA}, ${of(tenantA)}, '2026-01-11', 40, 140, 40, 30000),
+            (${tenantB}, ${of(tenantB)}, '2026-01-11', 7, 6, 0, 1000)`
+          )
+          const costs = (query: string, caller?: Caller) =>
+            call("GET", `${admin}/costs?${query}`, caller === undefined ? {} : { caller })
+          const range = "from=2026-01-10&to=2026-01-11"
+
+          assert.strictEqual((yield* costs(range)).status, 401)
+          for (const role of ["viewer", "venue_admin"])
+            assert.strictEqual((yield* costs(range, { tenantId: tenantA, venueIds: [venueA], role })).status, 403, role)
+
+          const byDay = yield* costs(`${range}&groupBy=day`, adminA)
+          assert.strictEqual(byDay.status, 200, byDay.text)
+          assert.deepStrictEqual(byDay.body, {
+            from: "2026-01-10",
+            to: "2026-01-11",
+            groupBy: "day",
+            rows: [
+              {
+                key: "2026-01-10",
+                tenantId: null,
+                apiCalls: 100,
+                quotaCalls: 100,
+                workerMillis: 60000,
+                costMicros: 350
+              },
+              { key: "2026-01-11", tenantId: null, apiCalls: 40, quotaCalls: 40, workerMillis: 30000, costMicros: 140 }
+            ],
+            totals: { apiCalls: 140, quotaCalls: 140, workerMillis: 90000, costMicros: 490 }
+          })
+          // Tenant isolation: B's admin sees B's day only, whatever it asks for.
+          const theirs = yield* costs(`${range}&groupBy=tenant`, adminB)
+          assert.deepStrictEqual(
+            theirs.body.rows.map((r: any) => [r.key, r.tenantId, r.apiCalls]),
+            [[tenantB, tenantB, 7]]
+          )
+          const byVenue = yield* costs(`${range}&groupBy=venue`, adminA)
+          assert.deepStrictEqual(
+            byVenue.body.rows.map((r: any) => [r.key, r.tenantId, r.costMicros]),
+            [[venueA, tenantA, 490]]
+          )
+          const everyTenant = yield* costs(`${range}&groupBy=tenant`, operator)
+          assert.strictEqual(everyTenant.status, 200, everyTenant.text)
+          assert.deepStrictEqual(
+            everyTenant.body.rows.map((r: any) => [r.key, r.apiCalls, r.costMicros]),
+            [
+              [tenantA, 140, 490],
+              [tenantB, 7, 6]
+            ]
+          )
+          const byProvider = yield* costs(`${range}&groupBy=provider`, operator)
+          assert.deepStrictEqual(
+            byProvider.body.rows.map((r: any) => [r.key, r.apiCalls]),
+            [["stripe", 147]]
+          )
+          // One day only; and without a range the last 30 days, which leave January out.
+          assert.strictEqual((yield* costs("from=2026-01-11&to=2026-01-11", operator)).body.totals.apiCalls, 47)
+          const recent = yield* costs("groupBy=day", adminA)
+          assert.strictEqual(recent.status, 200, recent.text)
+          assert.isFalse(recent.body.rows.some((r: any) => r.key.startsWith("2026-01-1")))
+
+          for (const [query, field] of [
+            ["from=2026-01-12&to=2026-01-11", "from"],
+            ["from=2026-02-30&to=2026-03-01", "from"],
+            ["from=2024-01-01&to=2026-01-11", "to"],
+            ["groupBy=connection", "groupBy"],
+            ["from=yesterday", "from"]
+          ] as const) {
+            const refused = yield* costs(query, adminA)
+            assert.strictEqual(refused.status, 400, `${query}: ${refused.text}`)
+            assert.strictEqual(refused.body.field, field, query)
+          }
+        })
+    )
+
     it.effect("force-sync: critical jobs now, for the admin's tenant or, for an operator, every tenant", () =>
       Effect.gen(function* () {
         const forced = yield* call("POST", `${admin}/force-sync`, {

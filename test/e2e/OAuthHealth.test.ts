@@ -4,6 +4,7 @@ import { TokenVault } from "../../application/TokenVault.ts"
 import { ConnectionId, TenantId } from "../../domain/Ids.ts"
 import type { OAuthProviderName } from "../../domain/OAuth.ts"
 import { EventPublisher } from "../../ports/EventPublisher.ts"
+import { CallLedger } from "../../ports/operations/CallLedger.ts"
 import { asTenant, type Caller, call, TestApp, TestWorld } from "../support/TestApp.ts"
 
 const tenant = TenantId.make("aaaaaaaa-0000-4000-8000-0000000000e7")
@@ -170,6 +171,45 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })(
         )
         assert.strictEqual(left.length, 0)
       })
+    )
+    it.effect(
+      "the call ledger counts token calls and webhook registration: exchange, revoke, webhook create/delete",
+      () =>
+        Effect.gen(function* () {
+          const { mailchimp } = yield* TestWorld
+          const ledger = yield* CallLedger
+          const square = yield* connect("square", venue(7))
+          const chimp = yield* connect("mailchimp", venue(8))
+          const [audience] = mailchimp.audiences()
+          const chosen = yield* call("PUT", "/api/v1/integrations/mailchimp/settings", {
+            caller: admin,
+            body: { venueId: venue(8), listId: audience!.id }
+          })
+          assert.strictEqual(chosen.status, 200, chosen.text)
+          for (const [provider, n] of [
+            ["square", 7],
+            ["mailchimp", 8]
+          ] as const)
+            assert.strictEqual((yield* post(`/api/v1/integrations/${provider}/disconnect`, venue(n))).status, 200)
+          yield* ledger.flush
+          const counted = (connectionId: string) =>
+            asTenant(
+              tenant,
+              (sql) => sql<{ operation: string; outcome: string; calls: number }>`
+              SELECT operation, outcome, sum(calls)::int AS calls FROM provider_call_minutes
+              WHERE connection_id = ${connectionId} GROUP BY 1, 2 ORDER BY 1, 2`
+            ).pipe(Effect.map((rows) => rows.map((r) => [r.operation, r.outcome, r.calls])))
+          assert.deepStrictEqual(yield* counted(square.id), [
+            ["oauth_exchange", "ok", 1],
+            ["oauth_revoke", "ok", 1]
+          ])
+          // Mailchimp has no revocation: nothing was asked, nothing is counted.
+          assert.deepStrictEqual(yield* counted(chimp.id), [
+            ["oauth_exchange", "ok", 1],
+            ["webhook_create", "ok", 1],
+            ["webhook_delete", "ok", 1]
+          ])
+        })
     )
   }
 )

@@ -12,6 +12,7 @@ import { NotificationDelivery } from "../../application/operations/NotificationD
 import { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
 import type { Provider } from "../../domain/Provider.ts"
 import { EventPublisher } from "../../ports/EventPublisher.ts"
+import { CallLedger } from "../../ports/operations/CallLedger.ts"
 import type { DueCheck } from "../../ports/operations/HealthStore.ts"
 import { asTenant, type Caller, call, TestApp, TestWorld } from "../support/TestApp.ts"
 
@@ -238,6 +239,59 @@ layer(App, { timeout: "120 seconds", excludeTestServices: true })("health monito
       // Checked again with nothing changed: no new event.
       yield* monitor.check(due)
       assert.strictEqual((yield* healthEvents(connectionId)).length, 1)
+    })
+  )
+
+  it.effect("the code exchange, health checks (one a 5xx) and a refresh are in the call ledger and the metrics", () =>
+    Effect.gen(function* () {
+      const world = yield* TestWorld
+      const monitor = yield* HealthMonitor
+      const ledger = yield* CallLedger
+      const venueId = crypto.randomUUID()
+      const started = yield* call("POST", "/api/v1/integrations/connect/quickbooks", {
+        caller: admin,
+        body: { venueId }
+      })
+      const query = yield* Effect.promise(() => world.quickbooks.consent(started.body.authorizationUrl))
+      const done = yield* call("GET", `/api/v1/integrations/oauth/callback/quickbooks?${new URLSearchParams(query)}`)
+      assert.strictEqual(done.status, 200, done.text)
+      const connectionId = done.body.connection.id as string
+      const due = dueOf({ id: connectionId, venueId }, "quickbooks")
+
+      assert.strictEqual(Option.getOrThrow(yield* monitor.check(due)).probe?.outcome, "ok")
+      world.quickbooks.companyInfoOutage(100)
+      assert.strictEqual(Option.getOrThrow(yield* monitor.check(due)).probe?.outcome, "server_error")
+      world.quickbooks.companyInfoOutage(0)
+      const refreshed = yield* call("POST", "/api/v1/integrations/oauth/refresh/quickbooks", {
+        caller: admin,
+        body: { venueId }
+      })
+      assert.strictEqual(refreshed.status, 200, refreshed.text)
+      yield* ledger.flush
+
+      const rows = yield* asTenant(
+        tenant,
+        (sql) => sql<{ operation: string; outcome: string; calls: number }>`
+          SELECT operation, outcome, sum(calls)::int AS calls FROM provider_call_minutes
+          WHERE connection_id = ${connectionId} GROUP BY 1, 2 ORDER BY 1, 2`
+      )
+      assert.deepStrictEqual(
+        rows.map((r) => [r.operation, r.outcome, r.calls]),
+        [
+          ["health_check", "5xx", 1],
+          ["health_check", "ok", 1],
+          ["oauth_exchange", "ok", 1],
+          ["oauth_refresh", "ok", 1]
+        ]
+      )
+      const metrics = yield* call(
+        "GET",
+        `/api/v1/integrations/health/quickbooks/metrics?venueId=${venueId}&period=24h`,
+        { caller: admin }
+      )
+      assert.strictEqual(metrics.status, 200, metrics.text)
+      const calls = metrics.body.totals.calls
+      assert.deepStrictEqual([calls.total, calls.ok, calls.errors["5xx"]], [4, 3, 1])
     })
   )
 

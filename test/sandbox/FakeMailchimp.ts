@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import { bearerToken, json, type Reply, redirect, serveReplies, text } from "./FakeHttp.ts"
+import { fakeMailchimpBatches } from "./FakeMailchimpBatches.ts"
 import { fakeMailchimpData } from "./FakeMailchimpData.ts"
 import { type FakeAudience, fakeMailchimpLists } from "./FakeMailchimpLists.ts"
 import { fakeMailchimpMergeFields } from "./FakeMailchimpMergeFields.ts"
 import { type AuthorizationCode, fakeOAuthState } from "./FakeOAuth.ts"
 
+export type { FakeBatch } from "./FakeMailchimpBatches.ts"
 export type { FakeDataRequest, FakeMailchimpInjection, FakeMember, FakeMemberChange } from "./FakeMailchimpData.ts"
 export type { FakeAudience, FakeListWebhook } from "./FakeMailchimpLists.ts"
 export type { FakeMergeField } from "./FakeMailchimpMergeFields.ts"
@@ -19,7 +21,8 @@ export type { FakeOAuthFailure } from "./FakeOAuth.ts"
  * `{"error":"invalid_token"}` for a bad token, no revocation endpoint. The
  * metadata's `api_endpoint` points back here so the marketing SDK hits the fake.
  * The account's audiences and their webhooks: see FakeMailchimpLists; their merge fields: FakeMailchimpMergeFields;
- * their members, the API's limits and injected failures: FakeMailchimpData. Each token belongs to one account
+ * their members, the API's limits and injected failures: FakeMailchimpData; batch operations and their results
+ * archive: FakeMailchimpBatches. Each token belongs to one account
  * (`<dc>:<user_id>`, the service's account id): the OAuth flow's to the fake's own user, `issueToken`'s to any.
  */
 export interface FakeMailchimpOptions {
@@ -75,6 +78,12 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
   const oauth = fakeOAuthState()
   const { now, takeFailure } = oauth
   const data = fakeMailchimpData({ now, audiences: () => lists.controls.audiences().map((a) => a.id), problem })
+  /** What one request of the account is answered after `admit`: alone or as a batch's operation. */
+  const execute = (account: string, method: string, requested: URL, body: string) =>
+    data.respond(account, method, requested, body) ??
+    mergeFields.respond(method, requested) ??
+    lists.respond(method, requested, body)
+  const batches = await fakeMailchimpBatches({ now, problem, execute })
   let url = ""
 
   const authorize = (search: URLSearchParams) => {
@@ -151,9 +160,8 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     const method = req.method ?? "GET"
     return (
       data.admit(account, requested) ??
-      data.respond(account, method, requested) ??
-      mergeFields.respond(method, requested) ??
-      lists.respond(method, requested, body)
+      batches.respond(account, method, requested, body) ??
+      execute(account, method, requested, body)
     )
   }
 
@@ -170,7 +178,7 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
       if (route === "POST /oauth2/token") return tokenEndpoint(new URLSearchParams(body))
       if (route === "GET /oauth2/metadata") return metadata(req)
       if (route === "GET /3.0/ping") return ping(req)
-      if (requested.pathname.startsWith("/3.0/lists")) {
+      if (requested.pathname.startsWith("/3.0/lists") || requested.pathname.startsWith("/3.0/batches")) {
         const reply = api(req, requested, body)
         if (reply !== undefined) return dated(reply)
       }
@@ -198,6 +206,7 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     ...mergeFields.controls,
     ...oauth.controls,
     ...data.controls,
+    ...batches.controls,
     /** A token for `account` (default: the fake's own), as if that login had gone through the OAuth flow. */
     issueToken: (account: string = accountId) => {
       const accessToken = token()
@@ -208,7 +217,10 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     revokeToken: (accessToken: string) => {
       accessTokens.delete(accessToken)
     },
-    close: server.close
+    close: async () => {
+      await server.close()
+      await batches.close()
+    }
   }
 }
 

@@ -9,9 +9,18 @@ import { json, type Reply } from "./FakeHttp.ts"
  * the order they were added, which an update does not change. Archiving keeps a member in the list with
  * `status: "archived"` and a new `last_changed`; a permanent delete removes it.
  *
- * Members are kept per account (the login a token belongs to) and audience. Every `/3.0/lists…` request of an account
- * goes through `admit` first: it is logged, limited to 10 in flight (Mailchimp's connection limit, 429 above it),
- * to the account's optional request rate, and meets injected failures.
+ * Members are kept per account (the login a token belongs to) and audience. Every `/3.0/lists…` and `/3.0/batches…`
+ * request of an account goes through `admit` first: it is logged, limited to 10 in flight (Mailchimp's connection
+ * limit, 429 above it), to the account's optional request rate, and meets injected failures.
+ *
+ * Writes (`…/members/{subscriber_hash}`; the path also takes the address itself, as Mailchimp's does): `PUT` upserts
+ * the member the address names — a new one (or an archived one coming back) takes `status` or else `status_if_new`,
+ * an existing one keeps its status unless `status` is sent, so replaying a PUT adds nobody; `PATCH` changes a known
+ * member (a new `email_address` re-keys the same member, 400 Member Exists when the address is another member's);
+ * `DELETE` archives (204); `GET` reads one, archived or not. Refusals are Mailchimp's 400 problem documents: Invalid
+ * Resource (a missing, malformed or fake-looking address, a bad status), Member In Compliance State (an address put
+ * in that state by `setComplianceState`, subscribed again), Forgotten Email Not Subscribed (an address deleted for
+ * good, added again). `creations` counts the members writes added: what proves a replay duplicated nothing.
  */
 export interface FakeMember {
   readonly id: string
@@ -81,6 +90,7 @@ interface Stored {
 }
 
 interface Audience {
+  /** In add order (a re-addressed member keeps its place). */
   readonly byId: Map<string, Stored>
   /** The add order, rebuilt after a change; updates keep a member's place. */
   ordered: Array<Stored> | undefined
@@ -227,6 +237,36 @@ const bodyOf = (s: Stored): MemberBody => {
   const { batch, i } = s.body
   return generated(batch.listId, i, s.lastChanged, batch.salt, batch.random.slice(i * 10, i * 10 + 10))
 }
+/** A member a write adds: the audience's five default merge fields empty, no activity yet. */
+const added = (listId: string, email: string, seconds: number): MemberBody => ({
+  id: subscriberHash(email),
+  email_address: email,
+  unique_email_id: randomBytes(5).toString("hex"),
+  email_type: "html",
+  status: "subscribed",
+  status_if_new: "",
+  merge_fields: { FNAME: "", LNAME: "", ADDRESS: "", PHONE: "", BIRTHDAY: "" },
+  interests: {},
+  stats: { avg_open_rate: 0, avg_click_rate: 0 },
+  ip_signup: "",
+  timestamp_signup: "",
+  ip_opt: "",
+  timestamp_opt: instant(seconds),
+  member_rating: 2,
+  language: "",
+  vip: false,
+  email_client: "",
+  location: { latitude: 0, longitude: 0, gmtoff: 0, dstoff: 0, country_code: "", timezone: "", region: "" },
+  tags_count: 0,
+  tags: [],
+  list_id: listId
+})
+
+const memberStatuses: ReadonlyArray<string> = ["subscribed", "unsubscribed", "cleaned", "pending", "transactional"]
+/** Addresses Mailchimp refuses as fake-looking (its check is broader; these are the ones tests use). */
+const fakeLooking = /^(test|fake|asdf|noreply)@|@(example\.com|test\.com|mailinator\.com)$/i
+const wellFormed = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
 const memberOf = (s: Stored): FakeMember => ({ ...bodyOf(s), last_changed: instant(s.lastChanged) })
 const wire = (s: Stored) => {
   const member = memberOf(s)
@@ -271,6 +311,11 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
   const peaks = new Map<string, number>()
   const rateLimits = new Map<string, { readonly limit: number; readonly windowMs: number }>()
   const admitted = new WeakMap<URL, string>()
+  /** Members added by writes, per account. */
+  const creations = new Map<string, number>()
+  /** `account/list/hash` of addresses in a compliance state, and of members deleted for good. */
+  const compliance = new Set<string>()
+  const forgotten = new Set<string>()
   let injection: (FakeMailchimpInjection & { remaining: number }) | null = null
   let latencyMs = 0
   let seeds = 0
@@ -302,6 +347,16 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
     if (entityType !== "contact") throw new Error(`the Mailchimp fake holds contacts, not ${entityType}`)
   }
   const nowSeconds = () => Math.floor(now() / 1000)
+  /** A member's new state where the old one was: same place in the add order. */
+  const replace = (a: Audience, known: Stored | undefined, stored: Stored) => {
+    if (known !== undefined && known.id !== stored.id) {
+      const entries = [...a.byId]
+      a.byId.clear()
+      for (const [id, s] of entries) a.byId.set(id === known.id ? stored.id : id, id === known.id ? stored : s)
+    } else a.byId.set(stored.id, stored)
+    if (known === undefined) a.ordered = undefined
+    else if (a.ordered !== undefined) a.ordered[a.ordered.indexOf(known)] = stored
+  }
 
   const failWith = (status: number, retryAfterSeconds?: number): Reply => {
     const reply = problem(status, titles[status] ?? "Error", details[status] ?? "An unexpected error occurred.")
@@ -415,12 +470,153 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
     })
   }
 
-  /** Answers `GET /3.0/lists/{id}/members`; undefined for any other path. */
-  const respond = (accountId: string, method: string, url: URL): Reply | undefined => {
-    const [version, lists, listId, sub, ...rest] = url.pathname.split("/").filter((s) => s !== "")
+  const notFound = () => problem(404, "Resource Not Found", "The requested resource could not be found.")
+  const unvalidated = (errors: ReadonlyArray<{ readonly field: string; readonly message: string }>) =>
+    problem(
+      400,
+      "Invalid Resource",
+      "The resource submitted could not be validated. For field-specific details, see the 'errors' array.",
+      { errors }
+    )
+
+  /** A request body's JSON object, or undefined when it is none (Mailchimp's JSON Parse Error). */
+  const jsonBody = (text: string): Record<string, unknown> | undefined => {
+    try {
+      const value: unknown = JSON.parse(text)
+      if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
+    } catch {}
+    return undefined
+  }
+
+  /** Mailchimp's refusal of an address (missing, malformed, fake-looking); undefined when it takes it. */
+  const addressRefusal = (email: unknown): Reply | undefined => {
+    if (typeof email !== "string" || email.trim() === "")
+      return unvalidated([{ field: "email_address", message: "This value should not be blank." }])
+    if (!wellFormed.test(email)) return invalid("Please provide a valid email address.")
+    if (fakeLooking.test(email)) return invalid(`${email} looks fake or invalid, please enter a real email address.`)
+    return undefined
+  }
+
+  const statusRefusal = (body: Record<string, unknown>): Reply | undefined => {
+    for (const field of ["status", "status_if_new"]) {
+      const value = body[field]
+      if (value !== undefined && (typeof value !== "string" || !memberStatuses.includes(value)))
+        return unvalidated([
+          { field, message: `Value must be one of: ${memberStatuses.join(", ")} (not ${JSON.stringify(value)})` }
+        ])
+    }
+    return undefined
+  }
+
+  /** What a PUT or PATCH body changes on a member (merge fields and interests merged, the rest replaced). */
+  const applied = (base: MemberBody, body: Record<string, unknown>): MemberBody => {
+    const merge = typeof body.merge_fields === "object" && body.merge_fields !== null ? body.merge_fields : {}
+    const interests = typeof body.interests === "object" && body.interests !== null ? body.interests : {}
+    return {
+      ...base,
+      ...(typeof body.email_address === "string" ? { email_address: body.email_address } : {}),
+      ...(body.email_type === "html" || body.email_type === "text" ? { email_type: body.email_type } : {}),
+      ...(typeof body.language === "string" ? { language: body.language } : {}),
+      ...(typeof body.vip === "boolean" ? { vip: body.vip } : {}),
+      merge_fields: { ...base.merge_fields, ...merge },
+      interests: { ...base.interests, ...(interests as Record<string, boolean>) }
+    }
+  }
+
+  const putMember = (accountId: string, listId: string, hash: string, body: Record<string, unknown>): Reply => {
+    const refused = addressRefusal(body.email_address) ?? statusRefusal(body)
+    if (refused !== undefined) return refused
+    const email = String(body.email_address)
+    if (subscriberHash(email) !== hash)
+      return invalid(`The email address ${email} does not match the subscriber hash in the request's path.`)
+    const a = audience(accountId, listId)
+    const known = a.byId.get(hash)
+    const seconds = nowSeconds()
+    if (known !== undefined && known.status !== "archived") {
+      const current = bodyOf(known)
+      const status = (body.status as FakeMember["status"] | undefined) ?? current.status
+      const stored = storedOf({ ...applied(current, body), status }, seconds)
+      replace(a, known, stored)
+      return json(200, wire(stored))
+    }
+    const status = (body.status ?? body.status_if_new) as FakeMember["status"] | undefined
+    if (status === undefined)
+      return unvalidated([
+        { field: "status_if_new", message: "Required when the member is new: status or status_if_new" }
+      ])
+    const key = `${accountId}/${listId}/${hash}`
+    if (forgotten.has(key))
+      return problem(
+        400,
+        "Forgotten Email Not Subscribed",
+        `${email} was permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list.`
+      )
+    if (compliance.has(key) && (status === "subscribed" || status === "pending"))
+      return problem(
+        400,
+        "Member In Compliance State",
+        `${email} is in a compliance state due to unsubscribe, bounce, or compliance review and cannot be subscribed.`
+      )
+    const base = known === undefined ? added(listId, email, seconds) : bodyOf(known)
+    const stored = storedOf({ ...applied(base, body), status }, seconds)
+    replace(a, known, stored)
+    if (known === undefined) creations.set(accountId, (creations.get(accountId) ?? 0) + 1)
+    return json(200, wire(stored))
+  }
+
+  const patchMember = (accountId: string, listId: string, hash: string, body: Record<string, unknown>): Reply => {
+    const a = audience(accountId, listId)
+    const known = a.byId.get(hash)
+    if (known === undefined) return notFound()
+    const refused =
+      (body.email_address === undefined ? undefined : addressRefusal(body.email_address)) ?? statusRefusal(body)
+    if (refused !== undefined) return refused
+    const id = typeof body.email_address === "string" ? subscriberHash(body.email_address) : hash
+    if (id !== hash && a.byId.has(id))
+      return problem(
+        400,
+        "Member Exists",
+        `${String(body.email_address)} is already a list member. Use PUT to insert or update list members.`
+      )
+    const current = bodyOf(known)
+    const status = (body.status as FakeMember["status"] | undefined) ?? current.status
+    const stored = storedOf({ ...applied(current, body), status, id }, nowSeconds())
+    replace(a, known, stored)
+    return json(200, wire(stored))
+  }
+
+  const archiveMember = (accountId: string, listId: string, hash: string): Reply => {
+    const a = audience(accountId, listId)
+    const known = a.byId.get(hash)
+    if (known === undefined) return notFound()
+    if (known.status !== "archived") replace(a, known, storedOf({ ...bodyOf(known), status: "archived" }, nowSeconds()))
+    return { status: 204, headers: {}, body: "" }
+  }
+
+  const member = (accountId: string, method: string, listId: string, segment: string, text: string): Reply => {
+    const hash = segment.includes("@") ? subscriberHash(decodeURIComponent(segment)) : segment.toLowerCase()
+    if (method === "GET") {
+      const known = audience(accountId, listId).byId.get(hash)
+      return known === undefined ? notFound() : json(200, wire(known))
+    }
+    if (method === "DELETE") return archiveMember(accountId, listId, hash)
+    if (method !== "PUT" && method !== "PATCH")
+      return problem(
+        405,
+        "Method Not Allowed",
+        "The requested method and resource are not compatible. See the Allow header for this resource's available methods."
+      )
+    const body = jsonBody(text)
+    if (body === undefined) return problem(400, "JSON Parse Error", "We encountered an unspecified JSON parsing error.")
+    return method === "PUT" ? putMember(accountId, listId, hash, body) : patchMember(accountId, listId, hash, body)
+  }
+
+  /** Answers `/3.0/lists/{id}/members` (GET) and `/3.0/lists/{id}/members/{hash}`; undefined for any other path. */
+  const respond = (accountId: string, method: string, url: URL, body = ""): Reply | undefined => {
+    const [version, lists, listId, sub, hash, ...rest] = url.pathname.split("/").filter((s) => s !== "")
     if (version !== "3.0" || lists !== "lists" || sub !== "members" || rest.length > 0) return undefined
-    if (listId === undefined || !options.audiences().includes(listId))
-      return problem(404, "Resource Not Found", "The requested resource could not be found.")
+    if (listId === undefined || !options.audiences().includes(listId)) return notFound()
+    if (hash !== undefined) return member(accountId, method, listId, hash, body)
     if (method !== "GET") return undefined
     return listMembers(accountId, listId, url.searchParams)
   }
@@ -486,9 +682,7 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
           list_id: listId
         }
         const stored = storedOf(member, nowSeconds())
-        a.byId.set(id, stored)
-        if (known === undefined) a.ordered = undefined
-        else if (a.ordered !== undefined) a.ordered[a.ordered.indexOf(known)] = stored
+        replace(a, known, stored)
         return memberOf(stored)
       },
       /**
@@ -502,11 +696,14 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
         how: { readonly permanent?: boolean; readonly listId?: string } = {}
       ) => {
         contactsOnly(entityType)
-        const a = audience(accountId, listOf(how.listId))
+        const listId = listOf(how.listId)
+        const a = audience(accountId, listId)
         const known = a.byId.get(id)
         if (known === undefined) throw new Error(`no member ${id}`)
-        if (how.permanent === true) a.byId.delete(id)
-        else a.byId.set(id, storedOf({ ...bodyOf(known), status: "archived" }, nowSeconds()))
+        if (how.permanent === true) {
+          a.byId.delete(id)
+          forgotten.add(`${accountId}/${listId}/${id}`)
+        } else a.byId.set(id, storedOf({ ...bodyOf(known), status: "archived" }, nowSeconds()))
         a.ordered = undefined
       },
       /** The audience's live (not archived) members in add order, as the API shows them. */
@@ -519,6 +716,26 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
         return ordered(audience(accountId, listOf(where.listId)))
           .filter((s) => s.status !== "archived")
           .map(wire)
+      },
+      /** One member as `GET …/members/{hash}` answers it, archived or not; undefined when there is none. */
+      member: (
+        accountId: string,
+        entityType: string,
+        id: string,
+        where: { readonly listId?: string } = {}
+      ): (FakeMember & { readonly _links: ReadonlyArray<unknown> }) | undefined => {
+        contactsOnly(entityType)
+        const known = audience(accountId, listOf(where.listId)).byId.get(id)
+        return known === undefined ? undefined : wire(known)
+      },
+      /** How many members the account's writes (PUTs, alone or in batches) added: a replay must add none. */
+      creations: (accountId: string, entityType: string): number => {
+        contactsOnly(entityType)
+        return creations.get(accountId) ?? 0
+      },
+      /** The address is in a compliance state in the audience: a write cannot subscribe it (Member In Compliance State). */
+      setComplianceState: (accountId: string, email: string, where: { readonly listId?: string } = {}) => {
+        compliance.add(`${accountId}/${listOf(where.listId)}/${subscriberHash(email)}`)
       },
       /** The next `times` API requests (of one account, or all) fail with `status`; `times` absent: until cleared. */
       inject: (failure: FakeMailchimpInjection) => {

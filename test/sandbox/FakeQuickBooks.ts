@@ -16,8 +16,8 @@ export type { FakeOAuthFailure } from "./FakeOAuth.ts"
  * that company only). No PKCE.
  * Paths are Intuit's: `/connect/oauth2`, `/oauth2/v1/tokens/bearer`,
  * `/v2/oauth2/tokens/revoke`, `/v3/company/{realm}/companyinfo/{realm}`, `/v3/company/{realm}/preferences`
- * (sales-form custom fields: FakeQuickBooksPreferences), `/v3/company/{realm}/query` and `/cdc` (sync reads, budget
- * and injected failures: FakeQuickBooksData).
+ * (sales-form custom fields: FakeQuickBooksPreferences), `/v3/company/{realm}/query` and `/cdc` (sync reads),
+ * `POST /{entity}` and `GET /{entity}/{id}` (sync writes), with the budget and injected failures: FakeQuickBooksData.
  */
 export interface FakeQuickBooksOptions {
   readonly port?: number
@@ -210,8 +210,8 @@ export const startFakeQuickBooks = async (options: FakeQuickBooksOptions = {}) =
       const v3 = /^\/v3\/company\/([^/]+)\/(.+)$/.exec(url.pathname)
       const gated = v3 === null ? undefined : data.gate(v3[1] ?? "", url)
       if (gated !== undefined) return gated
-      const served = v3 === null ? undefined : data.respond(req.method, v3[1] ?? "", url, v3[2] ?? "")
-      if (served !== undefined) return refused(req, v3?.[1] ?? "") ?? served
+      const served = v3 === null ? undefined : data.respond(req.method, v3[1] ?? "", url, v3[2] ?? "", body)
+      if (served !== undefined) return refused(req, v3?.[1] ?? "") ?? served()
       const info = /^\/v3\/company\/([^/]+)\/companyinfo\/([^/]+)$/.exec(url.pathname)
       if (req.method === "GET" && info !== null && info[1] === info[2]) return companyInfo(req, info[1] ?? "")
       const prefs = /^\/v3\/company\/([^/]+)\/preferences$/.exec(url.pathname)

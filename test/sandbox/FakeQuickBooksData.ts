@@ -37,6 +37,12 @@ interface Company {
   readonly ordered: Map<FakeQuickBooksEntityType, Array<Entry>>
   readonly requests: Array<{ readonly at: number; readonly path: string }>
   limit: { readonly limit: number; readonly windowMs: number } | null
+  /** The first answer to each `requestid` (Intuit: unique per company; a repeat returns the original response). */
+  readonly answered: Map<string, Reply>
+  /** Objects created through the write API, per type. */
+  readonly creations: Map<FakeQuickBooksEntityType, number>
+  /** The chart of accounts items take their IncomeAccountRef from. */
+  accounts: ReadonlyArray<QuickBooksObject>
 }
 
 export interface FakeQuickBooksInjection {
@@ -59,6 +65,15 @@ export const quickBooksTime = (ms: number) => `${new Date(ms + pacificOffsetMs).
 const responseTime = (ms: number) => `${new Date(ms + pacificOffsetMs).toISOString().slice(0, 23)}-07:00`
 const day = (ms: number) => new Date(ms + pacificOffsetMs).toISOString().slice(0, 10)
 const wholeSecond = (ms: number) => Math.floor(ms / 1000) * 1000
+
+/** The value at a dotted path (`PrimaryEmailAddr.Address`) of an object. */
+const valueAt = (object: unknown, path: string): unknown =>
+  path
+    .split(".")
+    .reduce<unknown>(
+      (at, key) => (typeof at === "object" && at !== null ? (at as Record<string, unknown>)[key] : undefined),
+      object
+    )
 
 const givenNames = ["Peter", "Dylan", "Kookies", "Amy", "Bill", "Sonnenschein", "Rondonuwu", "Jeff", "John", "Mark"]
 const familyNames = ["Dukes", "Sollfrank", "Lauterbach", "Cool", "Lucchini", "Chin", "Diego", "Gevelber", "Melton"]
@@ -227,6 +242,35 @@ const generators: Record<FakeQuickBooksEntityType, (id: string, n: number, creat
   }
 }
 
+const account = (Id: string, Name: string, AccountType: string, AccountSubType: string, createdMs: number) => ({
+  Name,
+  SubAccount: false,
+  FullyQualifiedName: Name,
+  Active: true,
+  Classification: AccountType === "Income" ? "Revenue" : "Asset",
+  AccountType,
+  AccountSubType,
+  CurrentBalance: 0,
+  CurrentBalanceWithSubAccounts: 0,
+  CurrencyRef: usd,
+  domain: "QBO",
+  sparse: false,
+  Id,
+  SyncToken: "0",
+  MetaData: metaData(createdMs, createdMs)
+})
+
+/** The sample company's accounts a sales form touches: two income accounts, Undeposited Funds, a bank account. */
+const defaultAccounts = (ms: number): ReadonlyArray<QuickBooksObject> => {
+  const at = wholeSecond(ms) - 90 * 86_400_000
+  return [
+    account("1", "Services", "Income", "ServiceFeeIncome", at),
+    account("4", "Undeposited Funds", "Other Current Asset", "UndepositedFunds", at),
+    account("35", "Checking", "Bank", "Checking", at),
+    account("79", "Sales of Product Income", "Income", "SalesOfProductIncome", at)
+  ]
+}
+
 /** One object of a company; a seeded one is only built when first read, so seeding 100,000 stays cheap. */
 class Entry {
   readonly type: FakeQuickBooksEntityType
@@ -306,7 +350,16 @@ export const fakeQuickBooksData = (
   const company = (realm: string): Company => {
     let found = companies.get(realm)
     if (found === undefined) {
-      found = { nextId: 1, entities: new Map(), ordered: new Map(), requests: [], limit: null }
+      found = {
+        nextId: 1,
+        entities: new Map(),
+        ordered: new Map(),
+        requests: [],
+        limit: null,
+        answered: new Map(),
+        creations: new Map(),
+        accounts: defaultAccounts(now())
+      }
       companies.set(realm, found)
     }
     return found
@@ -335,12 +388,13 @@ export const fakeQuickBooksData = (
   const query = (realm: string, url: URL) => {
     const statement = url.searchParams.get("query") ?? ""
     const parsed =
-      /^\s*select\s+\*\s+from\s+(\w+)(?:\s+orderby\s+Id)?(?:\s+startposition\s+(\d+))?(?:\s+maxresults\s+(\d+))?\s*$/i.exec(
+      /^\s*select\s+\*\s+from\s+(\w+)(?:\s+where\s+([\w.]+)\s*=\s*'((?:[^'\\]|\\.)*)')?(?:\s+orderby\s+Id)?(?:\s+startposition\s+(\d+))?(?:\s+maxresults\s+(\d+))?\s*$/i.exec(
         statement
       )
     if (parsed === null) return invalidQuery(`Encountered unexpected input in "${statement}"`)
-    const type = typeOfEntity.get((parsed[1] ?? "").toLowerCase()) as FakeQuickBooksEntityType | undefined
-    if (type === undefined)
+    const from = (parsed[1] ?? "").toLowerCase()
+    const type = typeOfEntity.get(from) as FakeQuickBooksEntityType | undefined
+    if (type === undefined && from !== "account")
       return json(
         400,
         fault(
@@ -351,12 +405,26 @@ export const fakeQuickBooksData = (
           now()
         )
       )
-    const start = Math.max(1, Number(parsed[2] ?? "1"))
-    const max = Math.min(queryMaxResults, Number(parsed[3] ?? "100"))
-    const page = live(company(realm), type)
-      .slice(start - 1, start - 1 + max)
-      .map((e) => e.object)
-    const name = entityNames[type]
+    const start = Math.max(1, Number(parsed[4] ?? "1"))
+    const max = Math.min(queryMaxResults, Number(parsed[5] ?? "100"))
+    const c = company(realm)
+    const where = parsed[2]
+    // Intuit compares strings without regard to case; `\'` escapes a quote.
+    const wanted = (parsed[3] ?? "").replace(/\\(.)/g, "$1").toLowerCase()
+    const matches = (o: QuickBooksObject) =>
+      where === undefined || String(valueAt(o, where) ?? "").toLowerCase() === wanted
+    const candidates = (): ReadonlyArray<QuickBooksObject> =>
+      type === undefined ? c.accounts.filter((a) => a.Active !== false) : live(c, type).map((e) => e.object)
+    // Without a filter only the page's seeded objects are built.
+    const page =
+      type !== undefined && where === undefined
+        ? live(c, type)
+            .slice(start - 1, start - 1 + max)
+            .map((e) => e.object)
+        : candidates()
+            .filter(matches)
+            .slice(start - 1, start - 1 + max)
+    const name = type === undefined ? "Account" : entityNames[type]
     return json(200, {
       QueryResponse: page.length === 0 ? {} : { [name]: page, startPosition: start, maxResults: page.length },
       time: responseTime(now())
@@ -405,6 +473,317 @@ export const fakeQuickBooksData = (
     })
   }
 
+  // ---- Writes: POST /{entity}[?requestid=…][&operation=delete], GET /{entity}/{id} ----
+
+  const validation = (code: string, message: string, detail: string) =>
+    json(400, fault("ValidationFault", code, message, detail, now()))
+  const missing = (parameter: string) =>
+    validation(
+      "2020",
+      "Required param missing, need to supply the required value for the API",
+      `Required parameter ${parameter} is missing in the request`
+    )
+  const invalidReference = (what: string, id: unknown) =>
+    validation("2500", "Invalid Reference Id", `Invalid Reference Id : ${what} element id ${String(id)} not found`)
+  const notFound = () =>
+    validation(
+      "610",
+      "Object Not Found",
+      "Object Not Found : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees."
+    )
+  const duplicateName = () =>
+    validation(
+      "6240",
+      "Duplicate Name Exists Error",
+      "The name supplied already exists. : Another customer, vendor or employee is already using this \nname. Please use a different name."
+    )
+  const staleObject = () =>
+    validation(
+      "5010",
+      "Stale Object Error",
+      "Stale Object Error : You and root were working on this at the same time. root finished before you did, so your work was not saved."
+    )
+
+  const sameName = (a: unknown, b: unknown) =>
+    typeof a === "string" && typeof b === "string" && a.trim().toLowerCase() === b.trim().toLowerCase()
+  /** Another active object of the type holding `name` in `field`: names are unique among active ones. */
+  const nameTaken = (c: Company, type: FakeQuickBooksEntityType, field: string, name: unknown, self: string | null) =>
+    live(c, type).some((e) => e.id !== self && sameName(e.object[field], name))
+  const refValue = (ref: unknown): unknown => (ref as { value?: unknown } | undefined)?.value
+
+  type Shaped = { readonly object: Record<string, unknown> } | { readonly refusal: Reply }
+
+  /** A customer as QuickBooks completes it; DisplayName defaults to the name parts and is unique among active ones. */
+  const customer = (c: Company, input: Record<string, unknown>, self: string | null): Shaped => {
+    const parts = [input.Title, input.GivenName, input.MiddleName, input.FamilyName, input.Suffix].filter(
+      (p): p is string => typeof p === "string" && p.trim() !== ""
+    )
+    const display =
+      typeof input.DisplayName === "string" && input.DisplayName.trim() !== ""
+        ? input.DisplayName
+        : parts.length > 0
+          ? parts.join(" ")
+          : input.CompanyName
+    if (typeof display !== "string" || display.trim() === "") return { refusal: missing("DisplayName") }
+    const active = input.Active !== false
+    if (active && nameTaken(c, "customer", "DisplayName", display, self)) return { refusal: duplicateName() }
+    return {
+      object: {
+        Taxable: false,
+        Job: false,
+        BillWithParent: false,
+        Balance: 0,
+        BalanceWithJobs: 0,
+        CurrencyRef: usd,
+        PreferredDeliveryMethod: "Print",
+        ...input,
+        DisplayName: display,
+        FullyQualifiedName: display,
+        PrintOnCheckName: input.PrintOnCheckName ?? display,
+        Active: active
+      }
+    }
+  }
+
+  /** A Service or NonInventory item: a Name unique among active items and an Income account. */
+  const item = (c: Company, input: Record<string, unknown>, self: string | null): Shaped => {
+    if (typeof input.Name !== "string" || input.Name.trim() === "") return { refusal: missing("Name") }
+    const type = input.Type ?? "NonInventory"
+    if (type !== "Service" && type !== "NonInventory")
+      return {
+        refusal: validation("2010", "Request has invalid or unsupported property", `Property Name:Type ${String(type)}`)
+      }
+    if (input.IncomeAccountRef === undefined) return { refusal: missing("IncomeAccountRef") }
+    const income = c.accounts.find((a) => a.Id === String(refValue(input.IncomeAccountRef)) && a.Active !== false)
+    if (income === undefined) return { refusal: invalidReference("Accounts", refValue(input.IncomeAccountRef)) }
+    const active = input.Active !== false
+    if (active && nameTaken(c, "product", "Name", input.Name, self)) return { refusal: duplicateName() }
+    return {
+      object: {
+        Taxable: false,
+        UnitPrice: 0,
+        PurchaseCost: 0,
+        TrackQtyOnHand: false,
+        ...input,
+        Type: type,
+        FullyQualifiedName: input.Name,
+        IncomeAccountRef: { value: income.Id, name: income.Name },
+        Active: active
+      }
+    }
+  }
+
+  const cents = (n: number) => Math.round(n * 100) / 100
+
+  /**
+   * A SalesReceipt or Invoice: sales lines with their Amount (= Qty × UnitPrice), active items and customer; the
+   * subtotal line, TotalAmt, DocNumber and dates completed as QuickBooks does.
+   */
+  const transaction = (c: Company, type: "order" | "invoice", input: Record<string, unknown>, id: string): Shaped => {
+    const given = Array.isArray(input.Line) ? (input.Line as ReadonlyArray<Record<string, unknown>>) : []
+    const sales = given.filter((l) => l.DetailType !== "SubTotalLineDetail")
+    if (sales.length === 0) return { refusal: missing("Line") }
+    const lines: Array<Record<string, unknown>> = []
+    for (const [i, line] of sales.entries()) {
+      if (line.DetailType !== "SalesItemLineDetail")
+        return {
+          refusal: validation(
+            "2010",
+            "Request has invalid or unsupported property",
+            `Property Name:DetailType ${String(line.DetailType)}`
+          )
+        }
+      if (typeof line.Amount !== "number") return { refusal: missing("Line.Amount") }
+      const detail = (line.SalesItemLineDetail ?? {}) as Record<string, unknown>
+      const itemId = refValue(detail.ItemRef)
+      const itemEntry = itemId === undefined ? undefined : entries(c, "product").get(String(itemId))
+      if (itemId !== undefined && itemEntry === undefined) return { refusal: invalidReference("Items", itemId) }
+      if (itemEntry !== undefined && !itemEntry.live) return { refusal: notFound() }
+      const { Qty, UnitPrice } = detail
+      if (typeof Qty === "number" && typeof UnitPrice === "number" && Math.abs(Qty * UnitPrice - line.Amount) >= 0.005)
+        return {
+          refusal: validation(
+            "6070",
+            "Business Validation Error: Amount is not equal to UnitPrice * Qty.",
+            `Amount is not equal to UnitPrice * Qty. Supplied value:${line.Amount}`
+          )
+        }
+      lines.push({
+        Id: String(i + 1),
+        LineNum: i + 1,
+        ...line,
+        SalesItemLineDetail: {
+          TaxCodeRef: { value: "NON" },
+          ...detail,
+          ...(itemEntry === undefined ? {} : { ItemRef: { value: itemEntry.id, name: itemEntry.object.Name } })
+        }
+      })
+    }
+    const customerId = refValue(input.CustomerRef)
+    if (customerId === undefined && type === "invoice") return { refusal: missing("CustomerRef") }
+    const customerEntry = customerId === undefined ? undefined : entries(c, "customer").get(String(customerId))
+    if (customerId !== undefined && customerEntry === undefined)
+      return { refusal: invalidReference("Names", customerId) }
+    if (customerEntry !== undefined && !customerEntry.live) return { refusal: notFound() }
+    const total = cents(lines.reduce((sum, l) => sum + (l.Amount as number), 0))
+    const currency = refValue(input.CurrencyRef) ?? "USD"
+    const txnDate = typeof input.TxnDate === "string" ? input.TxnDate : day(now())
+    return {
+      object: {
+        ...(type === "invoice"
+          ? {
+              AllowIPNPayment: false,
+              AllowOnlinePayment: false,
+              AllowOnlineCreditCardPayment: false,
+              AllowOnlineACHPayment: false,
+              LinkedTxn: [],
+              DueDate: day(Date.parse(txnDate) + 30 * 86_400_000 - pacificOffsetMs),
+              PrintStatus: "NeedToPrint"
+            }
+          : { DepositToAccountRef: { value: "4", name: "Undeposited Funds" }, PrintStatus: "NotSet" }),
+        DocNumber: String(1000 + Number(id)),
+        TxnTaxDetail: { TotalTax: 0 },
+        ApplyTaxAfterDiscount: false,
+        EmailStatus: "NotSet",
+        ...input,
+        TxnDate: txnDate,
+        CurrencyRef: currency === "USD" ? usd : { value: currency, name: String(currency) },
+        Line: [...lines, { Amount: total, DetailType: "SubTotalLineDetail", SubTotalLineDetail: {} }],
+        ...(customerEntry === undefined
+          ? {}
+          : { CustomerRef: { value: customerEntry.id, name: customerEntry.object.DisplayName } }),
+        TotalAmt: total,
+        Balance: type === "invoice" ? total : 0
+      }
+    }
+  }
+
+  const shape = (c: Company, type: FakeQuickBooksEntityType, input: Record<string, unknown>, id: string) => {
+    // What the client may not set: the server's own fields.
+    const { Id: _id, SyncToken: _token, MetaData: _meta, sparse: _sparse, domain: _domain, ...fields } = input
+    if (type === "customer") return customer(c, fields, id)
+    if (type === "product") return item(c, fields, id)
+    if (type === "order" || type === "invoice") return transaction(c, type, fields, id)
+    return { refusal: validation("500", "Unsupported operation requested", `${entityNames[type]} writes`) }
+  }
+
+  const answerOf = (type: FakeQuickBooksEntityType, object: unknown) =>
+    json(200, { [entityNames[type]]: object, time: responseTime(now()) })
+
+  const create = (c: Company, type: FakeQuickBooksEntityType, input: Record<string, unknown>): Reply => {
+    const id = String(c.nextId)
+    const shaped = shape(c, type, input, id)
+    if ("refusal" in shaped) return shaped.refusal
+    c.nextId += 1
+    const at = wholeSecond(now())
+    const object: QuickBooksObject = {
+      ...shaped.object,
+      domain: "QBO",
+      sparse: false,
+      Id: id,
+      SyncToken: "0",
+      MetaData: metaData(at, at)
+    }
+    entries(c, type).set(id, new Entry(type, id, Number(id), at, object.Active !== false, object))
+    c.creations.set(type, (c.creations.get(type) ?? 0) + 1)
+    touch(c, type)
+    return answerOf(type, object)
+  }
+
+  /** The object an update or delete names, at the SyncToken it read; or Intuit's refusal. */
+  const current = (c: Company, type: FakeQuickBooksEntityType, input: Record<string, unknown>) => {
+    const entry = entries(c, type).get(String(input.Id))
+    if (entry === undefined || entry.object.status === "Deleted") return { refusal: notFound() }
+    if (input.SyncToken === undefined) return { refusal: missing("SyncToken") }
+    if (String(input.SyncToken) !== entry.object.SyncToken) return { refusal: staleObject() }
+    return { entry }
+  }
+
+  /** A sparse update changes the fields sent; a full one replaces the object (what it omits is cleared). */
+  const update = (c: Company, type: FakeQuickBooksEntityType, input: Record<string, unknown>): Reply => {
+    const found = current(c, type, input)
+    if ("refusal" in found) return found.refusal
+    const { entry } = found
+    const merged = input.sparse === true ? { ...entry.object, ...input } : input
+    const shaped = shape(c, type, merged, entry.id)
+    if ("refusal" in shaped) return shaped.refusal
+    const at = wholeSecond(now())
+    entry.object = {
+      ...shaped.object,
+      domain: "QBO",
+      sparse: false,
+      Id: entry.id,
+      SyncToken: String(Number(entry.object.SyncToken) + 1),
+      MetaData: metaData(entry.createdMs, at)
+    }
+    entry.updatedMs = at
+    entry.live = entry.object.Active !== false
+    touch(c, type)
+    return answerOf(type, entry.object)
+  }
+
+  /** `?operation=delete`: transactions only; name-list objects are made inactive with an update instead. */
+  const remove = (c: Company, type: FakeQuickBooksEntityType, input: Record<string, unknown>): Reply => {
+    if (nameList.has(type))
+      return validation(
+        "500",
+        "Unsupported operation requested",
+        `Operation Delete is not supported for ${entityNames[type]}`
+      )
+    const found = current(c, type, input)
+    if ("refusal" in found) return found.refusal
+    const { entry } = found
+    const at = wholeSecond(now())
+    entry.object = { domain: "QBO", status: "Deleted", Id: entry.id, MetaData: { LastUpdatedTime: quickBooksTime(at) } }
+    entry.updatedMs = at
+    entry.live = false
+    touch(c, type)
+    return answerOf(type, { domain: "QBO", status: "Deleted", Id: entry.id })
+  }
+
+  const writable = new Set<FakeQuickBooksEntityType>(["customer", "product", "order", "invoice"])
+  const requestIdMax = 50
+
+  /** A create, update or delete; the first answer to a `requestid` is the answer to every repeat of it. */
+  const write = (realm: string, type: FakeQuickBooksEntityType, url: URL, text: string): Reply => {
+    const c = company(realm)
+    const requestId = url.searchParams.get("requestid")
+    if (requestId !== null && requestId.length > requestIdMax)
+      return validation(
+        "2010",
+        "Request has invalid or unsupported property",
+        `requestid is longer than ${requestIdMax} characters`
+      )
+    const first = requestId === null ? undefined : c.answered.get(requestId)
+    if (first !== undefined) return first
+    let input: unknown
+    try {
+      input = JSON.parse(text)
+    } catch {
+      input = null
+    }
+    const operation = url.searchParams.get("operation")
+    const reply =
+      typeof input !== "object" || input === null || Array.isArray(input)
+        ? validation("2010", "Request has invalid or unsupported property", "the request body is not a JSON object")
+        : operation === "delete"
+          ? remove(c, type, input as Record<string, unknown>)
+          : operation !== null && operation !== "update"
+            ? validation("500", "Unsupported operation requested", `operation=${operation}`)
+            : (input as Record<string, unknown>).Id === undefined
+              ? create(c, type, input as Record<string, unknown>)
+              : update(c, type, input as Record<string, unknown>)
+    if (requestId !== null) c.answered.set(requestId, reply)
+    return reply
+  }
+
+  /** GET /{entity}/{id}: the object as it stands, inactive ones too; a deleted transaction is not found. */
+  const read = (realm: string, type: FakeQuickBooksEntityType, id: string): Reply => {
+    const entry = entries(company(realm), type).get(id)
+    if (entry === undefined || entry.object.status === "Deleted") return notFound()
+    return answerOf(type, entry.object)
+  }
+
   /** The budget and injected failures, checked on every company request before its token. */
   const gate = (realm: string, url: URL): Reply | undefined => {
     const c = company(realm)
@@ -439,11 +818,24 @@ export const fakeQuickBooksData = (
 
   return {
     gate,
-    /** The data endpoint's answer, or undefined when the path is not one. */
-    respond: (method: string | undefined, realm: string, url: URL, rest: string): Reply | undefined => {
-      if (method !== "GET") return undefined
-      if (rest === "query") return query(realm, url)
-      if (rest === "cdc") return cdc(realm, url)
+    /**
+     * The data endpoint's answer, to be taken once the token is accepted (a refused write changes nothing), or
+     * undefined when the path is not one.
+     */
+    respond: (
+      method: string | undefined,
+      realm: string,
+      url: URL,
+      rest: string,
+      body: string
+    ): (() => Reply) | undefined => {
+      if (method === "GET" && rest === "query") return () => query(realm, url)
+      if (method === "GET" && rest === "cdc") return () => cdc(realm, url)
+      const [name = "", id, more] = rest.split("/")
+      const type = typeOfEntity.get(name) as FakeQuickBooksEntityType | undefined
+      if (type === undefined || !writable.has(type) || more !== undefined) return undefined
+      if (method === "POST" && id === undefined) return () => write(realm, type, url, body)
+      if (method === "GET" && id !== undefined && id !== "") return () => read(realm, type, decodeURIComponent(id))
       return undefined
     },
     delay: async (url: URL) => {
@@ -523,6 +915,19 @@ export const fakeQuickBooksData = (
       records: (realm: string, entityType: FakeQuickBooksEntityType): ReadonlyArray<QuickBooksObject> => [
         ...live(company(realm), entityType).map((e) => e.object)
       ],
+      /** Objects of a type created through the write API in the company (replays and seeds not counted). */
+      creations: (realm: string, entityType: FakeQuickBooksEntityType): number =>
+        company(realm).creations.get(entityType) ?? 0,
+      /** One object as it stands, inactive or deleted ones too; undefined for an unknown Id. */
+      record: (realm: string, entityType: FakeQuickBooksEntityType, id: string): QuickBooksObject | undefined =>
+        entries(company(realm), entityType).get(id)?.object,
+      /** Replaces the company's chart of accounts (default: two Income accounts, Undeposited Funds, Checking). */
+      setAccounts: (
+        realm: string,
+        accounts: ReadonlyArray<{ readonly Id: string; readonly Name: string; readonly AccountType: string }>
+      ) => {
+        company(realm).accounts = accounts.map((a) => account(a.Id, a.Name, a.AccountType, a.AccountType, now()))
+      },
       /** The next requests to any company fail this way, in order (`times` unset: until cleared). */
       inject: (injection: FakeQuickBooksInjection) => {
         injections.push({ ...injection, remaining: injection.times ?? Number.POSITIVE_INFINITY })

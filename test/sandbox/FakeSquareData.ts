@@ -2,13 +2,20 @@ import { randomBytes } from "node:crypto"
 import { json, type Reply } from "./FakeHttp.ts"
 
 /**
- * A seller's data on Square's wire (PROVIDERS.md §1c, §1f, §3), per merchant:
+ * A seller's data on Square's wire (PROVIDERS.md §1c, §1f, §3), per merchant. Reads:
  * `GET /v2/customers` and `POST /v2/customers/search` (CUSTOMERS_READ), `POST /v2/catalog/search` for ITEMs
  * (ITEMS_READ; `begin_time` exclusive, `include_deleted_objects`, `latest_time`), `POST /v2/orders/search`
  * (ORDERS_READ; 1–10 `location_ids`, a `date_time_filter` field must match `sort.sort_field`), `GET /v2/payments`
  * (PAYMENTS_READ; `begin_time` defaults to a year ago) and `GET /v2/locations`. Pages end with an opaque `cursor`;
  * errors are `{errors:[{category, code, detail}]}`. Deleted customers vanish, deleted catalog objects stay as
  * `is_deleted: true` tombstones, and Square deletes neither orders nor payments.
+ *
+ * Writes, de-duplicated on `idempotency_key` (same key and request: the first answer again, same ids; another
+ * request: `IDEMPOTENCY_KEY_REUSED`): `POST /v2/customers`, `GET`/`PUT`/`DELETE /v2/customers/{id}` (CUSTOMERS_WRITE;
+ * a stale `version` is `VERSION_MISMATCH`), `POST /v2/catalog/batch-upsert` (ITEMS_WRITE; ≤ 1,000 objects a batch
+ * and 10,000 a request, nested variations counted; `#` ids mapped in `id_mappings`; versions enforced; each batch
+ * all or nothing), `POST /v2/catalog/batch-retrieve`, `POST /v2/catalog/batch-delete` (≤ 200 ids) and
+ * `POST /v2/inventory/changes/batch-create` (INVENTORY_WRITE; ≤ 100 PHYSICAL_COUNT changes).
  */
 export type FakeSquareEntity = "customer" | "product" | "order" | "payment"
 
@@ -47,6 +54,8 @@ interface Row {
   /** Orders and payments: what searches filter on. */
   location: string | null
   state: string | null
+  /** Written through the API: the object's own fields (all but the `meta` ones), served instead of the built ones. */
+  body: Record<string, unknown> | null
 }
 
 interface Store {
@@ -67,6 +76,21 @@ interface Account {
   catalogLatest: number
   serial: number
   readonly salt: number
+  /** Answers of successful writes by `METHOD /path` and `idempotency_key`, with the request they answered. */
+  readonly remembered: Map<string, { readonly request: string; readonly reply: Reply }>
+  /** Objects created through the write endpoints. */
+  readonly created: Record<FakeSquareEntity, number>
+  /** Inventory counts by `catalog_object_id` and `location_id`, with when each was taken. */
+  readonly counts: Map<string, { readonly count: InventoryCount; readonly occurred: number }>
+}
+
+export interface InventoryCount {
+  readonly catalog_object_id: string
+  readonly catalog_object_type: "ITEM_VARIATION"
+  readonly state: "IN_STOCK"
+  readonly location_id: string
+  readonly quantity: string
+  readonly calculated_at: string
 }
 
 type Order = "created" | "updated"
@@ -176,7 +200,10 @@ export const fakeSquareData = (options: FakeSquareDataOptions) => {
       clock: 0,
       catalogLatest: 0,
       serial: 0,
-      salt
+      salt,
+      remembered: new Map(),
+      created: { customer: 0, product: 0, order: 0, payment: 0 },
+      counts: new Map()
     }
     accounts.set(id, created)
     return created
@@ -434,6 +461,7 @@ export const fakeSquareData = (options: FakeSquareDataOptions) => {
 
   /** The record's object as Square would answer it now. */
   const rawOf = (account: Account, entity: FakeSquareEntity, row: Row): Record<string, unknown> => {
+    if (row.body !== null) return { ...metaOf(entity, row), ...row.body, ...row.patch }
     const built: Record<string, unknown> = builders[entity](account, row)
     return row.patch === null ? built : { ...built, ...row.patch }
   }
@@ -456,6 +484,7 @@ export const fakeSquareData = (options: FakeSquareDataOptions) => {
       changes: 0,
       patch: null,
       deleted: false,
+      body: null,
       location: located ? String(account.locations[n % account.locations.length]!.id) : null,
       state: entity === "order" ? orderStatesByN[n % orderStatesByN.length]! : null
     }
@@ -469,6 +498,490 @@ export const fakeSquareData = (options: FakeSquareDataOptions) => {
     if (typeof rest.state === "string") row.state = rest.state
     row.updated = at
     row.changes += 1
+  }
+
+  // ---- writes: customers one by one, the catalog in batches, inventory counts (PROVIDERS.md §1c, §1f)
+
+  /** What Square sets on an object itself; the rest of a written object is its `body`. */
+  const metaOf = (entity: FakeSquareEntity, row: Row): Record<string, unknown> =>
+    entity === "product"
+      ? {
+          type: "ITEM",
+          id: row.id,
+          created_at: iso(row.created),
+          updated_at: iso(row.updated),
+          version: row.updated,
+          is_deleted: row.deleted
+        }
+      : { id: row.id, created_at: iso(row.created), updated_at: iso(row.updated), version: 1 + row.changes }
+
+  /** The object's own fields as served now (built or written, with any test change laid over). */
+  const ownFields = (account: Account, entity: FakeSquareEntity, row: Row): Record<string, unknown> => {
+    const meta = metaOf(entity, row)
+    return Object.fromEntries(Object.entries(rawOf(account, entity, row)).filter(([k]) => !(k in meta)))
+  }
+
+  const notFound = (detail: string) => json(404, squareError("INVALID_REQUEST_ERROR", "NOT_FOUND", detail))
+
+  /**
+   * Square keeps a write's answer under its `idempotency_key`: the same key with the same request answers the first
+   * answer again (same ids, nothing created); with another request, `IDEMPOTENCY_KEY_REUSED`. Refusals are not kept,
+   * so a corrected request may reuse its key.
+   */
+  const idempotent = (
+    account: Account,
+    route: string,
+    body: Record<string, unknown>,
+    maxLength: number,
+    run: () => Reply
+  ): Reply => {
+    const key = body.idempotency_key
+    if (key === undefined) return run()
+    if (typeof key !== "string" || key === "")
+      return invalid("INVALID_VALUE", "idempotency_key must be a non-empty string.", "idempotency_key")
+    if (key.length > maxLength)
+      return invalid("VALUE_TOO_LONG", `idempotency_key must be at most ${maxLength} characters.`, "idempotency_key")
+    const slot = `${route}\u0000${key}`
+    const request = JSON.stringify(body)
+    const seen = account.remembered.get(slot)
+    if (seen !== undefined)
+      return seen.request === request
+        ? seen.reply
+        : invalid(
+            "IDEMPOTENCY_KEY_REUSED",
+            "The idempotency key can only be retried with the same request data.",
+            "idempotency_key"
+          )
+    const reply = run()
+    if (reply.status < 300) account.remembered.set(slot, { request, reply })
+    return reply
+  }
+
+  const customerFields = [
+    "given_name",
+    "family_name",
+    "company_name",
+    "nickname",
+    "email_address",
+    "address",
+    "phone_number",
+    "reference_id",
+    "note",
+    "birthday"
+  ] as const
+  const customerLimits: Partial<Record<(typeof customerFields)[number], number>> = {
+    given_name: 300,
+    family_name: 300,
+    company_name: 500,
+    nickname: 100,
+    email_address: 254,
+    reference_id: 100,
+    note: 500
+  }
+
+  /** Square's checks of a customer's fields: length limits, an email address and a phone number that parse. */
+  const customerRefusal = (fields: Record<string, unknown>): Reply | null => {
+    for (const [field, limit] of Object.entries(customerLimits)) {
+      const value = fields[field]
+      if (typeof value === "string" && value.length > limit)
+        return invalid("VALUE_TOO_LONG", `Field must not be longer than ${limit} characters.`, field)
+    }
+    const email = fields.email_address
+    if (typeof email === "string" && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
+      return invalid("INVALID_EMAIL_ADDRESS", "Expected email_address to be a valid email address.", "email_address")
+    const phone = fields.phone_number
+    if (typeof phone === "string") {
+      const digits = phone.replace(/\D/g, "").length
+      if (/[a-z]/i.test(phone) || digits < 9 || digits > 16)
+        return invalid("INVALID_PHONE_NUMBER", "Expected phone_number to be a valid phone number.", "phone_number")
+    }
+    return null
+  }
+
+  const pickCustomer = (body: Record<string, unknown>) =>
+    Object.fromEntries(customerFields.filter((f) => body[f] !== undefined).map((f) => [f, body[f]]))
+
+  const createCustomer = (account: Account, body: Record<string, unknown>): Reply =>
+    idempotent(account, "POST /v2/customers", body, 45, () => {
+      const fields = pickCustomer(body)
+      const named = ["given_name", "family_name", "company_name", "email_address", "phone_number"].some(
+        (f) => typeof fields[f] === "string" && fields[f] !== ""
+      )
+      if (!named)
+        return invalid(
+          "MISSING_REQUIRED_PARAMETER",
+          "At least one of the following must be included: given_name, family_name, company_name, email_address, or phone_number."
+        )
+      const refused = customerRefusal(fields)
+      if (refused !== null) return refused
+      const at = stamp(account)
+      const row = newRow(account, "customer", at, at)
+      row.body = { ...fields, preferences: { email_unsubscribed: false }, creation_source: "THIRD_PARTY" }
+      insert(account.stores.customer, row)
+      account.created.customer += 1
+      return reply({ customer: rawOf(account, "customer", row) })
+    })
+
+  const liveCustomer = (account: Account, id: string) => account.stores.customer.byId.get(id)
+  const customerNotFound = (id: string) => notFound(`Customer with ID \`${id}\` not found.`)
+  const versionMismatch = (detail: string) => invalid("VERSION_MISMATCH", detail, "version")
+
+  const getCustomer = (account: Account, id: string): Reply => {
+    const row = liveCustomer(account, id)
+    return row === undefined ? customerNotFound(id) : reply({ customer: rawOf(account, "customer", row) })
+  }
+
+  /** A sparse update: fields sent replace, `null` removes, the rest stays; a stale `version` is refused. */
+  const updateCustomer = (account: Account, id: string, body: Record<string, unknown>): Reply => {
+    const row = liveCustomer(account, id)
+    if (row === undefined) return customerNotFound(id)
+    if (body.version !== undefined && body.version !== 1 + row.changes)
+      return versionMismatch(
+        `Customer version ${String(body.version)} does not match current version ${1 + row.changes}.`
+      )
+    const sent = pickCustomer(body)
+    const refused = customerRefusal(sent)
+    if (refused !== null) return refused
+    const fields = ownFields(account, "customer", row)
+    for (const [field, value] of Object.entries(sent)) {
+      if (value === null) delete fields[field]
+      else fields[field] = value
+    }
+    row.body = fields
+    row.patch = null
+    row.updated = stamp(account)
+    row.changes += 1
+    return reply({ customer: rawOf(account, "customer", row) })
+  }
+
+  const deleteCustomer = (account: Account, id: string, url: URL): Reply => {
+    const row = liveCustomer(account, id)
+    if (row === undefined) return customerNotFound(id)
+    const version = url.searchParams.get("version")
+    if (version !== null && Number(version) !== 1 + row.changes)
+      return versionMismatch(`Customer version ${version} does not match current version ${1 + row.changes}.`)
+    const store = account.stores.customer
+    store.byId.delete(id)
+    store.sorted.splice(store.sorted.indexOf(row), 1)
+    return reply({})
+  }
+
+  /** Square's per-batch and per-request object limits; an ITEM's nested variations count as objects. */
+  const objectsPerBatch = 1000
+  const objectsPerRequest = 10_000
+  const asRecord = (value: unknown): Record<string, unknown> =>
+    typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
+  const variationsOf = (object: Record<string, unknown>): ReadonlyArray<Record<string, unknown>> => {
+    const list = asRecord(object.item_data).variations
+    return Array.isArray(list) ? list.map(asRecord) : []
+  }
+  const objectCount = (object: Record<string, unknown>) => 1 + variationsOf(object).length
+
+  const liveItem = (account: Account, id: string) => {
+    const row = account.stores.product.byId.get(id)
+    return row === undefined || row.deleted ? undefined : row
+  }
+
+  interface BatchError {
+    readonly category: string
+    readonly code: string
+    readonly detail: string
+    readonly field?: string
+  }
+  const batchError = (code: string, detail: string, field?: string): BatchError => ({
+    category: "INVALID_REQUEST_ERROR",
+    code,
+    detail,
+    ...(field === undefined ? {} : { field })
+  })
+
+  /** The first reason Square would refuse this ITEM (checked before anything of its batch is written). */
+  const itemRefusal = (account: Account, object: Record<string, unknown>, tempIds: Set<string>): BatchError | null => {
+    const id = object.id
+    if (object.type !== "ITEM")
+      return batchError("INVALID_VALUE", "The fake upserts ITEM objects (with their variations) only.", "type")
+    if (typeof id !== "string" || id === "") return batchError("MISSING_REQUIRED_PARAMETER", "Field must be set", "id")
+    if (object.is_deleted === true) return batchError("INVALID_VALUE", `Object \`${id}\` cannot be upserted deleted.`)
+    const existing = id.startsWith("#") ? undefined : liveItem(account, id)
+    if (id.startsWith("#")) {
+      if (tempIds.has(id)) return batchError("INVALID_VALUE", `Duplicate client object ID \`${id}\`.`, "id")
+      tempIds.add(id)
+    } else if (existing === undefined) return batchError("NOT_FOUND", `Object \`${id}\` not found.`, "id")
+    const current = existing === undefined ? null : rawOf(account, "product", existing)
+    if (current !== null && object.version !== undefined && object.version !== current.version)
+      return batchError(
+        "VERSION_MISMATCH",
+        `Object \`${id}\` version does not match latest database version.`,
+        "version"
+      )
+    const data = asRecord(object.item_data)
+    if (typeof data.name !== "string" || data.name === "")
+      return batchError("MISSING_REQUIRED_PARAMETER", `Object \`${id}\` needs a name.`, "item_data.name")
+    if (data.name.length > 512)
+      return batchError("VALUE_TOO_LONG", `Object \`${id}\`: name must be at most 512 characters.`, "item_data.name")
+    const currentVariations = new Map(
+      (current === null ? [] : variationsOf(current)).map((v) => [String(v.id), v] as const)
+    )
+    for (const variation of variationsOf(object)) {
+      const vid = variation.id
+      if (variation.type !== "ITEM_VARIATION" || typeof vid !== "string" || vid === "")
+        return batchError("INVALID_VALUE", `Object \`${id}\`: a variation needs type ITEM_VARIATION and an id.`)
+      if (vid.startsWith("#")) {
+        if (tempIds.has(vid)) return batchError("INVALID_VALUE", `Duplicate client object ID \`${vid}\`.`, "id")
+        tempIds.add(vid)
+      } else {
+        const was = currentVariations.get(vid)
+        if (was === undefined) return batchError("NOT_FOUND", `Object \`${vid}\` not found.`, "id")
+        if (variation.version !== undefined && variation.version !== was.version)
+          return batchError(
+            "VERSION_MISMATCH",
+            `Object \`${vid}\` version does not match latest database version.`,
+            "version"
+          )
+      }
+      const vdata = asRecord(variation.item_variation_data)
+      if (typeof vdata.name === "string" && vdata.name.length > 255)
+        return batchError("VALUE_TOO_LONG", `Object \`${vid}\`: name must be at most 255 characters.`, "name")
+      const price = vdata.price_money === undefined ? null : asRecord(vdata.price_money)
+      if ((vdata.pricing_type ?? "FIXED_PRICING") === "FIXED_PRICING" && price === null)
+        return batchError(
+          "MISSING_REQUIRED_PARAMETER",
+          `Object \`${vid}\`: price_money is required for FIXED_PRICING.`,
+          "price_money"
+        )
+      if (price !== null) {
+        if (!Number.isInteger(price.amount) || (price.amount as number) < 0)
+          return batchError("VALUE_TOO_LOW", `Object \`${vid}\`: price_money.amount must be at least 0.`, "amount")
+        if (price.currency !== "USD")
+          return batchError(
+            "INVALID_VALUE",
+            `Object \`${vid}\`: currency ${String(price.currency)} is not the seller's currency USD.`,
+            "currency"
+          )
+      }
+    }
+    return null
+  }
+
+  /** Writes one ITEM of a valid batch at `at`: new ids for `#` ones, every version the write's stamp. */
+  const writeItem = (
+    account: Account,
+    object: Record<string, unknown>,
+    at: number,
+    mappings: Array<{ client_object_id: string; object_id: string }>
+  ): Row => {
+    const id = String(object.id)
+    const existing = id.startsWith("#") ? undefined : liveItem(account, id)
+    const row = existing ?? newRow(account, "product", at, at)
+    if (existing === undefined) mappings.push({ client_object_id: id, object_id: row.id })
+    const before = new Map(
+      (existing === undefined ? [] : variationsOf(rawOf(account, "product", existing))).map(
+        (v) => [String(v.id), v] as const
+      )
+    )
+    const variations = variationsOf(object).map((variation) => {
+      const given = String(variation.id)
+      let vid = given
+      if (given.startsWith("#")) {
+        vid = idOf(base32, 24, ++account.serial * 4 + 1, account.salt)
+        mappings.push({ client_object_id: given, object_id: vid })
+      }
+      const { id: _id, version: _v, created_at: _c, updated_at: _u, is_deleted: _d, ...rest } = variation
+      return {
+        ...rest,
+        type: "ITEM_VARIATION",
+        id: vid,
+        created_at: before.get(vid)?.created_at ?? iso(at),
+        updated_at: iso(at),
+        version: at,
+        is_deleted: false,
+        present_at_all_locations: variation.present_at_all_locations ?? true,
+        item_variation_data: { ...asRecord(variation.item_variation_data), item_id: row.id }
+      }
+    })
+    const { id: _id, type: _t, version: _v, created_at: _c, updated_at: _u, is_deleted: _d, ...rest } = object
+    row.body = {
+      ...rest,
+      present_at_all_locations: object.present_at_all_locations ?? true,
+      item_data: { ...asRecord(object.item_data), variations }
+    }
+    row.patch = null
+    if (existing === undefined) {
+      insert(account.stores.product, row)
+      account.created.product += 1
+    } else {
+      row.updated = at
+      row.changes += 1
+    }
+    return row
+  }
+
+  /**
+   * BatchUpsertCatalogObjects: each batch all or nothing, a failed batch leaving the others written. The answer
+   * holds the written ITEMs, `id_mappings` of every `#` id, and an error per failed batch naming the object; when no
+   * batch is written, it is a 400 with those errors.
+   */
+  const batchUpsert = (account: Account, body: Record<string, unknown>): Reply => {
+    if (typeof body.idempotency_key !== "string")
+      return invalid("MISSING_REQUIRED_PARAMETER", "Field must be set", "idempotency_key")
+    const batches = Array.isArray(body.batches) ? body.batches.map(asRecord) : []
+    if (batches.length === 0) return invalid("MISSING_REQUIRED_PARAMETER", "Field must be set", "batches")
+    let total = 0
+    for (const batch of batches) {
+      const objects = Array.isArray(batch.objects) ? batch.objects.map(asRecord) : []
+      const count = objects.reduce((sum, o) => sum + objectCount(o), 0)
+      if (count > objectsPerBatch)
+        return invalid(
+          "INVALID_VALUE",
+          `Too many objects (${count}, max ${objectsPerBatch}) in a single batch in BatchUpsertCatalogObjects request.`,
+          "batches"
+        )
+      total += count
+    }
+    if (total > objectsPerRequest)
+      return invalid(
+        "INVALID_VALUE",
+        `Too many objects (${total}, max ${objectsPerRequest}) in BatchUpsertCatalogObjects request.`,
+        "batches"
+      )
+    return idempotent(account, "POST /v2/catalog/batch-upsert", body, 128, () => {
+      const at = stamp(account)
+      const tempIds = new Set<string>()
+      const written: Array<Row> = []
+      const mappings: Array<{ client_object_id: string; object_id: string }> = []
+      const errors: Array<BatchError> = []
+      for (const batch of batches) {
+        const objects = Array.isArray(batch.objects) ? batch.objects.map(asRecord) : []
+        const refusal = objects.reduce<BatchError | null>((r, o) => r ?? itemRefusal(account, o, tempIds), null)
+        if (refusal !== null) errors.push(refusal)
+        else written.push(...objects.map((o) => writeItem(account, o, at, mappings)))
+      }
+      if (written.length === 0) return json(400, { errors })
+      account.catalogLatest = at
+      return reply({
+        objects: written.map((row) => rawOf(account, "product", row)),
+        id_mappings: mappings,
+        updated_at: iso(at),
+        errors
+      })
+    })
+  }
+
+  /** BatchRetrieveCatalogObjects: live ITEMs and ITEM_VARIATIONs by id; unknown and deleted ids are left out. */
+  const batchRetrieve = (account: Account, body: Record<string, unknown>): Reply => {
+    const ids = body.object_ids
+    if (!Array.isArray(ids) || ids.length === 0)
+      return invalid("MISSING_REQUIRED_PARAMETER", "Field must be set", "object_ids")
+    if (ids.length > 1000) return invalid("ARRAY_LENGTH_TOO_LONG", "At most 1000 object_ids are allowed.", "object_ids")
+    const wanted = new Set(ids.map(String))
+    const objects: Array<Record<string, unknown>> = []
+    for (const row of account.stores.product.sorted) {
+      if (row.deleted) continue
+      const raw = rawOf(account, "product", row)
+      if (wanted.has(row.id)) objects.push(raw)
+      for (const variation of variationsOf(raw)) if (wanted.has(String(variation.id))) objects.push(variation)
+    }
+    return reply({ objects })
+  }
+
+  /** BatchDeleteCatalogObjects: ITEMs become tombstones with their variations; ids not deleted are left out. */
+  const batchDelete = (account: Account, body: Record<string, unknown>): Reply => {
+    const ids = body.object_ids
+    if (!Array.isArray(ids) || ids.length === 0)
+      return invalid("MISSING_REQUIRED_PARAMETER", "Field must be set", "object_ids")
+    if (ids.length > 200) return invalid("ARRAY_LENGTH_TOO_LONG", "At most 200 object_ids are allowed.", "object_ids")
+    const at = stamp(account)
+    const deleted: Array<string> = []
+    for (const id of new Set(ids.map(String))) {
+      const row = liveItem(account, id)
+      if (row === undefined) continue
+      deleted.push(id, ...variationsOf(rawOf(account, "product", row)).map((v) => String(v.id)))
+      row.deleted = true
+      row.updated = at
+      row.changes += 1
+    }
+    if (deleted.length > 0) account.catalogLatest = at
+    return reply({ deleted_object_ids: deleted, deleted_at: iso(at) })
+  }
+
+  const countKey = (catalogObjectId: string, locationId: string) => `${catalogObjectId}\u0000${locationId}`
+
+  /** The live variation `id` of some live ITEM, or undefined. */
+  const liveVariation = (account: Account, id: string) => {
+    for (const row of account.stores.product.sorted) {
+      if (row.deleted) continue
+      const found = variationsOf(rawOf(account, "product", row)).find((v) => v.id === id)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+
+  /**
+   * BatchChangeInventory with PHYSICAL_COUNT changes (≤ 100): the count of a variation at a location becomes the
+   * quantity, unless a count that occurred later is already there. All changes are checked before any is applied.
+   */
+  const batchChangeInventory = (account: Account, body: Record<string, unknown>): Reply => {
+    if (typeof body.idempotency_key !== "string")
+      return invalid("MISSING_REQUIRED_PARAMETER", "Field must be set", "idempotency_key")
+    const changes = Array.isArray(body.changes) ? body.changes.map(asRecord) : []
+    if (changes.length === 0) return invalid("MISSING_REQUIRED_PARAMETER", "Field must be set", "changes")
+    if (changes.length > 100) return invalid("ARRAY_LENGTH_TOO_LONG", "At most 100 changes are allowed.", "changes")
+    return idempotent(account, "POST /v2/inventory/changes/batch-create", body, 128, () => {
+      const locations = new Set(account.locations.map((l) => String(l.id)))
+      const counts: Array<{ count: Record<string, unknown>; occurred: number }> = []
+      for (const [index, change] of changes.entries()) {
+        const at = `changes[${index}].physical_count`
+        if (change.type !== "PHYSICAL_COUNT")
+          return invalid("INVALID_VALUE", "The fake takes PHYSICAL_COUNT changes only.", `changes[${index}].type`)
+        const count = asRecord(change.physical_count)
+        const objectId = String(count.catalog_object_id ?? "")
+        if (liveVariation(account, objectId) === undefined)
+          return invalid("NOT_FOUND", `Item variation \`${objectId}\` not found.`, `${at}.catalog_object_id`)
+        if (!locations.has(String(count.location_id)))
+          return invalid("NOT_FOUND", `Location \`${String(count.location_id)}\` not found.`, `${at}.location_id`)
+        if (count.state !== "IN_STOCK")
+          return invalid("INVALID_VALUE", "The fake counts the IN_STOCK state only.", `${at}.state`)
+        if (typeof count.quantity !== "string" || !/^\d{1,12}(\.\d{1,5})?$/.test(count.quantity))
+          return invalid("INVALID_VALUE", "quantity must be a non-negative decimal string.", `${at}.quantity`)
+        const occurred = parseTime(count.occurred_at)
+        if (occurred === null)
+          return invalid("INVALID_TIME", "occurred_at must be an RFC 3339 timestamp.", `${at}.occurred_at`)
+        counts.push({ count, occurred })
+      }
+      const calculated = iso(stamp(account))
+      const answered: Array<InventoryCount> = []
+      const recorded: Array<Record<string, unknown>> = []
+      for (const { count, occurred } of counts) {
+        const key = countKey(String(count.catalog_object_id), String(count.location_id))
+        const before = account.counts.get(key)
+        const latest =
+          before === undefined || occurred >= before.occurred
+            ? {
+                occurred,
+                count: {
+                  catalog_object_id: String(count.catalog_object_id),
+                  catalog_object_type: "ITEM_VARIATION" as const,
+                  state: "IN_STOCK" as const,
+                  location_id: String(count.location_id),
+                  quantity: String(count.quantity),
+                  calculated_at: calculated
+                }
+              }
+            : before
+        account.counts.set(key, latest)
+        answered.push(latest.count)
+        recorded.push({
+          type: "PHYSICAL_COUNT",
+          physical_count: {
+            ...count,
+            id: idOf(base32, 24, ++account.serial * 4 + 3, account.salt),
+            catalog_object_type: "ITEM_VARIATION",
+            created_at: calculated
+          }
+        })
+      }
+      return reply({ counts: answered, changes: recorded })
+    })
   }
 
   // ---- serving
@@ -696,54 +1209,67 @@ export const fakeSquareData = (options: FakeSquareDataOptions) => {
     return failureFor(429, wait)
   }
 
-  const routes: Record<string, FakeSquareEntity | "location"> = {
-    "GET /v2/customers": "customer",
-    "POST /v2/customers/search": "customer",
-    "POST /v2/catalog/search": "product",
-    "POST /v2/orders/search": "order",
-    "GET /v2/payments": "payment",
-    "GET /v2/locations": "location"
+  interface Served {
+    readonly route: string
+    readonly url: URL
+    readonly body: () => Record<string, unknown>
+    readonly merchant: string
+    readonly scopes: ReadonlyArray<string>
+  }
+  interface Route {
+    /** The OAuth permission the call needs; null: any token. */
+    readonly scope: string | null
+    readonly answer: (account: Account, request: Served) => Reply
+  }
+
+  const routes: Record<string, Route> = {
+    "GET /v2/customers": { scope: scopeOf.customer, answer: (a, r) => listCustomers(a, r.url) },
+    "POST /v2/customers/search": { scope: scopeOf.customer, answer: (a, r) => searchCustomers(a, r.body()) },
+    "POST /v2/catalog/search": { scope: scopeOf.product, answer: (a, r) => searchCatalog(a, r.body()) },
+    "POST /v2/orders/search": { scope: scopeOf.order, answer: (a, r) => searchOrders(a, r.body()) },
+    "GET /v2/payments": { scope: scopeOf.payment, answer: (a, r) => listPayments(a, r.url) },
+    "GET /v2/locations": { scope: null, answer: (a) => reply({ locations: a.locations }) },
+    "POST /v2/customers": { scope: "CUSTOMERS_WRITE", answer: (a, r) => createCustomer(a, r.body()) },
+    "POST /v2/catalog/batch-upsert": { scope: "ITEMS_WRITE", answer: (a, r) => batchUpsert(a, r.body()) },
+    "POST /v2/catalog/batch-retrieve": { scope: scopeOf.product, answer: (a, r) => batchRetrieve(a, r.body()) },
+    "POST /v2/catalog/batch-delete": { scope: "ITEMS_WRITE", answer: (a, r) => batchDelete(a, r.body()) },
+    "POST /v2/inventory/changes/batch-create": {
+      scope: "INVENTORY_WRITE",
+      answer: (a, r) => batchChangeInventory(a, r.body())
+    }
+  }
+
+  /** `GET`, `PUT` and `DELETE /v2/customers/{customer_id}`. */
+  const customerRoute = (route: string): Route | undefined => {
+    const match = /^(GET|PUT|DELETE) \/v2\/customers\/([^/]+)$/.exec(route)
+    if (match === null) return undefined
+    const id = decodeURIComponent(match[2]!)
+    if (match[1] === "GET") return { scope: scopeOf.customer, answer: (a) => getCustomer(a, id) }
+    if (match[1] === "PUT") return { scope: "CUSTOMERS_WRITE", answer: (a, r) => updateCustomer(a, id, r.body()) }
+    return { scope: "CUSTOMERS_WRITE", answer: (a, r) => deleteCustomer(a, id, r.url) }
   }
 
   /**
    * Answers a data route for a merchant whose token the caller has checked; null for any other route.
    * Order: counted, injected failure, rate limit, scope, answer.
    */
-  const serve = (request: {
-    readonly route: string
-    readonly url: URL
-    readonly body: () => Record<string, unknown>
-    readonly merchant: string
-    readonly scopes: ReadonlyArray<string>
-  }): Reply | null => {
-    const entity = routes[request.route]
-    if (entity === undefined) return null
+  const serve = (request: Served): Reply | null => {
+    const route = routes[request.route] ?? customerRoute(request.route)
+    if (route === undefined) return null
     const account = accountOf(request.merchant)
     account.requests.push({ at: now(), path: request.route })
     const failed = injected(request.merchant) ?? rateLimited(account)
     if (failed !== null) return failed
-    if (entity === "location") return reply({ locations: account.locations })
-    if (!request.scopes.includes(scopeOf[entity]))
+    if (route.scope !== null && !request.scopes.includes(route.scope))
       return json(
         403,
         squareError(
           "AUTHENTICATION_ERROR",
           "INSUFFICIENT_SCOPES",
-          `The merchant has not given your application sufficient permissions to do this. Missing ${scopeOf[entity]}.`
+          `The merchant has not given your application sufficient permissions to do this. Missing ${route.scope}.`
         )
       )
-    switch (request.route) {
-      case "GET /v2/customers":
-        return listCustomers(account, request.url)
-      case "POST /v2/customers/search":
-        return searchCustomers(account, request.body())
-      case "POST /v2/catalog/search":
-        return searchCatalog(account, request.body())
-      case "POST /v2/orders/search":
-        return searchOrders(account, request.body())
-      default:
-        return listPayments(account, request.url)
-    }
+    return route.answer(account, request)
   }
 
   return {
@@ -849,6 +1375,14 @@ export const fakeSquareData = (options: FakeSquareDataOptions) => {
         const account = accountOf(accountId)
         account.rateLimit = limit
         account.accepted.length = 0
+      },
+      /** Objects created through the write endpoints (customers, catalog ITEMs): never more than one per push. */
+      creations: (accountId: string, entity: FakeSquareEntity): number => accountOf(accountId).created[entity],
+      /** The IN_STOCK count of an item variation at a location (default: the seller's first), or null if never counted. */
+      inventoryCount: (accountId: string, catalogObjectId: string, locationId?: string): InventoryCount | null => {
+        const account = accountOf(accountId)
+        const at = locationId ?? String(account.locations[0]!.id)
+        return account.counts.get(countKey(catalogObjectId, at))?.count ?? null
       }
     }
   }

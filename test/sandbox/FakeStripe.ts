@@ -3,7 +3,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { listen, readBody } from "./FakeHttp.ts"
 import { type FakeStripeDataControls, fakeStripeData } from "./FakeStripeData.ts"
 
-export type { FakeStripeDataRequest, FakeStripeEntity, FakeStripeInjection } from "./FakeStripeData.ts"
+export type {
+  FakeStripeDataRequest,
+  FakeStripeEntity,
+  FakeStripeInjection,
+  FakeStripeWritten
+} from "./FakeStripeData.ts"
 
 /** How a registered key behaves; restricted keys may be limited to a few paths, anything else answers 403. */
 export interface FakeStripeKeyOptions {
@@ -32,7 +37,10 @@ export interface FakeStripeWebhookEndpoint {
   readonly secret: string
 }
 
-/** The data controls (seed, upsertRecord, deleteRecord, records, inject, dataRequests, …): see FakeStripeData. */
+/**
+ * The data controls (seed, upsertRecord, deleteRecord, records, products, prices, creations, inject, setRateLimit,
+ * dataRequests, …): see FakeStripeData, which also answers the customer, product and price writes.
+ */
 export interface FakeStripe extends FakeStripeDataControls {
   readonly url: string
   readonly port: number
@@ -67,12 +75,6 @@ interface AccountEntry {
   readonly id: string
   readonly name: string | null
   readonly created: number
-}
-
-interface StoredResponse {
-  readonly fingerprint: string
-  readonly status: number
-  readonly body: unknown
 }
 
 interface Reply {
@@ -146,7 +148,6 @@ export const startFakeStripe = async (
     string,
     FakeStripeWebhookEndpoint & { readonly livemode: boolean; readonly created: number }
   >()
-  const idempotent = new Map<string, StoredResponse>()
   const log: Array<FakeStripeRequest> = []
   const pendingTimers = new Set<NodeJS.Timeout>()
   let failure: { readonly mode: FakeStripeFailure; readonly delayMs: number } | null = null
@@ -232,14 +233,6 @@ export const startFakeStripe = async (
     if (method === "GET" && path === "/v1/balance") {
       const zero = [{ amount: 0, currency: "usd", source_types: { card: 0 } }]
       return { status: 200, body: { object: "balance", available: zero, livemode: key.livemode, pending: zero } }
-    }
-    if (path === "/v1/customers" && method === "POST") {
-      const created = data.createCustomer(account.id, {
-        email: typeof body.email === "string" ? body.email : null,
-        name: typeof body.name === "string" ? body.name : null,
-        ...(typeof body.metadata === "object" && body.metadata !== null ? { metadata: body.metadata } : {})
-      })
-      return { status: 200, body: created }
     }
     const endpointObject = (
       e: FakeStripeWebhookEndpoint & { readonly livemode: boolean; readonly created: number }
@@ -392,32 +385,23 @@ export const startFakeStripe = async (
       )
     }
 
-    const dataReply = await data.handle(key.accountId, method, target)
+    const dataReply = await data.handle(key.accountId, method, target, { body, idempotencyKey })
     if (dataReply) return send(dataReply, dataReply.headers)
 
-    const stored = method === "POST" && idempotencyKey ? `${bearer}\u0000${idempotencyKey}` : undefined
-    const fingerprint = `${method} ${target.pathname} ${text}`
-    const previous = stored ? idempotent.get(stored) : undefined
-    if (previous) {
-      if (previous.fingerprint !== fingerprint) {
-        return send(
-          stripeError(400, {
-            type: "idempotency_error",
-            message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${idempotencyKey}' if you meant to execute a different request.`
-          })
-        )
-      }
-      return send({ status: previous.status, body: previous.body }, { "idempotent-replayed": "true" })
-    }
-
-    const reply =
-      route(method, target.pathname, target.searchParams, body, key) ??
-      stripeError(404, {
-        type: "invalid_request_error",
-        message: `Unrecognized request URL (${method}: ${target.pathname}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`
-      })
-    if (stored && reply.status < 400) idempotent.set(stored, { fingerprint, status: reply.status, body: reply.body })
-    send(reply)
+    const reply = data.idempotently(
+      key.accountId,
+      method,
+      target.pathname,
+      body,
+      idempotencyKey,
+      () =>
+        route(method, target.pathname, target.searchParams, body, key) ??
+        stripeError(404, {
+          type: "invalid_request_error",
+          message: `Unrecognized request URL (${method}: ${target.pathname}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`
+        })
+    )
+    send(reply, reply.headers)
   }
 
   const server = createServer((req, res) => {

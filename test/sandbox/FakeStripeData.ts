@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto"
+import { exponentOf } from "../../domain/canonical/Money.ts"
 
 /**
  * The data the sync engine reads from Stripe, on Stripe's wire: the list endpoints of customers, products, payment
@@ -6,14 +7,24 @@ import { randomBytes } from "node:crypto"
  * first) and `GET /v1/events` (`type` with a `*` wildcard or `types[]`), where changes and deletions show the way
  * Stripe shows them: `<object>.updated`, `<object>.deleted` events carrying the whole object. Seeded records are
  * history older than Stripe's 30-day event log, so they have no events; every later change has one.
+ *
+ * And what the sync engine writes: customers (create, update, delete), products (create with `default_price_data`,
+ * update, `active=false`) and prices (create, `active=false`; immutable otherwise), with Stripe's parameter checks,
+ * its refusals (an unknown parameter, a bad email, archiving a product's default price) and its idempotency: a POST
+ * repeated with the same `Idempotency-Key` and the same parameters gets the first answer again
+ * (`Idempotent-Replayed: true`) and creates nothing; with other parameters, a 400 `idempotency_error`. Keys are the
+ * account's. Writes count against the account's rate limit and take injected failures like reads.
  */
 export type FakeStripeEntity = "customer" | "product" | "order" | "invoice" | "payment"
+
+/** What a write creates, as `creations` counts it. */
+export type FakeStripeWritten = "customer" | "product" | "price"
 
 export interface FakeStripeInjection {
   /** 429 (with `Retry-After` when `retryAfterSeconds` is set) or a 5xx; absent: only `latencyMs`. */
   readonly status?: number
   readonly retryAfterSeconds?: number
-  /** How many data requests it hits; absent: every one until `clearInjections()`. */
+  /** How many data requests (reads and writes) it hits; absent: every one until `clearInjections()`. */
   readonly times?: number
   /** Waits this long before answering (a timeout test). */
   readonly latencyMs?: number
@@ -22,6 +33,7 @@ export interface FakeStripeInjection {
 export interface FakeStripeDataRequest {
   /** Epoch milliseconds. */
   readonly at: number
+  readonly method: string
   readonly path: string
   readonly status: number
 }
@@ -69,6 +81,76 @@ const piStatuses = ["succeeded", "succeeded", "succeeded", "requires_payment_met
 
 const pick = <A>(list: ReadonlyArray<A>, i: number): A => list[i % list.length]!
 
+/** A customer as `POST /v1/customers` makes it before its parameters apply. */
+const blankCustomer = (id: string, created: number, invoicePrefix: string): Record<string, unknown> => ({
+  id,
+  object: "customer",
+  address: null,
+  balance: 0,
+  created,
+  currency: null,
+  default_source: null,
+  delinquent: false,
+  description: null,
+  email: null,
+  invoice_prefix: invoicePrefix,
+  invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
+  livemode: false,
+  metadata: {},
+  name: null,
+  next_invoice_sequence: 1,
+  phone: null,
+  preferred_locales: [],
+  shipping: null,
+  tax_exempt: "none",
+  test_clock: null
+})
+
+/** A product as `POST /v1/products` makes it before its parameters apply. */
+const blankProduct = (id: string, created: number, name: string): Record<string, unknown> => ({
+  id,
+  object: "product",
+  active: true,
+  created,
+  default_price: null,
+  description: null,
+  images: [],
+  marketing_features: [],
+  livemode: false,
+  metadata: {},
+  name,
+  package_dimensions: null,
+  shippable: null,
+  statement_descriptor: null,
+  tax_code: null,
+  unit_label: null,
+  updated: created,
+  url: null
+})
+
+/** A one-time price of a product (prices are immutable but for `active`, `metadata`, `nickname`, `lookup_key`). */
+const priceObject = (id: string, product: string, unitAmount: number, currency: string, created: number) => ({
+  id,
+  object: "price",
+  active: true,
+  billing_scheme: "per_unit",
+  created,
+  currency,
+  custom_unit_amount: null,
+  livemode: false,
+  lookup_key: null,
+  metadata: {} as Record<string, string>,
+  nickname: null as string | null,
+  product,
+  recurring: null,
+  tax_behavior: "unspecified",
+  tiers_mode: null,
+  transform_quantity: null,
+  type: "one_time",
+  unit_amount: unitAmount,
+  unit_amount_decimal: String(unitAmount)
+})
+
 /** The API's responses when the record is built; the generators follow the fixtures in test/fixtures/sync/stripe/. */
 const generators: Record<
   FakeStripeEntity,
@@ -77,8 +159,7 @@ const generators: Record<
   customer: (i, created, _link, id) => {
     const name = `${pick(givenNames, i)} ${pick(familyNames, Math.floor(i / givenNames.length))}`
     return {
-      id,
-      object: "customer",
+      ...blankCustomer(id, created, salt.slice(0, 4).toUpperCase() + (i % 10_000).toString().padStart(4, "0")),
       address: {
         city: "Springfield",
         country: "US",
@@ -87,47 +168,19 @@ const generators: Record<
         postal_code: String(10000 + (i % 89999)),
         state: "IL"
       },
-      balance: 0,
-      created,
-      currency: null,
-      default_source: null,
-      delinquent: false,
-      description: null,
       email: `${name.toLowerCase().replace(" ", ".")}.${i}@example.com`,
-      invoice_prefix: salt.slice(0, 4).toUpperCase() + (i % 10_000).toString().padStart(4, "0"),
-      invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
-      livemode: false,
-      metadata: {},
       name,
-      next_invoice_sequence: 1,
-      phone: `+1312555${(i % 10_000).toString().padStart(4, "0")}`,
-      preferred_locales: [],
-      shipping: null,
-      tax_exempt: "none",
-      test_clock: null
+      phone: `+1312555${(i % 10_000).toString().padStart(4, "0")}`
     }
   },
   product: (i, created, link, id) => {
     const price = link.price(id, 1500 + (i % 20) * 250, created)
     return {
-      id,
-      object: "product",
-      active: true,
-      created,
+      ...blankProduct(id, created, `${pick(shows, i)} #${i + 1}`),
       default_price: price,
       description: `${pick(shows, i)}, performance ${i + 1}`,
-      images: [],
-      marketing_features: [],
-      livemode: false,
       metadata: { starts_at: new Date((created + 86_400 * 60) * 1000).toISOString() },
-      name: `${pick(shows, i)} #${i + 1}`,
-      package_dimensions: null,
-      shippable: null,
-      statement_descriptor: null,
-      tax_code: null,
-      unit_label: "ticket",
-      updated: created,
-      url: null
+      unit_label: "ticket"
     }
   },
   order: (i, created, link, id) => {
@@ -299,6 +352,12 @@ interface Table {
   sorted: boolean
 }
 
+interface StoredReply {
+  /** Method, path and the parameters in a canonical order: what "the same request" means. */
+  readonly fingerprint: string
+  readonly reply: FakeStripeDataReply
+}
+
 interface Account {
   readonly tables: Map<FakeStripeEntity, Table>
   readonly prices: Map<string, Record<string, unknown>>
@@ -306,6 +365,11 @@ interface Account {
   readonly events: Table
   readonly requests: Array<FakeStripeDataRequest>
   limit: { readonly limit: number; readonly windowMs: number } | null
+  /** The first request that can still be in the rate-limit window (requests are logged in arrival order). */
+  windowStart: number
+  /** First answers by Idempotency-Key. */
+  readonly idempotency: Map<string, StoredReply>
+  readonly creations: Record<FakeStripeWritten, number>
 }
 
 const rateLimitBody = {
@@ -321,9 +385,18 @@ const serverErrorBody = {
   error: { type: "api_error", message: "An unknown error occurred. Please try again later or contact support." }
 }
 
-const invalid = (message: string, param?: string): FakeStripeDataReply => ({
+const invalid = (message: string, param?: string, code?: string): FakeStripeDataReply => ({
   status: 400,
-  body: { error: { type: "invalid_request_error", message, ...(param === undefined ? {} : { param }) } }
+  body: {
+    error: {
+      type: "invalid_request_error",
+      ...(code === undefined
+        ? {}
+        : { code, doc_url: `https://stripe.com/docs/error-codes/${code.replace(/_/g, "-")}` }),
+      message,
+      ...(param === undefined ? {} : { param })
+    }
+  }
 })
 
 const noSuch = (what: string, id: string): FakeStripeDataReply => ({
@@ -370,6 +443,239 @@ const byCreated = (a: Row, b: Row) => a.created - b.created || a.seq - b.seq
 
 const newTable = (): Table => ({ rows: [], index: new Map(), sorted: true })
 
+/** A refusal of a write's parameters, thrown from deep in a handler and answered as it is. */
+class Refused {
+  readonly reply: FakeStripeDataReply
+  constructor(reply: FakeStripeDataReply) {
+    this.reply = reply
+  }
+}
+const refuse = (message: string, param?: string, code?: string): never => {
+  throw new Refused(invalid(message, param, code))
+}
+
+/** Form parameters as FakeStripe decodes them: strings, arrays and nested objects. */
+type Form = Record<string, unknown>
+
+/** The parameters an endpoint takes: `true` for a value or a free-form hash (metadata), else the hash's own keys. */
+type Accepted = Readonly<Record<string, true | ReadonlyArray<string>>>
+
+const isForm = (value: unknown): value is Form => typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** Stripe names the first parameter it does not know. */
+const checkParams = (form: Form, accepted: Accepted) => {
+  for (const [key, value] of Object.entries(form)) {
+    const spec = accepted[key]
+    if (spec === undefined) refuse(`Received unknown parameter: ${key}`, key, "parameter_unknown")
+    if (Array.isArray(spec) && isForm(value)) {
+      const unknown = Object.keys(value).find((k) => !spec.includes(k))
+      if (unknown !== undefined)
+        refuse(`Received unknown parameter: ${key}[${unknown}]`, `${key}[${unknown}]`, "parameter_unknown")
+    }
+  }
+}
+
+const missing = (param: string): never => refuse(`Missing required param: ${param}.`, param, "parameter_missing")
+
+/** A string parameter: undefined when absent, null when sent empty (Stripe's "unset"). */
+const textParam = (value: unknown, param: string): string | null | undefined => {
+  if (value === undefined) return undefined
+  if (typeof value !== "string") return refuse(`Invalid string: ${JSON.stringify(value)}`, param)
+  return value === "" ? null : value
+}
+
+/** A string that cannot be unset, in Stripe's words. */
+const requiredText = (value: unknown, param: string): string | undefined => {
+  const text = textParam(value, param)
+  if (text === null)
+    refuse(
+      `You passed an empty string for '${param}'. We assume empty values are an attempt to unset a parameter; however '${param}' cannot be unset. You should remove '${param}' from your request or supply a non-empty value.`,
+      param
+    )
+  return text ?? undefined
+}
+
+const booleanParam = (value: unknown, param: string): boolean | undefined => {
+  if (value === undefined) return undefined
+  if (value === "true") return true
+  if (value === "false") return false
+  return refuse(`Invalid boolean: ${String(value)}`, param)
+}
+
+const amountParam = (value: unknown, param: string): number => {
+  if (value === undefined || value === "") return missing(param)
+  if (typeof value !== "string" || !/^-?\d+$/.test(value)) return refuse(`Invalid integer: ${String(value)}`, param)
+  const amount = Number(value)
+  return amount < 0 ? refuse("This value must be greater than or equal to 0.", param) : amount
+}
+
+const currencyParam = (value: unknown, param: string): string => {
+  if (value === undefined || value === "") return missing(param)
+  const code = String(value).toLowerCase()
+  return /^[a-z]{3}$/.test(code) && exponentOf(code) !== undefined
+    ? code
+    : refuse(`Invalid currency: ${String(value)}.`, param)
+}
+
+/** Stripe's metadata rules: at most 50 keys, keys ≤ 40 and values ≤ 500 characters; an empty value removes a key. */
+const metadataParam = (current: unknown, value: unknown): Record<string, string> => {
+  const base = isForm(current) ? (current as Record<string, string>) : {}
+  if (value === undefined) return base
+  if (value === "") return {}
+  if (!isForm(value)) return refuse("Invalid hash", "metadata")
+  const next = { ...base }
+  for (const [key, raw] of Object.entries(value)) {
+    const param = `metadata[${key}]`
+    if (typeof raw !== "string") return refuse(`Invalid string: ${JSON.stringify(raw)}`, param)
+    if (key.length > 40)
+      refuse(
+        `Metadata keys can have up to 40 characters, but you passed in a key that is ${key.length} characters. Invalid key: ${key}`,
+        param
+      )
+    if (raw.length > 500)
+      refuse(
+        `Metadata values can have up to 500 characters, but you passed in a value that is ${raw.length} characters. Invalid value: ${raw}`,
+        param
+      )
+    if (raw === "") delete next[key]
+    else next[key] = raw
+  }
+  if (Object.keys(next).length > 50) refuse("You can have up to 50 metadata keys.", "metadata")
+  return next
+}
+
+const addressKeys = ["city", "country", "line1", "line2", "postal_code", "state"] as const
+
+/** An address hash replaces the whole address; keys it leaves out are null. */
+const addressParam = (value: unknown): Record<string, string | null> | null | undefined => {
+  if (value === undefined) return undefined
+  if (value === "") return null
+  if (!isForm(value)) return refuse("Invalid hash", "address")
+  return Object.fromEntries(addressKeys.map((k) => [k, textParam(value[k], `address[${k}]`) ?? null]))
+}
+
+const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+const customerParams: Accepted = {
+  address: addressKeys,
+  description: true,
+  email: true,
+  expand: true,
+  metadata: true,
+  name: true,
+  phone: true,
+  preferred_locales: true,
+  tax_exempt: true
+}
+
+/** The customer after a create's or an update's parameters. */
+const appliedCustomer = (before: Record<string, unknown>, form: Form): Record<string, unknown> => {
+  checkParams(form, customerParams)
+  const after = { ...before }
+  for (const key of ["description", "name", "phone"] as const) {
+    const value = textParam(form[key], key)
+    if (value !== undefined) after[key] = value
+  }
+  const email = textParam(form.email, "email")
+  if (email !== undefined) {
+    if (email !== null && (email.length > 512 || !emailPattern.test(email)))
+      refuse(`Invalid email address: ${email}`, "email", "email_invalid")
+    after.email = email
+  }
+  const address = addressParam(form.address)
+  if (address !== undefined) after.address = address
+  after.metadata = metadataParam(before.metadata, form.metadata)
+  if (form.preferred_locales !== undefined)
+    after.preferred_locales = Array.isArray(form.preferred_locales) ? form.preferred_locales.map(String) : []
+  if (form.tax_exempt !== undefined) {
+    if (!["none", "exempt", "reverse"].includes(String(form.tax_exempt)))
+      refuse(`Invalid tax_exempt: must be one of none, exempt, or reverse`, "tax_exempt")
+    after.tax_exempt = form.tax_exempt
+  }
+  return after
+}
+
+const productParams: Accepted = {
+  active: true,
+  description: true,
+  expand: true,
+  images: true,
+  metadata: true,
+  name: true,
+  statement_descriptor: true,
+  unit_label: true,
+  url: true
+}
+/** A create also takes its id and its first price; an update points at another price of the product. */
+const productCreateParams: Accepted = {
+  ...productParams,
+  id: true,
+  default_price_data: ["currency", "unit_amount", "tax_behavior"]
+}
+const productUpdateParams: Accepted = { ...productParams, default_price: true }
+
+/** The product after a create's or an update's own parameters (the default price is the caller's). */
+const appliedProduct = (before: Record<string, unknown>, form: Form, now: number): Record<string, unknown> => {
+  const after: Record<string, unknown> = { ...before, updated: now }
+  const name = requiredText(form.name, "name")
+  if (name !== undefined) after.name = name
+  for (const key of ["description", "statement_descriptor", "unit_label", "url"] as const) {
+    const value = textParam(form[key], key)
+    if (value !== undefined) after[key] = value
+  }
+  const active = booleanParam(form.active, "active")
+  if (active !== undefined) after.active = active
+  if (form.images !== undefined) after.images = Array.isArray(form.images) ? form.images.map(String) : []
+  after.metadata = metadataParam(before.metadata, form.metadata)
+  return after
+}
+
+const priceCreateParams: Accepted = {
+  active: true,
+  currency: true,
+  expand: true,
+  lookup_key: true,
+  metadata: true,
+  nickname: true,
+  product: true,
+  tax_behavior: true,
+  unit_amount: true
+}
+/** What a price lets change: everything else (its amount, its currency) is fixed at creation. */
+const priceUpdateParams: Accepted = { active: true, expand: true, lookup_key: true, metadata: true, nickname: true }
+
+const expandParam = (form: Form, allowed: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const expand = Array.isArray(form.expand)
+    ? form.expand.map(String)
+    : form.expand === undefined
+      ? []
+      : [String(form.expand)]
+  const unknown = expand.find((e) => !allowed.includes(e))
+  if (unknown !== undefined) refuse(`This property cannot be expanded (${unknown}).`, "expand")
+  return expand
+}
+
+/** The same parameters in any order are the same request: keys sorted at every level. */
+const canonical = (value: unknown): string =>
+  isForm(value)
+    ? `{${Object.keys(value)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
+        .join(",")}}`
+    : Array.isArray(value)
+      ? `[${value.map(canonical).join(",")}]`
+      : JSON.stringify(value)
+
+const idempotencyMismatch = (key: string): FakeStripeDataReply => ({
+  status: 400,
+  body: {
+    error: {
+      type: "idempotency_error",
+      message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`
+    }
+  }
+})
+
 export const fakeStripeData = (now: () => number) => {
   const accounts = new Map<string, Account>()
   let injections: Array<{ injection: FakeStripeInjection; left: number }> = []
@@ -378,7 +684,16 @@ export const fakeStripeData = (now: () => number) => {
   const account = (accountId: string): Account => {
     let found = accounts.get(accountId)
     if (!found) {
-      found = { tables: new Map(), prices: new Map(), events: newTable(), requests: [], limit: null }
+      found = {
+        tables: new Map(),
+        prices: new Map(),
+        events: newTable(),
+        requests: [],
+        limit: null,
+        windowStart: 0,
+        idempotency: new Map(),
+        creations: { customer: 0, product: 0, price: 0 }
+      }
       accounts.set(accountId, found)
     }
     return found
@@ -418,27 +733,7 @@ export const fakeStripeData = (now: () => number) => {
   const links = (accountId: string): Links => ({
     price: (product, unitAmount, created) => {
       const id = nextId("price")
-      account(accountId).prices.set(id, {
-        id,
-        object: "price",
-        active: true,
-        billing_scheme: "per_unit",
-        created,
-        currency: "usd",
-        custom_unit_amount: null,
-        livemode: false,
-        lookup_key: null,
-        metadata: {},
-        nickname: null,
-        product,
-        recurring: null,
-        tax_behavior: "unspecified",
-        tiers_mode: null,
-        transform_quantity: null,
-        type: "one_time",
-        unit_amount: unitAmount,
-        unit_amount_decimal: String(unitAmount)
-      })
+      account(accountId).prices.set(id, priceObject(id, product, unitAmount, "usd", created))
       return id
     },
     customer: (i) => {
@@ -484,6 +779,42 @@ export const fakeStripeData = (now: () => number) => {
 
   const live = (t: Table) => t.rows.filter((row) => !row.deleted).map(objectOf)
 
+  const liveRow = (accountId: string, entity: FakeStripeEntity, id: string): Row | undefined => {
+    const t = ordered(table(accountId, entity))
+    const at = t.index.get(id)
+    const row = at === undefined ? undefined : t.rows[at]
+    return row && !row.deleted ? row : undefined
+  }
+
+  /** A new object of the account, with its `<object>.created` event. */
+  const insert = (accountId: string, entity: FakeStripeEntity, object: Record<string, unknown>) => {
+    appendObject(table(accountId, entity), object)
+    emit(accountId, changeEvent(entity, object, true), object)
+  }
+
+  /** The object's new state, with its event; `previous` defaults to the top-level fields that changed. */
+  const replace = (
+    accountId: string,
+    entity: FakeStripeEntity,
+    row: Row,
+    after: Record<string, unknown>,
+    previous?: Record<string, unknown>
+  ) => {
+    const before = objectOf(row)
+    row.object = after
+    const changed =
+      previous ??
+      Object.fromEntries(
+        Object.keys(after)
+          .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
+          .map((k) => [k, before[k] ?? null])
+      )
+    emit(accountId, changeEvent(entity, after, false), after, changed)
+  }
+
+  const priceEvent = (accountId: string, price: Record<string, unknown>, previous?: Record<string, unknown>) =>
+    emit(accountId, previous === undefined ? "price.created" : "price.updated", price, previous)
+
   const controls = {
     /** Generates `count` records created one second apart, ending 45 days ago (before the event log keeps). */
     seed: (accountId: string, entity: FakeStripeEntity, count: number): void => {
@@ -504,33 +835,27 @@ export const fakeStripeData = (now: () => number) => {
       entity: FakeStripeEntity,
       fields: Record<string, unknown> = {}
     ): Record<string, unknown> => {
-      const t = ordered(table(accountId, entity))
-      const at = typeof fields.id === "string" ? t.index.get(fields.id) : undefined
-      const row = at === undefined ? undefined : t.rows[at]
-      if (row && !row.deleted) {
+      const row = typeof fields.id === "string" ? liveRow(accountId, entity, fields.id) : undefined
+      if (row) {
         const before = objectOf(row)
         const previous = Object.fromEntries(Object.keys(fields).map((k) => [k, before[k] ?? null]))
         const after = { ...before, ...fields, ...(entity === "product" ? { updated: now() } : {}) }
-        row.object = after
-        emit(accountId, changeEvent(entity, after, false), after, previous)
+        replace(accountId, entity, row, after, previous)
         return after
       }
       const id = typeof fields.id === "string" ? fields.id : nextId(idPrefixes[entity])
+      const t = table(accountId, entity)
       const created = { ...generators[entity](t.rows.length, now(), links(accountId), id), ...fields }
       if (entity === "product") created.updated = created.created
-      appendObject(t, created)
-      emit(accountId, changeEvent(entity, created, true), created)
+      insert(accountId, entity, created)
       return created
     },
     /** Deletes a customer, product or (draft) invoice: gone from lists, a `<object>.deleted` event with the object. */
     deleteRecord: (accountId: string, entity: FakeStripeEntity, id: string): void => {
       if (entity === "order" || entity === "payment") throw new Error(`Stripe cannot delete a ${objectNames[entity]}`)
-      const t = ordered(table(accountId, entity))
-      const at = t.index.get(id)
-      const row = at === undefined ? undefined : t.rows[at]
-      if (!row || row.deleted) throw new Error(`no live ${entity} ${id}`)
-      row.deleted = true
-      emit(accountId, `${objectNames[entity]}.deleted`, objectOf(row))
+      const row = liveRow(accountId, entity, id)
+      if (!row) throw new Error(`no live ${entity} ${id}`)
+      remove(accountId, entity, row)
     },
     /** The live records, newest first (Stripe's list order), as the list endpoints answer them (unexpanded). */
     records: (accountId: string, entity: FakeStripeEntity): ReadonlyArray<Record<string, unknown>> =>
@@ -543,12 +868,24 @@ export const fakeStripeData = (now: () => number) => {
     clearInjections: (): void => {
       injections = []
     },
-    /** Every data request of the account (lists and events), whatever it answered. */
+    /** Every data request of the account (lists, events and writes), whatever it answered. */
     dataRequests: (accountId: string): ReadonlyArray<FakeStripeDataRequest> => [...account(accountId).requests],
     /** Answers 429 with Retry-After above `limit` admitted data requests per sliding `windowMs`; null lifts it. */
     setRateLimit: (accountId: string, limit: { readonly limit: number; readonly windowMs: number } | null): void => {
-      account(accountId).limit = limit
-    }
+      const found = account(accountId)
+      found.limit = limit
+      found.windowStart = 0
+    },
+    /** How many objects of the type the account's API writes created (replays and seeds create none). */
+    creations: (accountId: string, type: FakeStripeWritten): number => account(accountId).creations[type],
+    /** The live products, newest first, each with its default price expanded (as `expand[]=data.default_price`). */
+    products: (accountId: string): ReadonlyArray<Record<string, unknown>> =>
+      live(ordered(table(accountId, "product")))
+        .reverse()
+        .map(expanded(accountId, ["data.default_price"])),
+    /** Every price of the account, archived ones too (`active: false`), oldest first; of one product if given. */
+    prices: (accountId: string, product?: string): ReadonlyArray<Record<string, unknown>> =>
+      [...account(accountId).prices.values()].filter((p) => product === undefined || p.product === product)
   }
 
   const page = (
@@ -634,35 +971,233 @@ export const fakeStripeData = (now: () => number) => {
     )
   }
 
-  const route = (accountId: string, method: string, url: URL): FakeStripeDataReply | undefined => {
-    if (method !== "GET") return undefined
+  const ok = (body: unknown): FakeStripeDataReply => ({ status: 200, body })
+
+  /** The product as answered: its default price expanded when the request asks (`expand[]=default_price`). */
+  const productReply = (accountId: string, product: Record<string, unknown>, expand: ReadonlyArray<string>) =>
+    ok(expand.includes("default_price") ? expanded(accountId, ["data.default_price"])(product) : product)
+
+  const read = (accountId: string, url: URL): FakeStripeDataReply => {
     if (url.pathname === "/v1/events") return listEvents(accountId, url.searchParams)
     const entity = paths[url.pathname]
     if (entity) return listObjects(accountId, entity, url.pathname, url.searchParams)
     const [, base, id] = /^(\/v1\/[a-z_]+)\/([^/]+)$/.exec(url.pathname) ?? []
-    const single = base === undefined ? undefined : paths[base]
-    if (single === undefined || id === undefined) return undefined
+    if (base === "/v1/prices" && id !== undefined) {
+      const price = account(accountId).prices.get(id)
+      return price ? ok(price) : noSuch("price", id)
+    }
+    const single = paths[base!]!
     const t = ordered(table(accountId, single))
-    const at = t.index.get(id)
+    const at = t.index.get(id!)
     const row = at === undefined ? undefined : t.rows[at]
     // A deleted customer still answers, as Stripe's `{id, object, deleted: true}`.
-    if (row?.deleted && single === "customer") return { status: 200, body: { id, object: "customer", deleted: true } }
-    return row && !row.deleted ? { status: 200, body: objectOf(row) } : noSuch(objectNames[single], id)
+    if (row?.deleted && single === "customer") return ok({ id, object: "customer", deleted: true })
+    if (!row || row.deleted) return noSuch(objectNames[single], id!)
+    if (single !== "product") return ok(objectOf(row))
+    return productReply(
+      accountId,
+      objectOf(row),
+      expandParam({ expand: listParam(url.searchParams, "expand") }, ["default_price"])
+    )
   }
 
-  /** Whether a request is one of the data reads this module answers (the caller has authenticated it). */
-  const serves = (method: string, url: URL) =>
-    method === "GET" &&
-    (url.pathname === "/v1/events" ||
-      /^\/v1\/(customers|products|payment_intents|invoices|charges)(\/[^/]+)?$/.test(url.pathname))
+  const remove = (accountId: string, entity: FakeStripeEntity, row: Row) => {
+    row.deleted = true
+    emit(accountId, `${objectNames[entity]}.deleted`, objectOf(row))
+  }
 
-  /** Answers a data read after the injected failures and the account's rate limit; undefined: not a data read. */
-  const handle = async (accountId: string, method: string, url: URL): Promise<FakeStripeDataReply | undefined> => {
+  const writeCustomer = (accountId: string, method: string, id: string | undefined, form: Form) => {
+    if (id === undefined) {
+      const customer = appliedCustomer(
+        blankCustomer(nextId("cus"), now(), randomBytes(4).toString("hex").toUpperCase()),
+        form
+      )
+      expandParam(form, [])
+      insert(accountId, "customer", customer)
+      account(accountId).creations.customer += 1
+      return ok(customer)
+    }
+    const row = liveRow(accountId, "customer", id)
+    if (!row) return noSuch("customer", id)
+    if (method === "DELETE") {
+      remove(accountId, "customer", row)
+      return ok({ id, object: "customer", deleted: true })
+    }
+    const after = appliedCustomer(objectOf(row), form)
+    expandParam(form, [])
+    replace(accountId, "customer", row, after)
+    return ok(after)
+  }
+
+  /** A new one-time price of a live product (`form`: the optional fields of `POST /v1/prices`). */
+  const createPrice = (accountId: string, product: string, unitAmount: number, currency: string, form: Form = {}) => {
+    const price = appliedPrice(priceObject(nextId("price"), product, unitAmount, currency, now()), form)
+    const found = account(accountId)
+    found.prices.set(price.id as string, price)
+    found.creations.price += 1
+    priceEvent(accountId, price)
+    return price
+  }
+
+  const appliedPrice = (before: Record<string, unknown>, form: Form): Record<string, unknown> => {
+    const after: Record<string, unknown> = { ...before, metadata: metadataParam(before.metadata, form.metadata) }
+    const active = booleanParam(form.active, "active")
+    if (active !== undefined) after.active = active
+    for (const key of ["nickname", "lookup_key"] as const) {
+      const value = textParam(form[key], key)
+      if (value !== undefined) after[key] = value
+    }
+    if (form.tax_behavior !== undefined) {
+      if (!["inclusive", "exclusive", "unspecified"].includes(String(form.tax_behavior)))
+        refuse("Invalid tax_behavior: must be one of inclusive, exclusive, or unspecified", "tax_behavior")
+      after.tax_behavior = form.tax_behavior
+    }
+    return after
+  }
+
+  const writeProduct = (accountId: string, id: string | undefined, form: Form) => {
+    const at = now()
+    if (id === undefined) {
+      checkParams(form, productCreateParams)
+      const expand = expandParam(form, ["default_price"])
+      const name = requiredText(form.name, "name") ?? missing("name")
+      const productId = textParam(form.id, "id") ?? nextId("prod")
+      if (table(accountId, "product").index.has(productId))
+        refuse("Product already exists.", "id", "resource_already_exists")
+      const data = form.default_price_data
+      if (data !== undefined && !isForm(data)) refuse("Invalid hash", "default_price_data")
+      const terms = isForm(data)
+        ? {
+            currency: currencyParam(data.currency, "default_price_data[currency]"),
+            unitAmount: amountParam(data.unit_amount, "default_price_data[unit_amount]"),
+            form: data.tax_behavior === undefined ? {} : { tax_behavior: data.tax_behavior }
+          }
+        : undefined
+      const product = appliedProduct(blankProduct(productId, at, name), form, at)
+      if (terms) {
+        // Checked before anything is stored: a refused request leaves no price behind.
+        appliedPrice(priceObject("", productId, terms.unitAmount, terms.currency, at), terms.form)
+        product.default_price = createPrice(accountId, productId, terms.unitAmount, terms.currency, terms.form).id
+      }
+      insert(accountId, "product", product)
+      account(accountId).creations.product += 1
+      return productReply(accountId, product, expand)
+    }
+    const row = liveRow(accountId, "product", id)
+    if (!row) return noSuch("product", id)
+    checkParams(form, productUpdateParams)
+    const expand = expandParam(form, ["default_price"])
+    const after = appliedProduct(objectOf(row), form, at)
+    const defaultPrice = textParam(form.default_price, "default_price")
+    if (defaultPrice !== undefined) {
+      const price = defaultPrice === null ? undefined : account(accountId).prices.get(defaultPrice)
+      if (defaultPrice !== null && price === undefined)
+        refuse(`No such price: '${defaultPrice}'`, "default_price", "resource_missing")
+      if (price !== undefined && price.product !== id)
+        refuse(`The price '${defaultPrice}' is not a price of product '${id}'.`, "default_price")
+      if (price !== undefined && price.active !== true)
+        refuse("The price specified is inactive. This field only accepts active prices.", "default_price")
+      after.default_price = defaultPrice
+    }
+    replace(accountId, "product", row, after)
+    return productReply(accountId, after, expand)
+  }
+
+  const writePrice = (accountId: string, id: string | undefined, form: Form) => {
+    if (id === undefined) {
+      checkParams(form, priceCreateParams)
+      expandParam(form, [])
+      const product = textParam(form.product, "product") ?? missing("product")
+      if (!liveRow(accountId, "product", product))
+        refuse(`No such product: '${product}'`, "product", "resource_missing")
+      const currency = currencyParam(form.currency, "currency")
+      const unitAmount = amountParam(form.unit_amount, "unit_amount")
+      appliedPrice(priceObject("", product, unitAmount, currency, now()), form)
+      return ok(createPrice(accountId, product, unitAmount, currency, form))
+    }
+    const prices = account(accountId).prices
+    const before = prices.get(id)
+    if (!before) return noSuch("price", id)
+    checkParams(form, priceUpdateParams)
+    expandParam(form, [])
+    const after = appliedPrice(before, form)
+    if (before.active === true && after.active === false) {
+      const product = liveRow(accountId, "product", before.product as string)
+      if (product && objectOf(product).default_price === id)
+        refuse("This price cannot be archived because it is the default price of its product.")
+    }
+    prices.set(id, after)
+    const changed = Object.keys(after).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
+    priceEvent(accountId, after, Object.fromEntries(changed.map((k) => [k, before[k] ?? null])))
+    return ok(after)
+  }
+
+  const route = (accountId: string, method: string, url: URL, form: Form): FakeStripeDataReply => {
+    try {
+      if (method === "GET") return read(accountId, url)
+      const [, base, id] = /^\/v1\/(customers|products|prices)(?:\/([^/]+))?$/.exec(url.pathname)!
+      if (base === "customers") return writeCustomer(accountId, method, id, form)
+      return base === "products" ? writeProduct(accountId, id, form) : writePrice(accountId, id, form)
+    } catch (error) {
+      if (error instanceof Refused) return error.reply
+      throw error
+    }
+  }
+
+  /** Whether a request is one of the data reads or writes this module answers (the caller has authenticated it). */
+  const serves = (method: string, url: URL) =>
+    method === "GET"
+      ? url.pathname === "/v1/events" ||
+        /^\/v1\/(customers|products|payment_intents|invoices|charges)(\/[^/]+)?$/.test(url.pathname) ||
+        /^\/v1\/prices\/[^/]+$/.test(url.pathname)
+      : method === "POST"
+        ? /^\/v1\/(customers|products|prices)(\/[^/]+)?$/.test(url.pathname)
+        : method === "DELETE" && /^\/v1\/customers\/[^/]+$/.test(url.pathname)
+
+  /**
+   * Stripe's idempotency for a POST with a key: the same parameters get the stored first answer again, others a 400.
+   * Stripe keeps an answer once the endpoint has run; a request refused on its parameters (4xx) is not kept.
+   */
+  const idempotently = (
+    accountId: string,
+    method: string,
+    path: string,
+    form: Form,
+    key: string | undefined,
+    run: () => FakeStripeDataReply
+  ): FakeStripeDataReply => {
+    if (method !== "POST" || key === undefined) return run()
+    const stored = account(accountId).idempotency
+    const fingerprint = `${method} ${path} ${canonical(form)}`
+    const previous = stored.get(key)
+    if (previous) {
+      if (previous.fingerprint !== fingerprint) return idempotencyMismatch(key)
+      return { ...previous.reply, headers: { ...previous.reply.headers, "idempotent-replayed": "true" } }
+    }
+    const reply = run()
+    if (reply.status < 400) stored.set(key, { fingerprint, reply: { ...reply, body: structuredClone(reply.body) } })
+    return reply
+  }
+
+  /**
+   * Answers a data read or write after the injected failures and the account's rate limit (neither runs the request,
+   * so neither is kept for its idempotency key); undefined: not one of them.
+   */
+  const handle = async (
+    accountId: string,
+    method: string,
+    url: URL,
+    request: { readonly body: Form; readonly idempotencyKey: string | undefined } = {
+      body: {},
+      idempotencyKey: undefined
+    }
+  ): Promise<FakeStripeDataReply | undefined> => {
     if (!serves(method, url)) return undefined
-    const { requests, limit } = account(accountId)
+    const found = account(accountId)
+    const { requests, limit } = found
     const at = Date.now()
     // Logged on arrival, so a request still waiting on injected latency is counted in its window.
-    const entry = { at, path: url.pathname, status: 0 }
+    const entry = { at, method, path: url.pathname, status: 0 }
     requests.push(entry)
     const answer = (reply: FakeStripeDataReply) => {
       entry.status = reply.status
@@ -681,22 +1216,33 @@ export const fakeStripeData = (now: () => number) => {
       if (status !== undefined) return answer({ status, body: serverErrorBody })
     }
     if (limit) {
-      const admitted = requests.filter((r) => r !== entry && r.status !== 429 && r.at > at - limit.windowMs)
+      // Requests arrive in time order: the window starts at the first one younger than `windowMs`.
+      while (found.windowStart < requests.length && requests[found.windowStart]!.at <= at - limit.windowMs)
+        found.windowStart += 1
+      const admitted: Array<FakeStripeDataRequest> = []
+      for (let i = found.windowStart; i < requests.length; i++) {
+        const r = requests[i]!
+        if (r !== entry && r.status !== 429) admitted.push(r)
+      }
       if (admitted.length >= limit.limit) {
         const wait = Math.max(1, Math.ceil((admitted[admitted.length - limit.limit]!.at + limit.windowMs - at) / 1000))
         return answer({ status: 429, body: rateLimitBody, headers: { "retry-after": String(wait) } })
       }
     }
-    return answer(route(accountId, method, url)!)
+    const { body, idempotencyKey } = request
+    return answer(
+      idempotently(accountId, method, url.pathname, body, idempotencyKey, () => route(accountId, method, url, body))
+    )
   }
 
   return {
     handle,
     controls,
-    /** The store behind the older `addCustomer` and `POST /v1/customers` of FakeStripe. */
+    idempotently,
+    /** The store behind FakeStripe's `addCustomer` (a generated customer with the given fields). */
     createCustomer: (accountId: string, fields: Record<string, unknown>) =>
       controls.upsertRecord(accountId, "customer", fields),
-    findCustomer: (accountId: string, id: string) => route(accountId, "GET", new URL(`http://x/v1/customers/${id}`))
+    findCustomer: (accountId: string, id: string) => route(accountId, "GET", new URL(`http://x/v1/customers/${id}`), {})
   }
 }
 

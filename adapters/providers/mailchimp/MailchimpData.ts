@@ -1,60 +1,19 @@
-import { createRequire } from "node:module"
-import { Clock, Config, Duration, Effect, Option, Redacted } from "effect"
+import { type Config, Effect, Option } from "effect"
 import type { EntityType } from "../../../domain/canonical/EntityType.ts"
 import {
-  type DataCredential,
   type Page,
   type PageRequest,
   ProviderCallFailed,
   type ProviderDataAdapter,
   type ProviderRecord
 } from "../../../ports/sync/ProviderData.ts"
+import { MailchimpClientConfig, mailchimpClient } from "./MailchimpClient.ts"
 import { type MailchimpDataCursor, readCursor, writeCursor } from "./MailchimpDataCursor.ts"
-import { mailchimpCallFailed } from "./MailchimpDataFailure.ts"
-
-interface MembersPage {
-  readonly members?: ReadonlyArray<Record<string, unknown>>
-  readonly total_items?: unknown
-}
-
-/** The part of `@mailchimp/mailchimp_marketing`'s client this adapter calls. */
-interface MarketingClient {
-  basePath: string
-  timeout: number
-  setConfig: (config: { readonly accessToken: string }) => void
-  readonly lists: {
-    readonly getAllLists: (
-      opts: Record<string, unknown>
-    ) => Promise<{ readonly lists?: ReadonlyArray<{ id?: unknown }> }>
-    readonly getListMembersInfoWithHttpInfo: (
-      listId: string,
-      opts: Record<string, unknown>
-    ) => Promise<{ readonly data: MembersPage; readonly response: { readonly headers?: Record<string, unknown> } }>
-  }
-}
-
-// The package entry is one process-wide client; each page builds its own from the SDK's class.
-const MarketingClientClass = createRequire(import.meta.url)(
-  "@mailchimp/mailchimp_marketing/src/ApiClient.js"
-) as new () => MarketingClient
 
 /** Mailchimp's largest `count` for list members. */
 const pageSize = 1000
 /** Ids of a page's last members read again at the start of the next one (see MailchimpDataCursor). */
 const overlap = 20
-
-export interface MailchimpDataConfig {
-  /** A Mailchimp-compatible server (the sandbox fake) for every account; else each account's `api_endpoint`. */
-  readonly baseUrl: Option.Option<string>
-  readonly timeout: Duration.Input
-}
-
-export const MailchimpDataConfig = Config.all({
-  baseUrl: Config.option(Config.URL("MAILCHIMP_API_BASE_URL")).pipe(
-    Config.map(Option.map((url) => url.toString().replace(/\/+$/, "")))
-  ),
-  timeout: Config.Duration("PROVIDER_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
-})
 
 /** `2015-10-21T15:41:36+00:00`, the instant format the Marketing API takes and writes. */
 const wireInstant = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "+00:00")
@@ -81,38 +40,8 @@ const failed = (kind: "rejected" | "unauthorized", message: string) =>
  * is Mailchimp's clock at the pass's first answer (its Date header): whatever changes after that, even a member the
  * pass had already read, is after it; without a Date header, the latest `last_changed` seen.
  */
-export const mailchimpData = (config: MailchimpDataConfig): ProviderDataAdapter => {
-  const timeoutMs = Duration.toMillis(Duration.fromInputUnsafe(config.timeout))
-
-  const clientFor = (credential: DataCredential) => {
-    const host =
-      Option.getOrUndefined(config.baseUrl) ??
-      credential.extra.apiEndpoint?.replace(/\/+$/, "") ??
-      (credential.extra.dc === undefined ? undefined : `https://${credential.extra.dc}.api.mailchimp.com`)
-    if (host === undefined) return undefined
-    const client = new MarketingClientClass()
-    // No `server`: the SDK would replace the first "server" in the URL with it, and basePath is already whole.
-    client.setConfig({ accessToken: Redacted.value(credential.token) })
-    client.basePath = `${host}/3.0`
-    client.timeout = timeoutMs
-    return client
-  }
-
-  const call = <A>(name: string, run: () => Promise<A>) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.tryPromise({ try: run, catch: mailchimpCallFailed(name, timeoutMs, () => now) })
-    )
-
-  /** The account's oldest audience: the one Mailchimp creates with the account. */
-  const oldestAudience = (client: MarketingClient) =>
-    call("GET /lists", () =>
-      client.lists.getAllLists({ count: 1, sortField: "date_created", sortDir: "ASC", fields: ["lists.id"] })
-    ).pipe(
-      Effect.map((found) => {
-        const id = found.lists?.[0]?.id
-        return typeof id === "string" && id !== "" ? id : null
-      })
-    )
+export const mailchimpData = (config: MailchimpClientConfig): ProviderDataAdapter => {
+  const { clientFor, call, oldestAudience } = mailchimpClient(config)
 
   const page = Effect.fn("MailchimpData.page")(function* (request: PageRequest) {
     if (request.entityType !== "contact")
@@ -203,6 +132,6 @@ export const mailchimpData = (config: MailchimpDataConfig): ProviderDataAdapter 
 
 /** The Mailchimp reader from MAILCHIMP_API_BASE_URL (optional) and PROVIDER_TIMEOUT (default 30 s, per call). */
 export const makeMailchimpData: Effect.Effect<ProviderDataAdapter, Config.ConfigError> = Effect.map(
-  MailchimpDataConfig,
+  MailchimpClientConfig,
   mailchimpData
 )

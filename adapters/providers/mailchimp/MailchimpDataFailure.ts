@@ -36,7 +36,7 @@ const kindOf = (status: number): ProviderFailureKind => {
 }
 
 /** Mailchimp's problem document in a line ("Resource Not Found: The requested resource…"), bounded; no token is in it. */
-const reasonOf = (body: Problem | null | undefined) => {
+export const problemReason = (body: Problem | null | undefined) => {
   const words = [body?.title, body?.detail].filter((w): w is string => typeof w === "string" && w.trim() !== "")
   const line = words.join(": ").replace(/\s+/g, " ").trim()
   return line.length > 300 ? `${line.slice(0, 299)}…` : line
@@ -63,7 +63,7 @@ export const mailchimpCallFailed =
     const status = failure.status
     const kind = kindOf(status)
     const retryAfter = retryAfterOf(failure.response?.headers, nowMillis())
-    const reason = reasonOf(failure.response?.body)
+    const reason = problemReason(failure.response?.body)
     return new ProviderCallFailed({
       provider: "mailchimp",
       kind,

@@ -1,16 +1,14 @@
-import { Clock, Config, Duration, Effect, Redacted, Schema } from "effect"
+import { Clock, type Config, Effect, Schema } from "effect"
 import type { EntityType } from "../../../domain/canonical/EntityType.ts"
 import {
   type DataCredential,
   HistoryExpired,
   type Page,
   type PageRequest,
-  ProviderCallFailed,
   type ProviderDataAdapter,
-  type ProviderFailureKind,
   type ProviderRecord
 } from "../../../ports/sync/ProviderData.ts"
-import { quickBooksLocation } from "../OAuthProviders.ts"
+import { failed, makeQuickBooksHttp } from "./QuickBooksHttp.ts"
 
 /** The QuickBooks object behind each entity type (domain/mapping/Catalogs.ts). */
 const entityNames: Partial<Record<EntityType, string>> = {
@@ -26,8 +24,6 @@ const nameLists = new Set(["Customer", "Item"])
 /** A query page and a CDC answer both hold at most 1,000 objects. */
 const pageSize = 1000
 const cdcLookBackMs = 30 * 86_400_000
-/** Intuit's rule for a 429 without Retry-After: "wait 60 seconds before retrying". */
-const throttleWaitMs = 60_000
 
 /**
  * Full: the 1-based STARTPOSITION of the next query page, and the `time` of the pass's first answer (the next
@@ -45,106 +41,6 @@ const decodeCursor = Schema.decodeUnknownOption(CursorJson)
 const encodeCursor = (cursor: Cursor) => JSON.stringify(cursor)
 
 type QuickBooksObject = Record<string, unknown>
-
-interface Answer {
-  readonly status: number
-  readonly retryAfter: string | null
-  readonly text: string
-}
-
-const failed = (
-  kind: ProviderFailureKind,
-  status: number | null,
-  message: string,
-  retryAfterMillis: number | null = null
-) => new ProviderCallFailed({ provider: "quickbooks", kind, status, retryAfterMillis, message })
-
-const kindOf = (status: number): ProviderFailureKind =>
-  status === 429
-    ? "rate_limited"
-    : status >= 500 || status === 408
-      ? "unavailable"
-      : status === 401
-        ? "unauthorized"
-        : status === 403
-          ? "forbidden"
-          : status === 404
-            ? "not_found"
-            : "rejected"
-
-/** Retry-After in seconds or as an HTTP date; Intuit usually sends none and asks for 60 s. */
-const retryAfterMillis = (header: string | null, now: number) => {
-  if (header === null) return throttleWaitMs
-  const seconds = Number(header)
-  if (header.trim() !== "" && Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-  const at = Date.parse(header)
-  return Number.isNaN(at) ? throttleWaitMs : Math.max(0, at - now)
-}
-
-interface FaultError {
-  readonly Message?: unknown
-  readonly Detail?: unknown
-  readonly code?: unknown
-  readonly message?: unknown
-  readonly detail?: unknown
-}
-
-/**
- * The reason in an Intuit fault: JSON `Fault.Error[]` (or the lower-camel `fault.error[]` some 401s carry), or the
- * XML ThrottleExceeded body 429s come with. A 401's Detail can quote the token, so it is left out there.
- */
-const faultReason = (text: string, status: number): string | null => {
-  let error: FaultError | undefined
-  try {
-    const body = JSON.parse(text) as {
-      Fault?: { Error?: ReadonlyArray<FaultError> }
-      fault?: { error?: ReadonlyArray<FaultError> }
-    }
-    error = body.Fault?.Error?.[0] ?? body.fault?.error?.[0]
-  } catch {
-    const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1]
-    const detail = /<Detail>([^<]*)<\/Detail>/.exec(text)?.[1]
-    error = { Message: message, Detail: detail }
-  }
-  if (error === undefined) return null
-  const message = error.Message ?? error.message
-  const detail = status === 401 ? undefined : (error.Detail ?? error.detail)
-  const parts = [message, detail, error.code === undefined ? undefined : `code ${String(error.code)}`].filter(
-    (p): p is string => typeof p === "string" && p.trim() !== ""
-  )
-  return parts.length === 0 ? null : parts.join("; ").slice(0, 500)
-}
-
-/** A 2xx JSON body without a Fault is data; anything else fails with its kind and Intuit's reason. */
-const bodyOf = (
-  answer: Answer,
-  path: string,
-  token: string,
-  now: number
-): Effect.Effect<Record<string, unknown>, ProviderCallFailed> => {
-  const reason = () => (faultReason(answer.text, answer.status) ?? "no reason given").replaceAll(token, "[token]")
-  if (answer.status < 200 || answer.status >= 300) {
-    const kind = kindOf(answer.status)
-    return Effect.fail(
-      failed(
-        kind,
-        answer.status,
-        `QuickBooks ${path} answered ${answer.status}: ${reason()}`,
-        kind === "rate_limited" ? retryAfterMillis(answer.retryAfter, now) : null
-      )
-    )
-  }
-  let body: unknown
-  try {
-    body = JSON.parse(answer.text)
-  } catch {
-    return Effect.fail(failed("unavailable", answer.status, `QuickBooks ${path} answered no JSON`))
-  }
-  // 200 OK can still carry a Fault instead of the data.
-  if (typeof body !== "object" || body === null || "Fault" in body)
-    return Effect.fail(failed("rejected", answer.status, `QuickBooks ${path} answered a fault: ${reason()}`))
-  return Effect.succeed(body as Record<string, unknown>)
-}
 
 /** A QuickBooks `time` (`2020-09-29T06:04:49.352-07:00`) as a Date; null when absent or unreadable. */
 const validDate = (text: string): Date | null => {
@@ -184,31 +80,10 @@ const recordOf = (entity: string, object: QuickBooksObject): ProviderRecord => (
  * wire is a Bearer GET with `minorversion`, as QuickBooksOAuth sends. One request per page, no retries.
  */
 export const makeQuickBooksData: Effect.Effect<ProviderDataAdapter, Config.ConfigError> = Effect.gen(function* () {
-  const { apiBaseUrl } = yield* quickBooksLocation
-  const timeout = yield* Config.Duration("PROVIDER_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
+  const http = yield* makeQuickBooksHttp
 
   const call = (credential: DataCredential, realm: string, path: string, query: string) =>
-    Effect.tryPromise({
-      try: async (signal): Promise<Answer> => {
-        const url = `${new URL(`/v3/company/${encodeURIComponent(realm)}/${path}`, apiBaseUrl)}?${query}&minorversion=75`
-        const response = await fetch(url, {
-          headers: { authorization: `Bearer ${Redacted.value(credential.token)}`, accept: "application/json" },
-          signal
-        })
-        return { status: response.status, retryAfter: response.headers.get("retry-after"), text: await response.text() }
-      },
-      catch: () => failed("unavailable", null, `QuickBooks ${path} unreachable`)
-    }).pipe(
-      Effect.timeoutOrElse({
-        duration: timeout,
-        orElse: () => Effect.fail(failed("unavailable", null, `QuickBooks ${path} timed out`))
-      }),
-      Effect.flatMap((answer) =>
-        Clock.currentTimeMillis.pipe(
-          Effect.flatMap((now) => bodyOf(answer, path, Redacted.value(credential.token), now))
-        )
-      )
-    )
+    http.data(credential, realm, { method: "GET", path, query })
 
   const full = Effect.fn("QuickBooksData.full")(function* (
     entity: string,

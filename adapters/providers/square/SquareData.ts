@@ -1,4 +1,4 @@
-import { Config, Duration, Effect, Option } from "effect"
+import { type Config, Effect } from "effect"
 import type { EntityType } from "../../../domain/canonical/EntityType.ts"
 import {
   type HistoryExpired,
@@ -8,6 +8,7 @@ import {
   type ProviderDataAdapter,
   type ProviderRecord
 } from "../../../ports/sync/ProviderData.ts"
+import { squareWireConfig } from "./SquareConfig.ts"
 import { decodeCursor, encodeCursor, type SquareCursor } from "./SquareCursor.ts"
 import { type SquareWireConfig, squareCall, type WireAnswer } from "./SquareWire.ts"
 
@@ -240,15 +241,8 @@ export const squareData = (config: SquareWireConfig): ProviderDataAdapter => {
   }
 }
 
-/**
- * The Square data adapter from configuration: `SQUARE_BASE_URL` (default `https://connect.squareup.com`, the host
- * the OAuth client uses) and `PROVIDER_TIMEOUT` per call (default 30 s).
- */
-export const makeSquareData: Effect.Effect<ProviderDataAdapter, Config.ConfigError> = Effect.gen(function* () {
-  const baseUrl = yield* Config.option(Config.URL("SQUARE_BASE_URL"))
-  const timeout = yield* Config.Duration("PROVIDER_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
-  return squareData({
-    baseUrl: Option.match(baseUrl, { onNone: () => "https://connect.squareup.com", onSome: (u) => u.toString() }),
-    timeout
-  })
-})
+/** The Square data adapter from configuration (`squareWireConfig`). */
+export const makeSquareData: Effect.Effect<ProviderDataAdapter, Config.ConfigError> = Effect.map(
+  squareWireConfig,
+  squareData
+)
