@@ -1,4 +1,4 @@
-import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Config, Context, Duration, Effect, Layer, Option } from "effect"
 import type { Connection } from "../../domain/Connection.ts"
 import type { EntityType } from "../../domain/canonical/EntityType.ts"
 import { ConnectionNotFound, Unprocessable } from "../../domain/Errors.ts"
@@ -54,9 +54,6 @@ const cursorFrom = (text: string) => {
 
 const minute = 60_000
 
-/** How long a platform change waits for the next ones before its outbound job is offered. */
-const platformDebounceMillis = 2_000
-
 /**
  * The sync use cases behind the five `/:provider/sync…` routes and the records feed, and the one way anything asks
  * for a job (the routes, the scheduler, webhook requests, a mapping change): a durable row first, then its queue
@@ -70,6 +67,10 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
     const connections = yield* ConnectionStore
     const outbound = yield* OutboundRecords
     const { staleAfter } = yield* SyncEngineConfig
+    /** How long a platform change waits for the next ones before its outbound job is offered. */
+    const platformDebounceMillis = Duration.toMillis(
+      yield* Config.Duration("SYNC_OUTBOUND_DEBOUNCE").pipe(Config.withDefault(Duration.seconds(2)))
+    )
 
     /** Offers the job's message; a failure is logged, not raised: the scheduler offers waiting jobs again. */
     const offer = Effect.fnUntraced(function* (job: SyncJob, id: string = job.id, delayMillis = 0) {
