@@ -11,6 +11,8 @@ export const defaultScopes: Readonly<Record<OAuthProviderName, ReadonlyArray<str
     "MERCHANT_PROFILE_READ",
     "ITEMS_READ",
     "ITEMS_WRITE",
+    "INVENTORY_READ",
+    "INVENTORY_WRITE",
     "CUSTOMERS_READ",
     "CUSTOMERS_WRITE",
     "PAYMENTS_READ",

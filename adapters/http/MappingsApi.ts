@@ -81,7 +81,7 @@ export class MappingsGroup extends HttpApiGroup.make("mappings")
   .add(
     HttpApiEndpoint.get("fields", "/:provider/fields", {
       params: providerParam,
-      query: { venueId: VenueId, entityType: EntityType },
+      query: { venueId: VenueId, entityType: EntityType, direction: Schema.optionalKey(Direction) },
       success: FieldsResponse,
       error: ApiErrors
     }).annotate(RoleRequirement, "manage"),

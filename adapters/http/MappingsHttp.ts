@@ -12,9 +12,9 @@ export const MappingsHttp = HttpApiBuilder.group(
     const mappings = yield* Mappings
     return handlers
       .handle("fields", ({ params, query }) =>
-        CurrentPrincipal.use((p) => mappings.fields(p, query.venueId, params.provider, query.entityType)).pipe(
-          Effect.mapError(toMappingHttpError)
-        )
+        CurrentPrincipal.use((p) =>
+          mappings.fields(p, query.venueId, params.provider, query.entityType, query.direction)
+        ).pipe(Effect.mapError(toMappingHttpError))
       )
       .handle("get", ({ params, query }) =>
         CurrentPrincipal.use((p) =>

@@ -3,6 +3,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
 import { EntityType } from "../../domain/canonical/EntityType.ts"
 import { VenueId } from "../../domain/Ids.ts"
 import { Provider } from "../../domain/Provider.ts"
+import { ConflictPolicy } from "../../domain/sync/ConflictPolicy.ts"
 import { JobCounts, JobMode, JobStatus, Priority, SyncDirection } from "../../domain/sync/SyncJob.ts"
 import { ApiErrors } from "./ApiErrors.ts"
 import { Authorization, RoleRequirement } from "./Authorization.ts"
@@ -10,6 +11,7 @@ import { Authorization, RoleRequirement } from "./Authorization.ts"
 const JobSummary = Schema.Struct({
   id: Schema.String,
   entityType: EntityType,
+  direction: Schema.Literals(["inbound", "outbound"]),
   mode: JobMode,
   priority: Priority,
   status: JobStatus
@@ -89,12 +91,23 @@ export const RecordsPage = Schema.Struct({
   nextCursor: Schema.NullOr(Schema.String)
 }).annotate({ identifier: "SyncedRecords" })
 
+export const ConflictPolicies = Schema.Struct({
+  policies: Schema.Array(
+    Schema.Struct({
+      entityType: EntityType,
+      policy: ConflictPolicy,
+      /** True while no policy was saved: the default for the entity is in force. */
+      isDefault: Schema.Boolean
+    })
+  )
+}).annotate({ identifier: "ConflictPolicies" })
+
 const providerParam = { provider: Provider }
 const limit = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 1000 }))
 const jobId = Schema.String.check(Schema.isUUID())
 const idempotencyKey = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255))
 
-/** The five sync routes and the change feed (JWT; POST: admin, or venue_admin for its own venues). */
+/** The sync routes, conflict policies and the change feed (JWT; POST: admin, or venue_admin for its own venues). */
 export class SyncGroup extends HttpApiGroup.make("sync")
   .add(
     HttpApiEndpoint.post("sync", "/:provider/sync", {
@@ -140,6 +153,18 @@ export class SyncGroup extends HttpApiGroup.make("sync")
       success: SyncHistory,
       error: ApiErrors
     }).annotate(RoleRequirement, "any"),
+    HttpApiEndpoint.get("policies", "/:provider/sync/policies", {
+      params: providerParam,
+      query: { venueId: VenueId },
+      success: ConflictPolicies,
+      error: ApiErrors
+    }).annotate(RoleRequirement, "any"),
+    HttpApiEndpoint.put("setPolicy", "/:provider/sync/policies", {
+      params: providerParam,
+      payload: Schema.Struct({ venueId: VenueId, entityType: EntityType, policy: ConflictPolicy }),
+      success: ConflictPolicies,
+      error: ApiErrors
+    }).annotate(RoleRequirement, "manage"),
     HttpApiEndpoint.get("records", "/:provider/records", {
       params: providerParam,
       query: {

@@ -10,6 +10,7 @@ import { CurrentPrincipal } from "./Authorization.ts"
 const summary = (job: SyncJob) => ({
   id: job.id,
   entityType: job.entityType,
+  direction: job.direction,
   mode: job.mode,
   priority: job.priority,
   status: job.status
@@ -17,7 +18,6 @@ const summary = (job: SyncJob) => ({
 
 const detail = (job: SyncJob, logs: ReadonlyArray<JobLog>, now: number) => ({
   ...summary(job),
-  direction: job.direction,
   requestedBy: job.requestedBy,
   attempts: job.attempts,
   mappingVersion: job.mappingVersion,
@@ -49,6 +49,18 @@ export const SyncHttp = HttpApiBuilder.group(
       .handle("stop", ({ params, payload }) =>
         CurrentPrincipal.use((p) => sync.stop(p, params.provider, payload.venueId, payload.jobId)).pipe(
           Effect.map((jobs) => ({ jobs: jobs.map(summary) })),
+          Effect.mapError(toHttpError)
+        )
+      )
+      .handle("policies", ({ params, query }) =>
+        CurrentPrincipal.use((p) => sync.policies(p, params.provider, query.venueId)).pipe(
+          Effect.map((policies) => ({ policies })),
+          Effect.mapError(toHttpError)
+        )
+      )
+      .handle("setPolicy", ({ params, payload }) =>
+        CurrentPrincipal.use((p) => sync.setPolicy(p, params.provider, payload)).pipe(
+          Effect.map((policies) => ({ policies })),
           Effect.mapError(toHttpError)
         )
       )

@@ -19,6 +19,13 @@ export const PostgresPlatformRecords = {
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
 
+      /**
+       * A venue's changes are numbered one writer at a time, so they commit in number order and an outbound job that
+       * has read up to a number never later finds a smaller one committed behind it.
+       */
+      const inOrder = <A, E, R>(venueId: VenueId, statement: Effect.Effect<A, E, R>) =>
+        Effect.andThen(sql`SELECT pg_advisory_xact_lock(hashtext(${`platform:${venueId}`}))`, statement)
+
       const upsert = Effect.fn("PlatformRecords.upsert")(function* (
         tenantId: TenantId,
         venueId: VenueId,
@@ -26,7 +33,9 @@ export const PostgresPlatformRecords = {
         records: ReadonlyArray<ValidRecord>
       ) {
         const input = JSON.stringify(records)
-        const rows = yield* sql`INSERT INTO platform_records AS p (tenant_id, venue_id, entity_type, id, version, data,
+        const rows = yield* inOrder(
+          venueId,
+          sql`INSERT INTO platform_records AS p (tenant_id, venue_id, entity_type, id, version, data,
             change_seq)
           SELECT ${tenantId}, ${venueId}, ${entityType}, x.id, x.version, x.data, nextval('platform_records_change_seq')
           FROM jsonb_to_recordset(${input}::jsonb) AS x(id text, version bigint, data jsonb)
@@ -34,7 +43,8 @@ export const PostgresPlatformRecords = {
             version = EXCLUDED.version, data = EXCLUDED.data, deleted = false,
             change_seq = EXCLUDED.change_seq, updated_at = now()
           WHERE p.venue_id = EXCLUDED.venue_id AND p.version < EXCLUDED.version
-          RETURNING (xmax = 0) AS inserted`.pipe(withTenant(sql, tenantId), Effect.mapError(unavailable))
+          RETURNING (xmax = 0) AS inserted`
+        ).pipe(withTenant(sql, tenantId), Effect.mapError(unavailable))
         const created = (rows as ReadonlyArray<{ inserted: boolean }>).filter((r) => r.inserted).length
         return { created, updated: rows.length - created, unchanged: records.length - rows.length }
       })
@@ -45,10 +55,13 @@ export const PostgresPlatformRecords = {
         entityType: EntityType,
         id: string
       ) {
-        const rows = yield* sql`UPDATE platform_records SET deleted = true,
+        const rows = yield* inOrder(
+          venueId,
+          sql`UPDATE platform_records SET deleted = true,
             change_seq = nextval('platform_records_change_seq'), updated_at = now()
           WHERE venue_id = ${venueId} AND entity_type = ${entityType} AND id = ${id} AND NOT deleted
-          RETURNING 1`.pipe(withTenant(sql, tenantId), Effect.mapError(unavailable))
+          RETURNING 1`
+        ).pipe(withTenant(sql, tenantId), Effect.mapError(unavailable))
         if (rows.length > 0) return true
         const any = yield* sql`SELECT 1 FROM platform_records WHERE venue_id = ${venueId}
           AND entity_type = ${entityType} AND id = ${id}`.pipe(withTenant(sql, tenantId), Effect.mapError(unavailable))

@@ -16,6 +16,7 @@ import { OAuthProviderName } from "../../domain/OAuth.ts"
 import { ReauthorizationRequired } from "../../domain/OAuthErrors.ts"
 import type { Principal } from "../../domain/Principal.ts"
 import type { Provider } from "../../domain/Provider.ts"
+import { entitiesFor, supportsPair } from "../../domain/sync/SupportedPairs.ts"
 import { ConnectionSettingsStore } from "../../ports/ConnectionSettingsStore.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { CustomFieldDiscovery } from "../../ports/CustomFieldDiscovery.ts"
@@ -91,15 +92,23 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
       return found.value
     })
 
-    const requireSupported = (provider: Provider, entityType: EntityType) =>
-      supports(provider, entityType)
-        ? Effect.void
-        : Effect.fail(
+    /** The supported-pairs table decides: a pair that is never synced in a direction has no mapping for it. */
+    const requireSupported = (provider: Provider, entityType: EntityType, direction?: Direction) =>
+      !supports(provider, entityType)
+        ? Effect.fail(
             new Unprocessable({
               field: "entityType",
               message: `${provider} maps ${supportedEntities[provider].join(", ")}, not ${entityType}`
             })
           )
+        : direction !== undefined && !supportsPair(provider, entityType, direction)
+          ? Effect.fail(
+              new Unprocessable({
+                field: "direction",
+                message: `${provider} syncs ${entityType} ${direction === "inbound" ? "outbound" : "inbound"} only; ${direction} takes ${entitiesFor(provider, direction).join(", ")}`
+              })
+            )
+          : Effect.void
 
     /** The account's custom fields for an entity type: from the cache unless `fresh`, else from the provider. */
     const customFields = Effect.fnUntraced(function* (connection: Connection, entityType: EntityType, fresh: boolean) {
@@ -220,11 +229,12 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
       principal: Principal,
       venueId: VenueId,
       provider: Provider,
-      entityType: EntityType
+      entityType: EntityType,
+      direction?: Direction
     ) {
       yield* Effect.annotateCurrentSpan({ provider, "venue.id": venueId, "mapping.entity": entityType })
       const connection = yield* connectionOf(principal, venueId, provider)
-      yield* requireSupported(provider, entityType)
+      yield* requireSupported(provider, entityType, direction)
       const custom = yield* customFields(connection, entityType, false)
       return {
         entityType,
@@ -241,7 +251,7 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
     ) {
       yield* Effect.annotateCurrentSpan({ provider: target.provider, "venue.id": target.venueId })
       const connection = yield* connectionOf(principal, target.venueId, target.provider)
-      yield* requireSupported(target.provider, target.entityType)
+      yield* requireSupported(target.provider, target.entityType, target.direction)
       if (version !== undefined) {
         const found = yield* store.version(keyOf(connection, target.entityType, target.direction), version)
         if (Option.isNone(found)) return yield* new MappingNotFound({ ...target, version })
@@ -259,7 +269,7 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
     ) {
       yield* Effect.annotateCurrentSpan({ provider: target.provider, "venue.id": target.venueId })
       const connection = yield* connectionOf(principal, target.venueId, target.provider)
-      yield* requireSupported(target.provider, target.entityType)
+      yield* requireSupported(target.provider, target.entityType, target.direction)
       const custom = yield* customFields(connection, target.entityType, false)
       const valid = yield* checked(target.provider, target.entityType, target.direction, custom, rules)
       const saved = yield* store.save(keyOf(connection, target.entityType, target.direction), {
@@ -281,7 +291,7 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
     ) {
       yield* Effect.annotateCurrentSpan({ provider: target.provider, "venue.id": target.venueId })
       const connection = yield* connectionOf(principal, target.venueId, target.provider)
-      yield* requireSupported(target.provider, target.entityType)
+      yield* requireSupported(target.provider, target.entityType, target.direction)
       // Without samples: the connection's most recently synced records (raw inbound, canonical outbound).
       const tried =
         samples.length > 0 || Option.isNone(synced)
@@ -425,7 +435,7 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
     ) {
       yield* Effect.annotateCurrentSpan({ provider: target.provider, "venue.id": target.venueId })
       const connection = yield* connectionOf(principal, target.venueId, target.provider)
-      yield* requireSupported(target.provider, target.entityType)
+      yield* requireSupported(target.provider, target.entityType, target.direction)
       const saved = yield* store.current(keyOf(connection, target.entityType, target.direction))
       if (Option.isNone(saved)) return yield* new MappingNotFound({ ...target, version: null })
       return yield* templates.save({

@@ -6,6 +6,7 @@ import type { Principal } from "../../domain/Principal.ts"
 import { maxBatch, type PlatformRecordInput, validateBatch } from "../../domain/platform/PlatformRecord.ts"
 import { PlatformRecords } from "../../ports/PlatformRecords.ts"
 import { requireManage } from "../Authorize.ts"
+import { SyncJobs } from "../sync/SyncJobs.ts"
 
 /** A batch with invalid records: every problem, each naming its record index and field; nothing was written. */
 export class InvalidPlatformRecords extends Schema.TaggedError<InvalidPlatformRecords>()("InvalidPlatformRecords", {
@@ -27,6 +28,20 @@ export class PlatformData extends Context.Service<PlatformData>()(
   {
     make: Effect.gen(function* () {
       const records = yield* PlatformRecords
+      const syncJobs = yield* SyncJobs
+
+      /**
+       * Outbound jobs for the venue's connections that take the entity. The records are already committed: a failure
+       * here is logged, and the scheduler's periodic outbound pass pushes the change later.
+       */
+      const schedule = (principal: Principal, venueId: VenueId, entityType: EntityType) =>
+        syncJobs
+          .platformChanged(principal.tenantId, venueId, entityType, principal.userId)
+          .pipe(
+            Effect.catch((e) =>
+              Effect.logWarning("outbound sync not scheduled; the periodic pass will push the change", e.message)
+            )
+          )
 
       const upsert = Effect.fn("PlatformData.upsert")(function* (
         principal: Principal,
@@ -43,7 +58,9 @@ export class PlatformData extends Context.Service<PlatformData>()(
           })
         const { valid, problems } = validateBatch(entityType, batch)
         if (problems.length > 0) return yield* new InvalidPlatformRecords({ problems })
-        return yield* records.upsert(principal.tenantId, venueId, entityType, valid)
+        const outcome = yield* records.upsert(principal.tenantId, venueId, entityType, valid)
+        if (outcome.created + outcome.updated > 0) yield* schedule(principal, venueId, entityType)
+        return outcome
       })
 
       const remove = Effect.fn("PlatformData.remove")(function* (
@@ -55,6 +72,7 @@ export class PlatformData extends Context.Service<PlatformData>()(
         yield* requireManage(principal, venueId)
         const found = yield* records.remove(principal.tenantId, venueId, entityType, id)
         if (!found) return yield* new PlatformRecordNotFound({ entityType, id })
+        yield* schedule(principal, venueId, entityType)
       })
 
       return { upsert, remove }

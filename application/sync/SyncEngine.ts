@@ -2,20 +2,18 @@ import { Clock, Config, Context, Duration, Effect, Layer, Option, Ref } from "ef
 import type { Connection } from "../../domain/Connection.ts"
 import type { EntityType } from "../../domain/canonical/EntityType.ts"
 import type { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
-import { sidesOf } from "../../domain/mapping/Catalogs.ts"
-import { type CompiledMapping, compileRules } from "../../domain/mapping/Compile.ts"
-import { defaultTemplate } from "../../domain/mapping/DefaultTemplates.ts"
 import type { Checkpoint, SyncJob } from "../../domain/sync/SyncJob.ts"
 import { planPass } from "../../domain/sync/SyncPlan.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
-import { MappingStore } from "../../ports/MappingStore.ts"
 import { CallLedger } from "../../ports/operations/CallLedger.ts"
 import { type DataCredential, type Page, ProviderData } from "../../ports/sync/ProviderData.ts"
 import { type Finish, SyncJobStore } from "../../ports/sync/SyncJobStore.ts"
 import { type SyncMessage, SyncQueue } from "../../ports/sync/SyncQueue.ts"
 import { type RecordWrite, SyncRecords } from "../../ports/sync/SyncRecords.ts"
 import { NeedsReauth } from "../NeedsReauth.ts"
+import { CompiledMappings, type Mapping } from "./CompiledMappings.ts"
 import { DataCredentials } from "./DataCredentials.ts"
+import { OutboundPass } from "./OutboundPass.ts"
 import { ProviderCalls } from "./ProviderCalls.ts"
 
 export const SyncEngineConfig = Config.all({
@@ -33,11 +31,7 @@ type Ending = Finish & { readonly log?: { readonly level: "info" | "warn" | "err
 const failed = (message: string): Ending => ({ status: "failed", error: message, log: { level: "error", message } })
 const paused = (message: string): Ending => ({ status: "paused", error: message, log: { level: "warn", message } })
 const awaitingReauth = (message: string): Ending => ({ ...paused(message), awaitingReauth: true })
-
-interface Mapping {
-  readonly version: number
-  readonly apply: CompiledMapping
-}
+const completed: Ending = { status: "completed", error: null }
 
 /**
  * Runs one sync job from its queue message: claim (fenced), then page by page — budget, breakers, retries around the
@@ -55,36 +49,15 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
     const calls = yield* ProviderCalls
     const credentials = yield* DataCredentials
     const connections = yield* ConnectionStore
-    const mappings = yield* MappingStore
+    const compiledMappings = yield* CompiledMappings
+    const outbound = yield* OutboundPass
     const reauth = yield* NeedsReauth
     // Where operations are recorded: worker time per job goes into the connection's daily costs.
     const ledger = yield* Effect.serviceOption(CallLedger)
-    const compiled = new Map<string, Mapping>()
     const staleMillis = Duration.toMillis(config.staleAfter)
 
-    /** The inbound mapping in force: the saved version, else the default template as version 0; compiled once. */
-    const mappingFor = Effect.fnUntraced(function* (connection: Connection, entityType: EntityType) {
-      const saved = yield* mappings.current({
-        tenantId: connection.tenantId,
-        connectionId: connection.id,
-        entityType,
-        direction: "inbound"
-      })
-      const version = Option.match(saved, { onNone: () => 0, onSome: (m) => m.version })
-      const key = `${connection.id}|${entityType}|${version}`
-      const cached = compiled.get(key)
-      if (cached !== undefined) return cached
-      const rules = Option.match(saved, {
-        onNone: () => defaultTemplate(connection.provider, entityType, "inbound")?.rules ?? [],
-        onSome: (m) => m.rules
-      })
-      const mapping = {
-        version,
-        apply: compileRules(rules, sidesOf(connection.provider, entityType, "inbound").targets)
-      }
-      compiled.set(key, mapping)
-      return mapping
-    })
+    const mappingFor = (connection: Connection, entityType: EntityType) =>
+      compiledMappings.current(connection, entityType, "inbound")
 
     const mapRecords = (mapping: Mapping, page: Page): ReadonlyArray<RecordWrite> =>
       page.records.map((r) => ({
@@ -380,9 +353,14 @@ export class SyncEngine extends Context.Service<SyncEngine>()("integration-servi
             ? Effect.succeed(awaitingReauth(`${c.provider} needs the venue to authorize again`))
             : c.status !== "connected"
               ? Effect.succeed(failed(`the connection is ${c.status}`))
-              : (job.mode === "remap" ? remap(job, claim, c, stop) : inbound(job, claim, c, stop)).pipe(
-                  Effect.catch((error) => endingOf(c, job, error))
-                )
+              : (job.direction === "outbound"
+                  ? Effect.map(outbound.run(job, claim, c, stop), (done) =>
+                      done === "stopped" ? paused("stopped on request") : completed
+                    )
+                  : job.mode === "remap"
+                    ? remap(job, claim, c, stop)
+                    : inbound(job, claim, c, stop)
+                ).pipe(Effect.catch((error) => endingOf(c, job, error)))
       })
       // The heartbeat keeps the claim alive and carries a stop request in; losing the claim ends the run at once.
       const heartbeat = Effect.gen(function* () {

@@ -1,14 +1,17 @@
-import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Config, Context, Duration, Effect, Layer, Option } from "effect"
 import type { Connection } from "../../domain/Connection.ts"
 import type { EntityType } from "../../domain/canonical/EntityType.ts"
 import { ConnectionNotFound, Unprocessable } from "../../domain/Errors.ts"
 import type { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
-import { supportedEntities, supports } from "../../domain/mapping/Catalogs.ts"
+import { supportedEntities } from "../../domain/mapping/Catalogs.ts"
 import type { Principal } from "../../domain/Principal.ts"
 import type { Provider } from "../../domain/Provider.ts"
+import { type ConflictPolicy, defaultPolicy } from "../../domain/sync/ConflictPolicy.ts"
 import { progressOf } from "../../domain/sync/Progress.ts"
+import { entitiesFor, supportsDirection, supportsPair } from "../../domain/sync/SupportedPairs.ts"
 import type { JobMode, JobStatus, Priority, SyncDirection, SyncJob } from "../../domain/sync/SyncJob.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
+import { OutboundRecords } from "../../ports/sync/OutboundRecords.ts"
 import { type JobLog, type JobRequest, SyncJobStore } from "../../ports/sync/SyncJobStore.ts"
 import { SyncQueue } from "../../ports/sync/SyncQueue.ts"
 import { SyncRecords } from "../../ports/sync/SyncRecords.ts"
@@ -62,10 +65,15 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
     const records = yield* SyncRecords
     const queue = yield* SyncQueue
     const connections = yield* ConnectionStore
+    const outbound = yield* OutboundRecords
     const { staleAfter } = yield* SyncEngineConfig
+    /** How long a platform change waits for the next ones before its outbound job is offered. */
+    const platformDebounceMillis = Duration.toMillis(
+      yield* Config.Duration("SYNC_OUTBOUND_DEBOUNCE").pipe(Config.withDefault(Duration.seconds(2)))
+    )
 
     /** Offers the job's message; a failure is logged, not raised: the scheduler offers waiting jobs again. */
-    const offer = Effect.fnUntraced(function* (job: SyncJob, id: string = job.id) {
+    const offer = Effect.fnUntraced(function* (job: SyncJob, id: string = job.id, delayMillis = 0) {
       const span = yield* Effect.option(Effect.currentSpan)
       yield* queue
         .offer(
@@ -75,7 +83,7 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
             traceParent: Option.match(span, { onNone: () => null, onSome: traceParentOf })
           },
           job.priority,
-          { id }
+          { id, delayMillis }
         )
         .pipe(
           Effect.catchTag("QueueUnavailable", (e) =>
@@ -84,12 +92,19 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
         )
     })
 
-    /** Asks for one job; a new one is offered to the queue. Answers the job that will do the work. */
-    const enqueue = Effect.fn("SyncJobs.enqueue")(function* (request: JobRequest) {
-      yield* Effect.annotateCurrentSpan({ "sync.entity": request.entityType, "sync.mode": request.mode })
+    /**
+     * Asks for one job; a new one is offered to the queue, after `delayMillis` when given (requests meanwhile coalesce
+     * into it). Answers the job that will do the work.
+     */
+    const enqueue = Effect.fn("SyncJobs.enqueue")(function* (request: JobRequest, delayMillis = 0) {
+      yield* Effect.annotateCurrentSpan({
+        "sync.entity": request.entityType,
+        "sync.mode": request.mode,
+        "sync.direction": request.direction
+      })
       const requested = yield* store.request(request)
       yield* recordSyncRequest(requested)
-      if (requested._tag === "created") yield* offer(requested.job)
+      if (requested._tag === "created") yield* offer(requested.job, requested.job.id, delayMillis)
       return requested.job
     })
 
@@ -106,17 +121,14 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
       input: SyncRequestInput
     ) {
       yield* requireManage(principal, input.venueId)
-      if (input.direction !== undefined && input.direction !== "inbound")
-        return yield* new Unprocessable({
-          field: "direction",
-          message: `${input.direction} sync is not available yet; only inbound`
-        })
-      const entityTypes = input.entityTypes ?? supportedEntities[provider]
-      const unsupported = entityTypes.filter((e) => !supports(provider, e))
+      const direction = input.direction ?? "inbound"
+      const offered = entitiesFor(provider, "inbound").filter((e) => supportsDirection(provider, e, direction))
+      const entityTypes = input.entityTypes ?? offered
+      const unsupported = entityTypes.filter((e) => !supportsDirection(provider, e, direction))
       if (unsupported.length > 0)
         return yield* new Unprocessable({
           field: "entityTypes",
-          message: `${provider} syncs ${supportedEntities[provider].join(", ")}, not ${unsupported.join(", ")}`
+          message: `${provider} syncs ${offered.join(", ")} ${direction}, not ${unsupported.join(", ")}`
         })
       const connection = yield* connectionOf(principal, input.venueId, provider)
       if (connection.status !== "connected")
@@ -130,21 +142,23 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
       const base =
         input.idempotencyKey ??
         `auto:${principal.userId}:${connection.id}:${mode}:${input.priority ?? "normal"}:${Math.floor(at / minute)}`
-      const jobs = yield* Effect.forEach([...new Set(entityTypes)], (entityType) =>
+      const directions = direction === "bidirectional" ? (["inbound", "outbound"] as const) : [direction]
+      const pairs = [...new Set(entityTypes)].flatMap((entityType) => directions.map((d) => [entityType, d] as const))
+      return yield* Effect.forEach(pairs, ([entityType, d]) =>
         enqueue({
           tenantId: principal.tenantId,
           connectionId: connection.id,
           venueId: input.venueId,
           provider,
           entityType,
-          direction: "inbound",
+          direction: d,
           mode,
           priority: input.priority ?? "normal",
-          idempotencyKey: `${base}:${entityType}`,
+          // Inbound keys stay as they were; an outbound job of the same request is another job.
+          idempotencyKey: d === "inbound" ? `${base}:${entityType}` : `${base}:${entityType}:outbound`,
           requestedBy: principal.userId
         })
       )
-      return jobs
     })
 
     /** A scheduled, webhook-asked or mapping-caused job for a connection known by id. */
@@ -154,7 +168,8 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
       mode: JobMode,
       idempotencyKey: string,
       requestedBy: string,
-      priority: Priority = "normal"
+      priority: Priority = "normal",
+      direction: "inbound" | "outbound" = "inbound"
     ) {
       return yield* enqueue({
         tenantId: connection.tenantId,
@@ -162,12 +177,78 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
         venueId: connection.venueId,
         provider: connection.provider,
         entityType,
-        direction: "inbound",
+        direction,
         mode,
         priority,
         idempotencyKey,
         requestedBy
       })
+    })
+
+    /**
+     * The platform changed records of the entity: an outbound job for every connection of the venue that takes it.
+     * Offered after `debounceMillis`, so a burst of changes meanwhile coalesces into the one waiting job.
+     */
+    const platformChanged = Effect.fn("SyncJobs.platformChanged")(function* (
+      tenantId: TenantId,
+      venueId: VenueId,
+      entityType: EntityType,
+      requestedBy: string
+    ) {
+      const venueConnections = yield* connections.list(tenantId, Option.some([venueId]))
+      const takers = venueConnections.filter(
+        (c) => c.status === "connected" && supportsPair(c.provider, entityType, "outbound")
+      )
+      return yield* Effect.forEach(takers, (connection) =>
+        enqueue(
+          {
+            tenantId,
+            connectionId: connection.id,
+            venueId,
+            provider: connection.provider,
+            entityType,
+            direction: "outbound",
+            mode: "incremental",
+            priority: "normal",
+            idempotencyKey: `platform-change:${crypto.randomUUID()}`,
+            requestedBy
+          },
+          platformDebounceMillis
+        )
+      )
+    })
+
+    /** Each two-way entity's conflict policy: the saved one, else its default. */
+    const policies = Effect.fn("SyncJobs.policies")(function* (
+      principal: Principal,
+      provider: Provider,
+      venueId: VenueId
+    ) {
+      yield* requireRead(principal, venueId)
+      const connection = yield* connectionOf(principal, venueId, provider)
+      const saved = yield* outbound.policies(principal.tenantId, connection.id)
+      return entitiesFor(provider, "outbound")
+        .filter((e) => supportsDirection(provider, e, "bidirectional"))
+        .map((entityType) => {
+          const policy = saved.get(entityType)
+          return { entityType, policy: policy ?? defaultPolicy(entityType), isDefault: policy === undefined }
+        })
+    })
+
+    const setPolicy = Effect.fn("SyncJobs.setPolicy")(function* (
+      principal: Principal,
+      provider: Provider,
+      input: { readonly venueId: VenueId; readonly entityType: EntityType; readonly policy: ConflictPolicy }
+    ) {
+      yield* requireManage(principal, input.venueId)
+      if (!supportsDirection(provider, input.entityType, "bidirectional"))
+        return yield* new Unprocessable({
+          field: "entityType",
+          message: `${provider} does not sync ${input.entityType} both ways: no conflict to resolve`
+        })
+      const connection = yield* connectionOf(principal, input.venueId, provider)
+      yield* outbound.setPolicy(principal.tenantId, connection.id, input.entityType, input.policy, principal.userId)
+      return yield* policies(principal, provider, input.venueId)
     })
 
     const stop = Effect.fn("SyncJobs.stop")(function* (
@@ -288,7 +369,20 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
       }
     })
 
-    return { request, requestFor, stop, retry, resumePaused, status, history, feed, offerAgain }
+    return {
+      request,
+      requestFor,
+      platformChanged,
+      policies,
+      setPolicy,
+      stop,
+      retry,
+      resumePaused,
+      status,
+      history,
+      feed,
+      offerAgain
+    }
   })
 }) {
   static readonly layer = Layer.effect(this, this.make)

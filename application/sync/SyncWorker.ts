@@ -1,6 +1,7 @@
 import { Cause, Clock, Config, Context, Duration, Effect, Layer, Option } from "effect"
 import { TenantId } from "../../domain/Ids.ts"
 import { supportedEntities } from "../../domain/mapping/Catalogs.ts"
+import { entitiesFor } from "../../domain/sync/SupportedPairs.ts"
 import { priorities } from "../../domain/sync/SyncJob.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { SyncQueue } from "../../ports/sync/SyncQueue.ts"
@@ -86,6 +87,18 @@ export class SyncWorker extends Context.Service<SyncWorker>()("integration-servi
             `schedule:${connection.id}:${entityType}:${Math.floor(at / intervalMillis)}`,
             "scheduler",
             "low"
+          )
+        )
+        // Platform changes schedule their own outbound jobs; this pass finds any whose request was lost in a crash.
+        yield* Effect.forEach(entitiesFor(connection.provider, "outbound"), (entityType) =>
+          jobs.requestFor(
+            connection,
+            entityType,
+            "incremental",
+            `schedule:${connection.id}:${entityType}:outbound:${Math.floor(at / intervalMillis)}`,
+            "scheduler",
+            "low",
+            "outbound"
           )
         )
       }

@@ -64,6 +64,7 @@ export const canonicalCatalogs: Record<EntityType, FieldCatalog> = {
     ...money("priceMinor"),
     f("startsAt", "instant"),
     f("active", "boolean"),
+    f("capacityRemaining", "integer", { description: "tickets left to sell; 0: sold out" }),
     attributes
   ],
   order: [

@@ -11,6 +11,8 @@ export const Product = Schema.Struct({
   currency: Schema.optionalKey(Schema.NullOr(Currency)),
   startsAt: Schema.optionalKey(Schema.NullOr(Instant)),
   active: Schema.optionalKey(Schema.Boolean),
+  /** Tickets left to sell (0: sold out): pushed as the inventory count where the provider keeps one (Square). */
+  capacityRemaining: Schema.optionalKey(Schema.NullOr(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))),
   attributes: Schema.optionalKey(Attributes)
 }).annotate({ identifier: "CanonicalProduct" })
 export type Product = typeof Product.Type

@@ -132,7 +132,14 @@ layer(syncAppWith(), { timeout: "120 seconds", excludeTestServices: true })("syn
       yield* connectStripe(venueId)
       const cases: Array<[Caller, string, string, unknown, number, string]> = [
         [admin, "POST", "/stripe/sync", { venueId, entityTypes: ["contact"] }, 422, "entityTypes"],
-        [admin, "POST", "/stripe/sync", { venueId, direction: "outbound" }, 422, "direction"],
+        [
+          admin,
+          "POST",
+          "/stripe/sync",
+          { venueId, direction: "outbound", entityTypes: ["payment"] },
+          422,
+          "entityTypes"
+        ],
         [admin, "POST", "/stripe/sync", { venueId, priority: "urgent" }, 400, "priority"],
         [admin, "POST", "/stripe/sync", { venueId, mode: "sometimes" }, 400, "mode"],
         [admin, "POST", "/stripe/sync", { venueId, entityTypes: [] }, 400, "entityTypes"],

@@ -236,7 +236,7 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
         if ("error" in found) return json(401, found.error)
         return attributes.list(url)
       }
-      if (route.startsWith("GET /v2/") || route.startsWith("POST /v2/")) {
+      if (/^(GET|POST|PUT|DELETE) \/v2\//.test(route)) {
         const found = bearer(req)
         if ("error" in found) return json(401, found.error)
         const served = data.serve({
@@ -268,7 +268,7 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
     ...oauth.controls,
     ...attributes.controls,
     ...data.controls,
-    /** A live access token for the merchant, as if it had connected with these scopes (default: all read scopes). */
+    /** A live access token for the merchant, as if it had connected with these scopes (default: the read scopes and the writes outbound sync makes). */
     issueAccessToken: (
       accountId: string,
       scopes: ReadonlyArray<string> = [
@@ -276,7 +276,10 @@ export const startFakeSquare = async (options: FakeSquareOptions = {}) => {
         "CUSTOMERS_READ",
         "ITEMS_READ",
         "ORDERS_READ",
-        "PAYMENTS_READ"
+        "PAYMENTS_READ",
+        "CUSTOMERS_WRITE",
+        "ITEMS_WRITE",
+        "INVENTORY_WRITE"
       ]
     ) => {
       const accessToken = token("EAAAl")

@@ -44,6 +44,32 @@ export const settled = (provider: string, venueId: string, caller: Caller, timeo
     }
   })
 
+/** Waits until none of the venue's jobs for `provider`, inbound or outbound, is queued or running. */
+export const jobsSettled = (provider: string, venueId: string, caller: Caller, timeoutMillis = 90_000) =>
+  Effect.gen(function* () {
+    const until = Date.now() + timeoutMillis
+    while (true) {
+      let busy = 0
+      for (const status of ["queued", "running"]) {
+        const page = yield* call("GET", `${base}/${provider}/sync/history?venueId=${venueId}&status=${status}`, {
+          caller
+        })
+        assert.strictEqual(page.status, 200, page.text)
+        busy += page.body.jobs.length
+      }
+      if (busy === 0) return
+      if (Date.now() > until) assert.fail(`${busy} ${provider} jobs still queued or running`)
+      yield* Effect.sleep("150 millis")
+    }
+  })
+
+/** The venue's latest jobs for `provider`, newest first, with counts and logs. */
+export const jobHistory = (provider: string, venueId: string, caller: Caller) =>
+  Effect.map(call("GET", `${base}/${provider}/sync/history?venueId=${venueId}&limit=100`, { caller }), (page) => {
+    assert.strictEqual(page.status, 200, page.text)
+    return page.body.jobs as ReadonlyArray<any>
+  })
+
 /** Follows the change feed from `cursor` to its end; answers the changes and the cursor to go on from. */
 export const readFeed = (
   provider: string,

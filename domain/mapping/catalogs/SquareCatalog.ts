@@ -50,6 +50,9 @@ export const squareCatalog: Record<string, FieldCatalog> = {
     ...money("item_data.variations[].item_variation_data.price_money"),
     readOnly("item_data.variations[].item_variation_data.pricing_type", "enum", {
       values: ["FIXED_PRICING", "VARIABLE_PRICING"]
+    }),
+    field("item_data.variations[].inventory_count", "integer", {
+      description: "not a catalog field: the variation's IN_STOCK count, pushed through the Inventory API"
     })
   ],
   order: [
