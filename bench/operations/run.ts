@@ -4,12 +4,13 @@ import { SqlClient } from "effect/sql"
 import { appUrlFrom, layerDatabase, migrateWith } from "../../adapters/postgres/Database.ts"
 import { PostgresCallLedger } from "../../adapters/postgres/PostgresCallLedger.ts"
 import { PostgresConnectionActivity } from "../../adapters/postgres/PostgresConnectionActivity.ts"
-import { withTenant } from "../../adapters/postgres/TenantTransaction.ts"
+import { PostgresOperationsStore } from "../../adapters/postgres/PostgresOperationsStore.ts"
 import type { ConnectionId, TenantId } from "../../domain/Ids.ts"
 import { type MetricsPeriod, rangeOf, report } from "../../domain/operations/MetricsReport.ts"
 import type { Provider } from "../../domain/Provider.ts"
 import { CallLedger } from "../../ports/operations/CallLedger.ts"
 import { ConnectionActivity } from "../../ports/operations/ConnectionActivity.ts"
+import { OperationsStore } from "../../ports/operations/OperationsStore.ts"
 
 /**
  * The operations read path over 30 days of synthetic ledger data, in a fresh database on PG_ADMIN_URL
@@ -17,8 +18,9 @@ import { ConnectionActivity } from "../../ports/operations/ConnectionActivity.ts
  * connection and minute for BENCH_DAYS (30) days plus error rows every 7th minute (as if retention had not run, so
  * the minute table is 15× its 48-hour size), the hourly and daily rollups, integration_costs, 96 sync jobs and 100 webhook
  * events per connection and day. Times, as the service role under row-level security: the metrics route's reads
- * plus its report (24h, 7d, 30d) and a tenant's 30-day cost aggregation by venue, provider and day; as the owner,
- * the cross-tenant cost aggregation. Then one ledger flush of 10,000 keys. Target: < 100 ms per query.
+ * plus its report (24h, 7d, 30d), and GET /admin/costs's reads over 30 days (a tenant's by venue and by day under
+ * RLS, every tenant's by tenant and by provider on the operator's path); as the owner, the cross-tenant call
+ * aggregation. Then one ledger flush of 10,000 keys. Target: < 100 ms per query.
  */
 const admin = process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const connectionCount = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -135,12 +137,12 @@ const timed = <A, E, R>(label: string, effect: () => Effect.Effect<A, E, R>) =>
       yield* effect()
       samples.push(performance.now() - started)
     }
-    console.log(`${label.padEnd(48)} ${percentiles(samples)}  (${rounds} runs)`)
+    console.log(`${label.padEnd(56)} ${percentiles(samples)}  (${rounds} runs)`)
   })
 
 const measure = Effect.gen(function* () {
-  const sql = yield* SqlClient.SqlClient
   const activity = yield* ConnectionActivity
+  const store = yield* OperationsStore
   const owner = Context.get(yield* Layer.build(PgClient.layer({ url: ownerUrl, maxConnections: 1 })), PgClient.PgClient)
   type Picked = { id: ConnectionId; tenantId: TenantId; provider: Provider }
   const ids = yield* owner<Picked>`SELECT id, tenant_id AS "tenantId", provider FROM connections`
@@ -161,24 +163,17 @@ const measure = Effect.gen(function* () {
         .pipe(Effect.map((rows) => report(range, rows)))
     })
   }
-  yield* timed("costs 30d, one tenant by venue+provider+day (RLS)", () => {
-    const c = pick(n++)
-    return withTenant(
-      sql,
-      c.tenantId
-    )(sql`SELECT c.venue_id, c.provider, k.day, sum(k.api_calls)::float8 AS calls, sum(k.cost_micros)::float8 AS cost,
-        sum(k.quota_calls)::float8 AS quota, sum(k.worker_millis)::float8 AS worker
-      FROM integration_costs k JOIN connections c ON c.tenant_id = k.tenant_id AND c.id = k.connection_id
-      WHERE k.day >= current_date - ${days} GROUP BY 1, 2, 3`)
-  })
-  yield* timed(
-    "costs 30d, all tenants by tenant+provider (owner)",
-    () =>
-      owner`SELECT k.tenant_id, c.provider, sum(k.api_calls)::float8 AS calls, sum(k.cost_micros)::float8 AS cost,
-        sum(k.quota_calls)::float8 AS quota, sum(k.worker_millis)::float8 AS worker
-      FROM integration_costs k JOIN connections c ON c.tenant_id = k.tenant_id AND c.id = k.connection_id
-      WHERE k.day >= current_date - ${days} GROUP BY 1, 2`
-  )
+  // GET /admin/costs's reads (0018): a tenant admin's under RLS, an operator's through the reader path.
+  const dayOf = (millis: number) => new Date(millis).toISOString().slice(0, 10)
+  const range = { from: dayOf(Date.now() - (days - 1) * 86_400_000), to: dayOf(Date.now()) }
+  for (const groupBy of ["venue", "day"] as const)
+    yield* timed(`costs 30d by ${groupBy}, one tenant (GET /admin/costs, RLS)`, () =>
+      store.costs({ _tag: "tenant", tenantId: pick(n++).tenantId }, range, groupBy)
+    )
+  for (const groupBy of ["tenant", "provider"] as const)
+    yield* timed(`costs 30d by ${groupBy}, all tenants (operator path)`, () =>
+      store.costs({ _tag: "all" }, range, groupBy)
+    )
   yield* timed(
     "calls 30d, all tenants by provider+outcome (owner)",
     () =>
@@ -217,7 +212,7 @@ const program = Effect.gen(function* () {
   yield* seed.pipe(Effect.provide(PgClient.layer({ url: ownerUrl, maxConnections: 1 })))
   yield* measure.pipe(
     Effect.provide(
-      Layer.mergeAll(PostgresConnectionActivity.layer, PostgresCallLedger.layer).pipe(
+      Layer.mergeAll(PostgresConnectionActivity.layer, PostgresCallLedger.layer, PostgresOperationsStore.layer).pipe(
         Layer.provideMerge(layerDatabase({ owner: ownerUrl, app: appUrlFrom(ownerUrl), maxConnections: 4 })),
         Layer.provide(
           ConfigProvider.layer(
