@@ -118,9 +118,15 @@ export class AdminGroup extends HttpApiGroup.make("admin")
     }),
     HttpApiEndpoint.get("costs", "/costs", {
       query: {
-        from: Schema.optionalKey(Day),
-        to: Schema.optionalKey(Day),
-        groupBy: Schema.optionalKey(CostGroup)
+        from: Schema.optionalKey(
+          Day.annotate({ description: "the first UTC day (YYYY-MM-DD); default: 29 days before `to`" })
+        ),
+        to: Schema.optionalKey(
+          Day.annotate({
+            description: "the last UTC day (YYYY-MM-DD); the range spans at most 366 days; default: today"
+          })
+        ),
+        groupBy: Schema.optionalKey(CostGroup.annotate({ description: "default: day" }))
       },
       success: Costs,
       error: ApiErrors

@@ -5,7 +5,9 @@ export const CostGroup = Schema.Literals(["tenant", "venue", "provider", "day"])
 export type CostGroup = typeof CostGroup.Type
 
 /** A UTC day as `YYYY-MM-DD`. */
-export const Day = Schema.String.check(Schema.isPattern(/^\d{4}-\d{2}-\d{2}$/))
+export const Day = Schema.String.check(Schema.isPattern(/^\d{4}-\d{2}-\d{2}$/)).annotate({
+  description: "a UTC day, YYYY-MM-DD"
+})
 
 /** UTC days, both included. */
 export interface CostRange {
