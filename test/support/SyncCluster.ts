@@ -41,7 +41,13 @@ export const clusterEnv = Effect.gen(function* () {
 })
 
 /** One JSON call to a process of the cluster as an admin of `tenantId`. */
-export const clusterRequest = (base: string, tenantId: string, method: "GET" | "POST", path: string, body?: unknown) =>
+export const clusterRequest = (
+  base: string,
+  tenantId: string,
+  method: "GET" | "POST" | "PUT",
+  path: string,
+  body?: unknown
+) =>
   Effect.promise(async () => {
     const token = await signToken(Redacted.make(clusterJwtSecret), {
       sub: "sync-admin",
