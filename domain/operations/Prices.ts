@@ -43,7 +43,9 @@ export const defaultPrices: PriceTable = {
       "read_*": { microsPer1000: 3_500, quota: true },
       "query_*": { microsPer1000: 3_500, quota: true },
       "cdc*": { microsPer1000: 3_500, quota: true },
-      company_info: { microsPer1000: 3_500, quota: true }
+      company_info: { microsPer1000: 3_500, quota: true },
+      // The health check reads CompanyInfo too. Token endpoint calls (oauth_*) are not API calls: not metered.
+      health_check: { microsPer1000: 3_500, quota: true }
     }
   },
   workerMicrosPerSecond: 6

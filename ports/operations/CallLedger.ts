@@ -6,7 +6,10 @@ import type { Provider } from "../../domain/Provider.ts"
 export interface ProviderCall {
   readonly provider: Provider
   readonly connectionId: string
-  /** What was asked, from a small fixed set per provider (`read_customer`, `company_info`): a label, never an id. */
+  /**
+   * What was asked, from a small fixed set (sync: `read_customer`, `query_invoice`, …; `health_check`;
+   * `oauth_exchange`, `oauth_refresh`, `oauth_revoke`; `webhook_create`, `webhook_delete`): a label, never an id.
+   */
   readonly operation: string
   readonly outcome: CallOutcome
   readonly latencyMs: number

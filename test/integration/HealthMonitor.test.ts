@@ -292,6 +292,14 @@ layer(App, { timeout: "120 seconds", excludeTestServices: true })("health monito
       assert.strictEqual(metrics.status, 200, metrics.text)
       const calls = metrics.body.totals.calls
       assert.deepStrictEqual([calls.total, calls.ok, calls.errors["5xx"]], [4, 3, 1])
+      // Costs: every call counted; CompanyInfo is a metered CorePlus read, the answered health check only; token
+      // endpoint calls are not API calls.
+      const [cost] = yield* asTenant(
+        tenant,
+        (sql) => sql<{ apiCalls: number; quotaCalls: number }>`SELECT api_calls, quota_calls FROM integration_costs
+          WHERE connection_id = ${connectionId}`
+      )
+      assert.deepStrictEqual(cost, { apiCalls: 4, quotaCalls: 1 })
     })
   )
 
