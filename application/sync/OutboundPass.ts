@@ -76,6 +76,8 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
       const batch = writer.batchSize(entityType)
       // A writer without batches makes one call per record: as many at once as the account's budget lets run.
       const concurrency = batch === 1 ? calls.budgets[connection.provider].concurrency : 1
+      // A page holds at least one of the writer's batches: a smaller page would split each (Mailchimp's /batches).
+      const pageSize = Math.max(config.page, batch)
       const target = {
         provider: connection.provider,
         account: connection.accountId ?? connection.id,
@@ -167,7 +169,7 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
           job.venueId as VenueId,
           entityType,
           checkpoint.cursor ?? "0",
-          config.page
+          pageSize
         )
         if (changes.length === 0) break
         const links = yield* outbound.links(

@@ -141,200 +141,182 @@ const pushInOneBatch = (venueId: string, prefix: string) =>
 /** Batches are polled every 50 ms at first (doubling), so a test's batch finishes in a fraction of a second. */
 const settings = { SYNC_OUTBOUND_DEBOUNCE: "3 seconds", MAILCHIMP_BATCH_POLL_INTERVAL: "50 millis" }
 
-layer(
-  // Platform records read (and pushed) per page as many as the writer takes in one batch: with the default page
-  // (500) each page is a batch of its own — the engine bug the last test of this file shows.
-  syncAppWith({ ...settings, SYNC_OUTBOUND_PAGE: "5000" }),
-  { timeout: "300 seconds", excludeTestServices: true }
-)("outbound sync to Mailchimp over HTTP", (it) => {
-  it.effect(
-    "1,000 contacts in one batch, 10 % changed and 1 % archived: the audience equals the mapped platform; again sends nothing",
-    () =>
-      Effect.gen(function* () {
-        const { mailchimp } = yield* TestWorld
-        const account = mailchimp.accountId
-        const venueId = venue(1)
-        // Not the account's oldest audience: the one the venue chose.
-        const listId = mailchimp.audiences()[1]!.id
-        yield* connectMailchimp(venueId, listId)
-        const members = () =>
-          new Map(mailchimp.records(account, "contact", { listId }).map((m) => [m.email_address, m]))
-
-        const { platform, before } = yield* pushInOneBatch(venueId, "mc-fan")
-        const [first] = yield* outboundJobs(venueId)
-
-        // 100 changed — every tenth renamed, five of them moving to a new address — and 10 deleted.
-        const changed = Array.from({ length: 100 }, (_, k) => {
-          const i = k * 10
-          const record = contact(i, 2, {
-            givenName: `Renamed${i}`,
-            ...(k % 20 === 0 ? { email: `moved${i}@venue-mail.test` } : {})
-          })
-          platform.set(i, record)
-          return record
-        })
-        yield* putRecords(venueId, changed)
-        const deleted = Array.from({ length: 10 }, (_, k) => k * 100 + 5)
-        const archivedHashes = deleted.map((i) => subscriberHash(platform.get(i)!.data.email))
-        for (const i of deleted) {
-          yield* removeRecord(venueId, `mc-fan-${i}`)
-          platform.delete(i)
-        }
-        yield* jobsSettled("mailchimp", venueId, admin)
-        const later = (yield* outboundJobs(venueId)).filter((j) => j.id !== first.id)
-        const sum = (key: string) => later.reduce((total, j) => total + j.counts[key], 0)
-        assert.isTrue(
-          later.every((j) => j.status === "completed"),
-          JSON.stringify(later)
-        )
-        assert.deepStrictEqual(
-          [sum("created"), sum("updated"), sum("deleted"), sum("failed")],
-          [0, 100, 10, 0],
-          JSON.stringify(later.map((j) => j.counts))
-        )
-
-        const atMailchimp = members()
-        assert.strictEqual(atMailchimp.size, 990, "the deleted contacts are archived, not live")
-        for (const [, record] of platform)
-          assert.deepStrictEqual(memberAt(atMailchimp.get(record.data.email)), memberOf(record), record.id)
-        for (const hash of archivedHashes)
-          assert.strictEqual(mailchimp.member(account, "contact", hash, { listId })?.status, "archived")
-        // A moved address is the same member re-addressed, not a second one.
-        assert.isUndefined(atMailchimp.get("fan0@venue-mail.test"))
-        assert.strictEqual((yield* counters).creations - before.creations, 1000, "no contact was added twice")
-
-        // A full outbound pass over unchanged records sends nothing.
-        const quiet = yield* counters
-        const again = yield* startSync(
-          "mailchimp",
-          admin,
-          { venueId, entityTypes: ["contact"], direction: "outbound", mode: "full" },
-          { "idempotency-key": "mailchimp-outbound-full-1" }
-        )
-        assert.strictEqual(again.status, 202, again.text)
-        assert.deepStrictEqual(
-          again.body.jobs.map((j: any) => [j.entityType, j.direction]),
-          [["contact", "outbound"]]
-        )
-        yield* jobsSettled("mailchimp", venueId, admin)
-        assert.deepStrictEqual(yield* counters, quiet, "a pass over unchanged records sends nothing")
-        const [full] = yield* outboundJobs(venueId)
-        assert.deepStrictEqual(
-          [
-            full.status,
-            full.mode,
-            full.counts.fetched,
-            full.counts.unchanged,
-            full.counts.created,
-            full.counts.updated,
-            full.counts.deleted,
-            full.counts.failed
-          ],
-          ["completed", "full", 1000, 1000, 0, 0, 0, 0],
-          JSON.stringify(full.counts)
-        )
-      })
-  )
-
-  it.effect(
-    "members Mailchimp refuses in a batch (a fake-looking address, a compliance state) fail with its reason; the rest are written",
-    () =>
-      Effect.gen(function* () {
-        const { mailchimp } = yield* TestWorld
-        const account = mailchimp.accountId
-        const venueId = venue(2)
-        const listId = mailchimp.audiences()[0]!.id
-        yield* connectMailchimp(venueId, listId)
-        const fakeLooking = "someone@example.com"
-        const lapsed = "lapsed@venue-mail.test"
-        mailchimp.setComplianceState(account, lapsed, { listId })
-
-        const records = Array.from({ length: 60 }, (_, i) => contact(i + 1, 1, { prefix: "mc-refused" }))
-        records[10] = contact(11, 1, { prefix: "mc-refused", email: fakeLooking })
-        records[21] = contact(22, 1, { prefix: "mc-refused", email: lapsed })
-        const before = yield* counters
-        yield* putRecords(venueId, records)
-        yield* jobsSettled("mailchimp", venueId, admin)
-
-        const batches = mailchimp.batches(account).slice(before.batches)
-        assert.deepStrictEqual(
-          batches.map((b) => [b.operations, b.errored]),
-          [[60, 2]],
-          "above the threshold: one batch"
-        )
-        const [job] = yield* outboundJobs(venueId)
-        assert.deepStrictEqual(
-          [job.status, job.counts.created, job.counts.failed],
-          ["completed", 58, 2],
-          JSON.stringify(job.counts)
-        )
-        const warnings = (job.logs as ReadonlyArray<any>).filter((l) => l.level === "warn").map((l) => l.message)
-        const logged = (platformId: string, reason: string) =>
-          assert.isTrue(
-            warnings.some((m: string) => m.startsWith(`${platformId}:`) && m.includes(reason)),
-            JSON.stringify(warnings)
-          )
-        logged("mc-refused-11", `${fakeLooking} looks fake or invalid`)
-        logged("mc-refused-22", "Member In Compliance State")
-        assert.strictEqual(warnings.length, 2, JSON.stringify(warnings))
-
-        const atMailchimp = new Map(mailchimp.records(account, "contact", { listId }).map((m) => [m.email_address, m]))
-        assert.strictEqual(atMailchimp.size, 58)
-        for (const record of records) {
-          const refused = record.data.email === fakeLooking || record.data.email === lapsed
-          assert.deepStrictEqual(
-            memberAt(atMailchimp.get(record.data.email)),
-            refused ? undefined : memberOf(record),
-            record.id
-          )
-        }
-        assert.strictEqual((yield* counters).creations - before.creations, 58)
-
-        // A full pass again: the 58 written are unchanged and not sent; only the two refused are tried again, one
-        // call each (below the batch threshold), and refused again.
-        const quiet = yield* counters
-        const again = yield* startSync(
-          "mailchimp",
-          admin,
-          { venueId, entityTypes: ["contact"], direction: "outbound", mode: "full" },
-          { "idempotency-key": "mailchimp-outbound-full-2" }
-        )
-        assert.strictEqual(again.status, 202, again.text)
-        yield* jobsSettled("mailchimp", venueId, admin)
-        const resent = mailchimp
-          .dataRequests(account)
-          .slice(quiet.requests)
-          .map((r) => r.path)
-          .sort()
-        assert.deepStrictEqual(
-          resent,
-          [fakeLooking, lapsed].map((email) => `/3.0/lists/${listId}/members/${subscriberHash(email)}`).sort()
-        )
-        const [full] = yield* outboundJobs(venueId)
-        assert.deepStrictEqual(
-          [full.status, full.counts.fetched, full.counts.unchanged, full.counts.created, full.counts.failed],
-          ["completed", 60, 58, 0, 2],
-          JSON.stringify(full.counts)
-        )
-        assert.deepStrictEqual(yield* counters, { ...quiet, requests: quiet.requests + 2 })
-      })
-  )
-})
-
-layer(syncAppWith(settings), { timeout: "120 seconds", excludeTestServices: true })(
-  "outbound sync to Mailchimp with the default page",
+layer(syncAppWith(settings), { timeout: "300 seconds", excludeTestServices: true })(
+  "outbound sync to Mailchimp over HTTP",
   (it) => {
-    // Engine bug (reported): OutboundPass reads SYNC_OUTBOUND_PAGE (500) records a page and writes each page on its
-    // own, so the writer's 5,000-operation batch never fills: 1,000 contacts are two batches, 10,000 twenty (with
-    // their polls and downloads, far above the 20 calls issue 9 allows). Passes (as failing) until the engine reads
-    // pages of at least the writer's batch size; then drop `.fails`.
-    it.effect.fails("KNOWN BUG: 1,000 contacts are one batch with the default page", () =>
-      Effect.gen(function* () {
-        const { mailchimp } = yield* TestWorld
-        const venueId = venue(3)
-        yield* connectMailchimp(venueId, mailchimp.audiences()[0]!.id)
-        yield* pushInOneBatch(venueId, "mc-page")
-      })
+    it.effect(
+      "1,000 contacts in one batch, 10 % changed and 1 % archived: the audience equals the mapped platform; again sends nothing",
+      () =>
+        Effect.gen(function* () {
+          const { mailchimp } = yield* TestWorld
+          const account = mailchimp.accountId
+          const venueId = venue(1)
+          // Not the account's oldest audience: the one the venue chose.
+          const listId = mailchimp.audiences()[1]!.id
+          yield* connectMailchimp(venueId, listId)
+          const members = () =>
+            new Map(mailchimp.records(account, "contact", { listId }).map((m) => [m.email_address, m]))
+
+          const { platform, before } = yield* pushInOneBatch(venueId, "mc-fan")
+          const [first] = yield* outboundJobs(venueId)
+
+          // 100 changed — every tenth renamed, five of them moving to a new address — and 10 deleted.
+          const changed = Array.from({ length: 100 }, (_, k) => {
+            const i = k * 10
+            const record = contact(i, 2, {
+              givenName: `Renamed${i}`,
+              ...(k % 20 === 0 ? { email: `moved${i}@venue-mail.test` } : {})
+            })
+            platform.set(i, record)
+            return record
+          })
+          yield* putRecords(venueId, changed)
+          const deleted = Array.from({ length: 10 }, (_, k) => k * 100 + 5)
+          const archivedHashes = deleted.map((i) => subscriberHash(platform.get(i)!.data.email))
+          for (const i of deleted) {
+            yield* removeRecord(venueId, `mc-fan-${i}`)
+            platform.delete(i)
+          }
+          yield* jobsSettled("mailchimp", venueId, admin)
+          const later = (yield* outboundJobs(venueId)).filter((j) => j.id !== first.id)
+          const sum = (key: string) => later.reduce((total, j) => total + j.counts[key], 0)
+          assert.isTrue(
+            later.every((j) => j.status === "completed"),
+            JSON.stringify(later)
+          )
+          assert.deepStrictEqual(
+            [sum("created"), sum("updated"), sum("deleted"), sum("failed")],
+            [0, 100, 10, 0],
+            JSON.stringify(later.map((j) => j.counts))
+          )
+
+          const atMailchimp = members()
+          assert.strictEqual(atMailchimp.size, 990, "the deleted contacts are archived, not live")
+          for (const [, record] of platform)
+            assert.deepStrictEqual(memberAt(atMailchimp.get(record.data.email)), memberOf(record), record.id)
+          for (const hash of archivedHashes)
+            assert.strictEqual(mailchimp.member(account, "contact", hash, { listId })?.status, "archived")
+          // A moved address is the same member re-addressed, not a second one.
+          assert.isUndefined(atMailchimp.get("fan0@venue-mail.test"))
+          assert.strictEqual((yield* counters).creations - before.creations, 1000, "no contact was added twice")
+
+          // A full outbound pass over unchanged records sends nothing.
+          const quiet = yield* counters
+          const again = yield* startSync(
+            "mailchimp",
+            admin,
+            { venueId, entityTypes: ["contact"], direction: "outbound", mode: "full" },
+            { "idempotency-key": "mailchimp-outbound-full-1" }
+          )
+          assert.strictEqual(again.status, 202, again.text)
+          assert.deepStrictEqual(
+            again.body.jobs.map((j: any) => [j.entityType, j.direction]),
+            [["contact", "outbound"]]
+          )
+          yield* jobsSettled("mailchimp", venueId, admin)
+          assert.deepStrictEqual(yield* counters, quiet, "a pass over unchanged records sends nothing")
+          const [full] = yield* outboundJobs(venueId)
+          assert.deepStrictEqual(
+            [
+              full.status,
+              full.mode,
+              full.counts.fetched,
+              full.counts.unchanged,
+              full.counts.created,
+              full.counts.updated,
+              full.counts.deleted,
+              full.counts.failed
+            ],
+            ["completed", "full", 1000, 1000, 0, 0, 0, 0],
+            JSON.stringify(full.counts)
+          )
+        })
+    )
+
+    it.effect(
+      "members Mailchimp refuses in a batch (a fake-looking address, a compliance state) fail with its reason; the rest are written",
+      () =>
+        Effect.gen(function* () {
+          const { mailchimp } = yield* TestWorld
+          const account = mailchimp.accountId
+          const venueId = venue(2)
+          const listId = mailchimp.audiences()[0]!.id
+          yield* connectMailchimp(venueId, listId)
+          const fakeLooking = "someone@example.com"
+          const lapsed = "lapsed@venue-mail.test"
+          mailchimp.setComplianceState(account, lapsed, { listId })
+
+          const records = Array.from({ length: 60 }, (_, i) => contact(i + 1, 1, { prefix: "mc-refused" }))
+          records[10] = contact(11, 1, { prefix: "mc-refused", email: fakeLooking })
+          records[21] = contact(22, 1, { prefix: "mc-refused", email: lapsed })
+          const before = yield* counters
+          yield* putRecords(venueId, records)
+          yield* jobsSettled("mailchimp", venueId, admin)
+
+          const batches = mailchimp.batches(account).slice(before.batches)
+          assert.deepStrictEqual(
+            batches.map((b) => [b.operations, b.errored]),
+            [[60, 2]],
+            "above the threshold: one batch"
+          )
+          const [job] = yield* outboundJobs(venueId)
+          assert.deepStrictEqual(
+            [job.status, job.counts.created, job.counts.failed],
+            ["completed", 58, 2],
+            JSON.stringify(job.counts)
+          )
+          const warnings = (job.logs as ReadonlyArray<any>).filter((l) => l.level === "warn").map((l) => l.message)
+          const logged = (platformId: string, reason: string) =>
+            assert.isTrue(
+              warnings.some((m: string) => m.startsWith(`${platformId}:`) && m.includes(reason)),
+              JSON.stringify(warnings)
+            )
+          logged("mc-refused-11", `${fakeLooking} looks fake or invalid`)
+          logged("mc-refused-22", "Member In Compliance State")
+          assert.strictEqual(warnings.length, 2, JSON.stringify(warnings))
+
+          const atMailchimp = new Map(
+            mailchimp.records(account, "contact", { listId }).map((m) => [m.email_address, m])
+          )
+          assert.strictEqual(atMailchimp.size, 58)
+          for (const record of records) {
+            const refused = record.data.email === fakeLooking || record.data.email === lapsed
+            assert.deepStrictEqual(
+              memberAt(atMailchimp.get(record.data.email)),
+              refused ? undefined : memberOf(record),
+              record.id
+            )
+          }
+          assert.strictEqual((yield* counters).creations - before.creations, 58)
+
+          // A full pass again: the 58 written are unchanged and not sent; only the two refused are tried again, one
+          // call each (below the batch threshold), and refused again.
+          const quiet = yield* counters
+          const again = yield* startSync(
+            "mailchimp",
+            admin,
+            { venueId, entityTypes: ["contact"], direction: "outbound", mode: "full" },
+            { "idempotency-key": "mailchimp-outbound-full-2" }
+          )
+          assert.strictEqual(again.status, 202, again.text)
+          yield* jobsSettled("mailchimp", venueId, admin)
+          const resent = mailchimp
+            .dataRequests(account)
+            .slice(quiet.requests)
+            .map((r) => r.path)
+            .sort()
+          assert.deepStrictEqual(
+            resent,
+            [fakeLooking, lapsed].map((email) => `/3.0/lists/${listId}/members/${subscriberHash(email)}`).sort()
+          )
+          const [full] = yield* outboundJobs(venueId)
+          assert.deepStrictEqual(
+            [full.status, full.counts.fetched, full.counts.unchanged, full.counts.created, full.counts.failed],
+            ["completed", 60, 58, 0, 2],
+            JSON.stringify(full.counts)
+          )
+          assert.deepStrictEqual(yield* counters, { ...quiet, requests: quiet.requests + 2 })
+        })
     )
   }
 )
