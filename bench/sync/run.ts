@@ -24,35 +24,28 @@
  * PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/test); REDIS_URL, DATABASE_POOL_SIZE and SYNC_* are passed to
  * the service (without REDIS_URL: the SQL queue store and in-memory budgets, the embedded default's way).
  */
-import { type ChildProcess, fork, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
-import { createRequire } from "node:module"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
-import { Redacted } from "effect"
-import { signToken } from "../../adapters/http/JoseTokenVerifier.ts"
 import { sidesOf } from "../../domain/mapping/Catalogs.ts"
 import { compileRules } from "../../domain/mapping/Compile.ts"
 import { defaultTemplate } from "../../domain/mapping/DefaultTemplates.ts"
+import {
+  apiClient,
+  expectStatus,
+  forkFakes,
+  freshDatabase,
+  load,
+  machineCpu,
+  makeProcesses,
+  type PgPoolClient,
+  pg,
+  processCpu,
+  untilListening
+} from "./harness.ts"
 import { type Profile, splitProfile } from "./profile.ts"
-
-/** The slice of node-postgres (installed for @effect/sql-pg, without types) the benchmark uses. */
-interface PgClient {
-  readonly connect: () => Promise<unknown>
-  readonly query: (text: string, values?: ReadonlyArray<unknown>) => Promise<{ rows: Array<any> }>
-  readonly end: () => Promise<void>
-}
-interface PgPoolClient extends Omit<PgClient, "connect" | "end"> {
-  readonly release: () => void
-}
-interface PgPool extends Omit<PgClient, "connect"> {
-  readonly connect: () => Promise<PgPoolClient>
-}
-const pg = createRequire(import.meta.url)("pg") as {
-  readonly Client: new (options: { connectionString: string }) => PgClient
-  readonly Pool: new (options: { connectionString: string; max: number }) => PgPool
-}
 
 const env = process.env
 const total = Number(env.BENCH_RECORDS ?? 100_000)
@@ -64,11 +57,6 @@ const port = 19_000 + Math.floor(Math.random() * 1_000)
 const base = `http://127.0.0.1:${port}/api/v1/integrations`
 const jwtSecret = "bench-sync-jwt-secret-0123456789abcdef"
 const database = `bench_sync_${Date.now().toString(36)}`
-const dbUrl = (() => {
-  const url = new URL(adminUrl)
-  url.pathname = `/${database}`
-  return url.toString()
-})()
 const tenantId = "b0000000-0000-4000-8000-000000000001"
 const venues = {
   stripe: "b0000000-1111-4000-8000-000000000001",
@@ -80,78 +68,20 @@ const loadAtStart = loadavg()
   .join(" ")
 const profileDir = mkdtempSync(join(tmpdir(), "bench-sync-prof-"))
 const nowMicros = () => Number(process.hrtime.bigint() / 1000n)
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ")
-
-// ---- processes and their CPU (utime + stime, clock ticks of 10 ms) ----
-
-const processCpu = (pid: number | undefined): number => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return 0
-  }
-}
-const machineCpu = () => {
-  const ticks = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number)
-  const all = ticks.reduce((a, b) => a + b, 0)
-  return { busy: (all - ticks[3]! - ticks[4]!) / 100, total: all / 100 }
-}
-
-let stopping = false
-const started: Array<ChildProcess> = []
-const watch = (name: string, child: ChildProcess) => {
-  let output = ""
-  child.stdout?.on("data", (d) => {
-    output = (output + d).slice(-20_000)
-  })
-  child.stderr?.on("data", (d) => {
-    output = (output + d).slice(-20_000)
-  })
-  child.on("exit", (code, signal) => {
-    if (!stopping) {
-      console.error(`${name} exited (${code ?? signal}):\n${output.slice(-3000)}`)
-      process.exit(1)
-    }
-  })
-  started.push(child)
-  return () => output
-}
-
 // The fakes, driven over IPC.
-const fakes = fork(new URL("./fakes.ts", import.meta.url), [], { stdio: ["ignore", "pipe", "pipe", "ipc"] })
-watch("fakes", fakes)
+const processes = makeProcesses()
 interface FakesReady {
   readonly stripeUrl: string
   readonly quickbooks: { url: string; clientId: string; clientSecret: string; realmId: string }
 }
-const ready = await new Promise<FakesReady>((resolve) =>
-  fakes.once("message", (m) => resolve(m as unknown as FakesReady))
-)
-let nextCall = 0
-const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>()
-fakes.on("message", (m: any) => {
-  const waiting = pending.get(m.id)
-  if (waiting === undefined) return
-  pending.delete(m.id)
-  if (m.error !== undefined) waiting.reject(new Error(m.error))
-  else waiting.resolve(m.result)
-})
-const fake = <A>(op: string, args: Record<string, unknown> = {}): Promise<A> =>
-  new Promise((resolve, reject) => {
-    const id = nextCall++
-    pending.set(id, { resolve, reject })
-    fakes.send({ id, op, ...args })
-  })
+const {
+  child: fakes,
+  ready,
+  fake
+} = await forkFakes<FakesReady>(new URL("./fakes.ts", import.meta.url), processes.watch)
 
 // A fresh database; the service migrates it on start.
-const admin = new pg.Client({ connectionString: adminUrl })
-await admin.connect()
-await admin.query(`CREATE DATABASE ${database}`)
-await admin.end()
+const { url: dbUrl, drop: dropDatabase } = await freshDatabase(adminUrl, database)
 const db = new pg.Pool({ connectionString: dbUrl, max: 2 })
 
 const service = spawn(
@@ -191,57 +121,23 @@ const service = spawn(
     stdio: ["ignore", "pipe", "pipe"]
   }
 )
-const serviceOutput = watch("service", service)
+const serviceOutput = processes.watch("service", service)
 
 const cleanUp = async () => {
-  stopping = true
+  processes.stopping()
   const exited = new Promise((resolve) => service.once("exit", resolve))
   service.kill("SIGTERM")
   await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))])
   fakes.disconnect()
   await db.end()
-  const drop = new pg.Client({ connectionString: adminUrl })
-  await drop.connect()
-  await drop.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
-  await drop.end()
+  await dropDatabase()
 }
 
-const token = await signToken(Redacted.make(jwtSecret), { sub: "bench", tenantId, venueIds: [], role: "admin" })
-const api = async (
-  method: "GET" | "POST",
-  path: string,
-  body?: unknown,
-  redirect: RequestRedirect = "follow",
-  headers: Record<string, string> = {}
-) => {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    redirect,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...headers
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  })
-  const text = await response.text()
-  let parsed: any = text
-  try {
-    parsed = JSON.parse(text)
-  } catch {}
-  return { status: response.status, body: parsed, text }
-}
-const expect = (reply: { status: number; text: string }, statuses: ReadonlyArray<number>, what: string) => {
-  if (!statuses.includes(reply.status)) throw new Error(`${what}: ${reply.status} ${reply.text.slice(0, 500)}`)
-}
+const api = await apiClient(base, jwtSecret, tenantId)
+const expect = expectStatus
 
 try {
-  const until = Date.now() + 60_000
-  while (true) {
-    if (/Listening on/.test(serviceOutput())) break
-    if (Date.now() > until) throw new Error(`the service did not start:\n${serviceOutput().slice(-3000)}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
+  await untilListening(serviceOutput)
 
   // Connections: Stripe by key, QuickBooks through its OAuth consent, and a reference connection for the raw upsert.
   const stripeKey = "sk_test_benchSync0123456789abcdef"

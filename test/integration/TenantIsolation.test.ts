@@ -51,6 +51,11 @@ const seeds: Record<string, string> = {
   provider_call_minutes: `INSERT INTO provider_call_minutes (tenant_id, connection_id, provider, operation, minute, outcome,
     calls, latency_ms, latency_max_ms, latency_buckets)
     SELECT p.t, p.conn, 'stripe', 'op_' || p.id, now(), 'ok', 1, 10, 10, '{1,0,0,0,0,0,0,0,0,0,0,0,0}'`,
+  provider_call_hours: `INSERT INTO provider_call_hours (tenant_id, connection_id, provider, operation, hour, outcome,
+    calls, latency_ms, latency_max_ms, latency_buckets)
+    SELECT p.t, p.conn, 'stripe', 'op_' || p.id, date_trunc('hour', now()), 'ok', 1, 10, 10, '{1,0,0,0,0,0,0,0,0,0,0,0,0}'`,
+  sync_conflict_policies: `INSERT INTO sync_conflict_policies (tenant_id, connection_id, entity_type, policy, updated_by)
+    SELECT p.t, p.conn, 'customer_' || p.id, 'latest_wins', 'u'`,
   provider_call_days: `INSERT INTO provider_call_days (tenant_id, connection_id, provider, operation, day, outcome, calls,
     latency_ms, latency_max_ms, latency_buckets)
     SELECT p.t, p.conn, 'stripe', 'op_' || p.id, current_date, 'ok', 1, 10, 10, '{1,0,0,0,0,0,0,0,0,0,0,0,0}'`,
