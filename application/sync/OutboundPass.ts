@@ -1,4 +1,4 @@
-import { Config, Context, Effect, Layer, Option, Ref } from "effect"
+import { Config, Context, Effect, Fiber, Layer, Option, Ref } from "effect"
 import type { Connection } from "../../domain/Connection.ts"
 import type { EntityType } from "../../domain/canonical/EntityType.ts"
 import type { StoreUnavailable } from "../../domain/Errors.ts"
@@ -9,7 +9,7 @@ import { type Checkpoint, type JobCounts, noCounts, type SyncJob } from "../../d
 import { OutboundRecords, type PlatformChange, type Pushed, type PushLink } from "../../ports/sync/OutboundRecords.ts"
 import type { DataCredential, ProviderCallFailed } from "../../ports/sync/ProviderData.ts"
 import { type OutboundItem, ProviderWrites, type WriteOutcome } from "../../ports/sync/ProviderWrites.ts"
-import { SyncJobStore } from "../../ports/sync/SyncJobStore.ts"
+import { type LostClaim, SyncJobStore } from "../../ports/sync/SyncJobStore.ts"
 import { CompiledMappings } from "./CompiledMappings.ts"
 import { DataCredentials } from "./DataCredentials.ts"
 import { type CallDelayed, ProviderCalls } from "./ProviderCalls.ts"
@@ -156,22 +156,37 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
         )
       }
 
+      const logFailures = (page: number, failures: ReadonlyArray<string>) =>
+        Effect.gen(function* () {
+          for (const line of failures.slice(0, loggedFailures)) yield* jobs.log(tenantId, job.id, "warn", line)
+          if (failures.length > loggedFailures)
+            yield* jobs.log(
+              tenantId,
+              job.id,
+              "warn",
+              `${failures.length - loggedFailures} more records failed on page ${page}`
+            )
+        })
+
       const chunks = <A>(all: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => {
         const out: Array<ReadonlyArray<A>> = []
         for (let i = 0; i < all.length; i += batch) out.push(all.slice(i, i + batch))
         return out
       }
 
-      while (true) {
-        if (yield* Ref.get(stop)) return "stopped" as const
-        const changes = yield* outbound.changes(
-          tenantId,
-          job.venueId as VenueId,
-          entityType,
-          checkpoint.cursor ?? "0",
-          pageSize
-        )
-        if (changes.length === 0) break
+      const readPage = (after: string) =>
+        outbound.changes(tenantId, job.venueId as VenueId, entityType, after, pageSize)
+      // A page's commit runs while the next page is pushed (pages hold other records, so its plan needs nothing of
+      // the commit); the next commit waits for it, so checkpoints advance in order.
+      let committing: Fiber.Fiber<void, LostClaim | StoreUnavailable> | undefined
+      const settle = Effect.suspend(() => (committing === undefined ? Effect.void : Fiber.join(committing)))
+
+      let changes = yield* readPage(checkpoint.cursor ?? "0")
+      while (changes.length > 0) {
+        if (yield* Ref.get(stop)) {
+          yield* settle
+          return "stopped" as const
+        }
         const links = yield* outbound.links(
           tenantId,
           connection.id as ConnectionId,
@@ -179,16 +194,25 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
           changes.map((c) => c.id)
         )
         const { items, skipped, problems } = plan(changes, new Map(links.map((l) => [l.platformId, l])))
-        const outcomes = (yield* Effect.forEach(chunks(items), writeChunk, { concurrency }).pipe(
-          Effect.withSpan("SyncEngine.push", {
-            attributes: {
-              provider: connection.provider,
-              "sync.entity": entityType,
-              "sync.page": checkpoint.pages,
-              "sync.records": items.length
-            }
-          })
-        )).flat()
+        const [written, following] = yield* Effect.all(
+          [
+            Effect.forEach(chunks(items), writeChunk, { concurrency }).pipe(
+              Effect.withSpan("SyncEngine.push", {
+                attributes: {
+                  provider: connection.provider,
+                  "sync.entity": entityType,
+                  "sync.page": checkpoint.pages,
+                  "sync.records": items.length
+                }
+              })
+            ),
+            readPage(changes.at(-1)!.seq)
+          ],
+          { concurrency: 2 }
+        ).pipe(
+          // A run that ends here keeps what the previous page's commit did.
+          Effect.onError(() => Effect.ignore(settle))
+        )
         const versions = new Map(items.map((i) => [i.platformId, i]))
         const pushed: Array<Pushed> = []
         const failures: Array<string> = [...problems]
@@ -198,7 +222,7 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
           unchanged: skipped,
           failed: problems.length
         }
-        for (const o of outcomes) {
+        for (const o of written.flat()) {
           if (o.outcome === "failed") {
             counts.failed++
             failures.push(`${o.platformId}: ${connection.provider} refused it: ${o.reason}`)
@@ -210,27 +234,26 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
           pushed.push(pushedOf(o, item, pull.apply(o.raw).output))
         }
         const next: Checkpoint = { ...checkpoint, cursor: changes.at(-1)!.seq, pages: checkpoint.pages + 1 }
-        yield* outbound.commitPush({
-          tenantId,
-          connectionId: connection.id as ConnectionId,
-          entityType,
-          jobId: job.id,
-          claim,
-          mappingVersion: pull.version,
-          pushed,
-          counts,
-          checkpoint: next
-        })
-        for (const line of failures.slice(0, loggedFailures)) yield* jobs.log(tenantId, job.id, "warn", line)
-        if (failures.length > loggedFailures)
-          yield* jobs.log(
-            tenantId,
-            job.id,
-            "warn",
-            `${failures.length - loggedFailures} more records failed on page ${next.pages}`
-          )
+        yield* settle
+        committing = yield* Effect.forkChild(
+          outbound
+            .commitPush({
+              tenantId,
+              connectionId: connection.id as ConnectionId,
+              entityType,
+              jobId: job.id,
+              claim,
+              mappingVersion: pull.version,
+              pushed,
+              counts,
+              checkpoint: next
+            })
+            .pipe(Effect.andThen(logFailures(next.pages, failures)))
+        )
         checkpoint = next
+        changes = following
       }
+      yield* settle
       yield* outbound.savePosition(tenantId, connection.id as ConnectionId, entityType, checkpoint.cursor ?? "0", full)
       return "completed" as const
     })

@@ -126,42 +126,48 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
           const now = yield* Clock.currentTimeMillis
           if (until > now) yield* Effect.sleep(Duration.millis(until - now))
         })
-        const attempt = waitForPause.pipe(
-          Effect.andThen(
-            RateLimiter.sleep(limiter, {
-              key: `budget:${key}`,
-              limit: bucket.limit,
-              window: Duration.millis(bucket.windowMillis),
-              algorithm: "token-bucket"
-            })
-          ),
-          // A budget store that fails admits the call: the provider's own 429 still protects it.
-          Effect.catchTag("RateLimiterError", () => Effect.void),
-          Effect.andThen(
-            permits(key, budget.concurrency).withPermits(1)(
-              ledgered(ledger, target, operation, effect.pipe(recordProviderCall(target.provider, operation)))
+        // The in-flight permit first, then the budget's token, then the call: a call leaves as soon as its token
+        // is granted. (A token taken before waiting for a permit would be spent late, and calls released together
+        // by freed permits would reach the provider as a burst over its window.)
+        const attempt = permits(key, budget.concurrency)
+          .withPermits(1)(
+            waitForPause.pipe(
+              Effect.andThen(
+                RateLimiter.sleep(limiter, {
+                  key: `budget:${key}`,
+                  limit: bucket.limit,
+                  window: Duration.millis(bucket.windowMillis),
+                  algorithm: "token-bucket"
+                })
+              ),
+              // A budget store that fails admits the call: the provider's own 429 still protects it.
+              Effect.catchTag("RateLimiterError", () => Effect.void),
+              Effect.andThen(
+                ledgered(ledger, target, operation, effect.pipe(recordProviderCall(target.provider, operation)))
+              )
             )
-          ),
-          Effect.retry({
-            while: isUnavailable,
-            schedule: Schedule.exponential(config.retryBase).pipe(Schedule.jittered),
-            times: config.retries
-          }),
-          connectionBreaker.execute({ key: `connection:${target.connectionId}`, classify: outcome }),
-          providerBreaker.execute({ key: `provider:${target.provider}`, classify: outcome }),
-          Effect.catch(
-            (e): Effect.Effect<never, E | CallDelayed> =>
-              e instanceof CircuitBreaker.CircuitBreakerError
-                ? Effect.fail(
-                    new CallDelayed({
-                      retryAfterMillis:
-                        e.reason._tag === "CircuitOpen" ? Duration.toMillis(e.reason.retryAfter) : 1_000,
-                      reason: e.message
-                    })
-                  )
-                : Effect.fail(e as E)
           )
-        )
+          .pipe(
+            Effect.retry({
+              while: isUnavailable,
+              schedule: Schedule.exponential(config.retryBase).pipe(Schedule.jittered),
+              times: config.retries
+            }),
+            connectionBreaker.execute({ key: `connection:${target.connectionId}`, classify: outcome }),
+            providerBreaker.execute({ key: `provider:${target.provider}`, classify: outcome }),
+            Effect.catch(
+              (e): Effect.Effect<never, E | CallDelayed> =>
+                e instanceof CircuitBreaker.CircuitBreakerError
+                  ? Effect.fail(
+                      new CallDelayed({
+                        retryAfterMillis:
+                          e.reason._tag === "CircuitOpen" ? Duration.toMillis(e.reason.retryAfter) : 1_000,
+                        reason: e.message
+                      })
+                    )
+                  : Effect.fail(e as E)
+            )
+          )
         const loop = (waits: number): Effect.Effect<A, E | CallDelayed, R> =>
           attempt.pipe(
             Effect.catch((error): Effect.Effect<A, E | CallDelayed, R> => {
