@@ -1,5 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, type Scope } from "effect"
+import { startFakeSquare } from "../sandbox/FakeSquare.ts"
 import { startFakeStripe } from "../sandbox/FakeStripe.ts"
 import type { SpawnedProcess } from "../support/Process.ts"
 import { spawnService } from "../support/ServiceProcess.ts"
@@ -7,10 +8,6 @@ import { clusterEnv, clusterRequest, type JobRow, jobRows, untilJobs } from "../
 import { OwnerSql, TestDatabaseUrls } from "../support/TestDatabase.ts"
 
 const base = "/api/v1/integrations"
-/** Platform records per test, and per outbound page: many pages, so that each kill lands inside one. */
-const records = 2_000
-const page = 100
-
 const Deps = OwnerSql.layer.pipe(Layer.provideMerge(TestDatabaseUrls.layer))
 
 /** The tenant's records of the entity whose push has committed: synced_records rows linked to a platform id. */
@@ -64,14 +61,25 @@ interface Kill {
   readonly committed: number
 }
 
+/** Three distinct pages of `pages`, at random, in order. */
+const threePages = (pages: number) => {
+  const all = Array.from({ length: pages }, (_, i) => i)
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[all[i], all[j]] = [all[j]!, all[i]!]
+  }
+  return all.slice(0, 3).sort((a, b) => a - b)
+}
+
 /**
- * Kills the job's worker with SIGKILL three times and starts a new one after each. Each kill waits for a random page
- * boundary 1–3 pages on, then for the provider to have written `ahead` objects (random, 1 to `maxAhead`) that no
- * committed link knows yet — mid-page, between the provider's writes and the page's commit — plus a random `jitter`.
+ * Kills the job's worker with SIGKILL three times, in three random pages of the job's `pages`, and starts a new worker
+ * after each. In its page, each kill waits for the provider to have written `ahead` objects (random, 1 to `maxAhead`)
+ * that no committed link knows yet — between the provider's writes and the page's commit — plus a random jitter.
  * Answers what each kill found; the test fails if a kill missed that window.
  */
 const killMidPage = (options: {
   readonly jobId: string
+  readonly pages: number
   readonly tenantId: string
   readonly entityType: string
   /** Objects of the entity the provider has created so far. */
@@ -83,15 +91,17 @@ const killMidPage = (options: {
   Effect.gen(function* () {
     const kills: Array<Kill> = []
     let current = yield* options.worker
-    for (let kill = 0; kill < 3; kill++) {
-      const from = (yield* jobOf(options.jobId)).pages
-      // Past the page the last kill left uncommitted: its replayed writes are linked by then.
-      const target = from + 1 + Math.floor(Math.random() * 3)
+    const targets = threePages(options.pages)
+    for (const [kill, target] of targets.entries()) {
+      // Pages before the target committed, among them the one the last kill left: its replayed writes are linked.
       yield* untilJobs((rows) => rows.some((r) => r.id === options.jobId && r.pages >= target), 120_000)
       const ahead = 1 + Math.floor(Math.random() * options.maxAhead)
       const until = Date.now() + 60_000
       while (options.written() - (yield* linkedRows(options.tenantId, options.entityType)) < ahead) {
-        if (Date.now() > until) assert.fail(`the provider never got ${ahead} writes ahead of the commits`)
+        if (Date.now() > until)
+          assert.fail(
+            `the provider never got ${ahead} writes ahead of the commits: ${options.written()} written, ${yield* linkedRows(options.tenantId, options.entityType)} linked, ${JSON.stringify(yield* jobOf(options.jobId))}`
+          )
         yield* Effect.sleep("5 millis")
       }
       yield* Effect.sleep(`${Math.floor(Math.random() * (options.maxJitterMillis + 1))} millis`)
@@ -132,8 +142,12 @@ const resumedLines = (jobId: string) =>
     return logs.filter((l) => l.message.startsWith("resuming after page")).map((l) => l.message)
   }).pipe(Effect.orDie)
 
+/** The job log's lines for runs after `kills`: each resumes after the pages committed before its kill. */
+const resumedAfter = (kills: ReadonlyArray<Kill>) =>
+  kills.filter((k) => k.page > 0).map((k) => `resuming after page ${k.page}`)
+
 /** Exactly once: every record fetched, created and counted once over all the runs, nothing else. */
-const assertCountedOnce = (done: JobRow) =>
+const assertCountedOnce = (done: JobRow, records: number) =>
   assert.deepStrictEqual(
     [done.status, done.fetched, done.created, done.updated, done.unchanged, done.deleted],
     ["completed", records, records, 0, 0, 0],
@@ -150,8 +164,11 @@ layer(Deps, { timeout: "400 seconds", excludeTestServices: true })(
           const tenant = "5c222222-0000-4000-8000-0000000000b1"
           const venue = "5c222222-1111-4000-8000-0000000000b1"
           const apiKey = "sk_test_outboundKill00000000000001"
+          // Six pages of 500 (the Stripe writer's batch, which a page always holds): three of them see a kill.
+          const records = 3_000
+          const page = 500
           /** Customer writes in flight at once: a page is page / concurrency rounds of Stripe's latency. */
-          const concurrency = 4
+          const concurrency = 8
           const stripe = yield* Effect.acquireRelease(
             Effect.promise(() => startFakeStripe()),
             (s) => Effect.promise(() => s.close())
@@ -182,10 +199,11 @@ layer(Deps, { timeout: "400 seconds", excludeTestServices: true })(
           yield* putPlatform(api.base, tenant, venue, "customer", buyers)
           const jobId = yield* outboundJob(api.base, tenant, "stripe", venue)
 
-          // Each customer write waits 50 ms at Stripe before it is made and answered: a page takes 25 rounds.
+          // Each customer write waits 50 ms at Stripe before it is made and answered: a page takes 63 rounds.
           stripe.inject({ latencyMs: 50 })
           const kills = yield* killMidPage({
             jobId,
+            pages: records / page,
             tenantId: tenant,
             entityType: "customer",
             written: () => stripe.creations(accountId, "customer"),
@@ -197,7 +215,7 @@ layer(Deps, { timeout: "400 seconds", excludeTestServices: true })(
           const done = yield* jobEnded(jobId)
           stripe.clearInjections()
 
-          assertCountedOnce(done)
+          assertCountedOnce(done, records)
           assert.isAtLeast(done.attempts, 3, "the job was taken over after each kill")
           assert.isTrue(
             kills.every((k) => k.page < records / page),
@@ -222,9 +240,113 @@ layer(Deps, { timeout: "400 seconds", excludeTestServices: true })(
           }
           assert.deepStrictEqual(yield* linkedIds(tenant, "customer"), live.map((c) => String(c.id)).sort())
           const resumed = yield* resumedLines(jobId)
-          assert.strictEqual(resumed.length, 3, JSON.stringify(resumed))
+          // A run after a kill resumes after the pages committed before it; a kill in the first page left none.
+          assert.deepStrictEqual(resumed, resumedAfter(kills))
           yield* Effect.logInfo(
             `stripe: kills ${JSON.stringify(kills)}; ${creates.length} create requests for ${records} customers; ${done.attempts} runs; ${resumed.join(", ")}`
+          )
+        }).pipe(Effect.scoped),
+      400_000
+    )
+
+    it.effect(
+      "Square catalog items through batch-upsert: SIGKILL three times after Square made a page's batch, before its commit: one ITEM per platform record",
+      () =>
+        Effect.gen(function* () {
+          const tenant = "5c222222-0000-4000-8000-0000000000b2"
+          const venue = "5c222222-1111-4000-8000-0000000000b2"
+          const merchant = "MLOUTBOUNDKILL01"
+          // Five pages of 1,000 (the Square writer's batch): three of them see a kill.
+          const records = 5_000
+          const page = 1000
+          /** Each Square answer waits this long after the fake made the write. */
+          const latencyMs = 100
+          const square = yield* Effect.acquireRelease(
+            Effect.promise(() => startFakeSquare()),
+            (s) => Effect.promise(() => s.close())
+          )
+          const env = {
+            ...(yield* clusterEnv),
+            SQUARE_CLIENT_ID: square.clientId,
+            SQUARE_CLIENT_SECRET: square.clientSecret,
+            SQUARE_BASE_URL: square.url,
+            // The fake's consent page hands the redirect's query back to the test, which calls the callback itself.
+            PUBLIC_BASE_URL: "http://127.0.0.1:9",
+            SYNC_BUDGET_SQUARE_LIMIT: "1000",
+            SYNC_OUTBOUND_PAGE: String(page),
+            SYNC_OUTBOUND_DEBOUNCE: "1 second"
+          }
+          const api = yield* spawnService("sync-outbound-kill-api-", { ...env, ROLE: "api" })
+          yield* api.service.waitForUrl(`${api.base}/monitoring/health/ready`, "60 seconds")
+          const started = yield* clusterRequest(api.base, tenant, "POST", `${base}/connect/square`, { venueId: venue })
+          assert.strictEqual(started.status, 200, started.text)
+          const query = yield* Effect.promise(() =>
+            square.consent(started.body.authorizationUrl, { account: merchant })
+          )
+          const connected = yield* clusterRequest(
+            api.base,
+            tenant,
+            "GET",
+            `${base}/oauth/callback/square?${new URLSearchParams(query)}`
+          )
+          assert.strictEqual(connected.status, 200, connected.text)
+
+          const shows = Array.from({ length: records }, (_, i) => ({
+            id: `kill-show-${i}`,
+            version: 1,
+            data: { name: `Show ${i}`, priceMinor: 1000 + i, currency: "USD", capacityRemaining: i % 50 }
+          }))
+          yield* putPlatform(api.base, tenant, venue, "product", shows)
+          const jobId = yield* outboundJob(api.base, tenant, "square", venue)
+
+          // A page is one batch-upsert of its 1,000 ITEMs, the seller's locations and ten inventory batches, each
+          // answered `latencyMs` after the fake acted: a kill up to 5 × `latencyMs` after the batch is made lands before
+          // the page's commit.
+          square.setDataLatency(latencyMs)
+          const kills = yield* killMidPage({
+            jobId,
+            pages: records / page,
+            tenantId: tenant,
+            entityType: "product",
+            written: () => square.creations(merchant, "product"),
+            maxAhead: 1,
+            maxJitterMillis: 5 * latencyMs,
+            worker: Effect.map(spawnService("sync-outbound-kill-worker-", { ...env, ROLE: "worker" }), (s) => s.service)
+          })
+          const done = yield* jobEnded(jobId)
+          square.setDataLatency(0)
+
+          assertCountedOnce(done, records)
+          assert.isTrue(
+            kills.every((k) => k.page < records / page),
+            `every kill was mid-pass: ${JSON.stringify(kills)}`
+          )
+          assert.strictEqual(square.creations(merchant, "product"), records, "no ITEM was created twice")
+          const upserts = square.dataRequests(merchant).filter((r) => r.path === "POST /v2/catalog/batch-upsert")
+          assert.isAbove(upserts.length, records / page, "the killed pages' batches were sent again")
+
+          const live = square.records(merchant, "product") as ReadonlyArray<any>
+          const byName = new Map(live.map((item) => [String(item.item_data?.name), item]))
+          assert.strictEqual(live.length, records)
+          assert.strictEqual(byName.size, records, "one live ITEM per platform record")
+          for (let i = 0; i < records; i++) {
+            const item = byName.get(`Show ${i}`)
+            const variation = item?.item_data?.variations?.[0]
+            assert.deepStrictEqual(
+              [
+                variation?.item_variation_data?.price_money?.amount,
+                variation?.item_variation_data?.price_money?.currency
+              ],
+              [1000 + i, "USD"]
+            )
+            assert.strictEqual(square.inventoryCount(merchant, String(variation?.id))?.quantity, String(i % 50))
+          }
+          assert.deepStrictEqual(yield* linkedIds(tenant, "product"), live.map((item) => String(item.id)).sort())
+          const resumed = yield* resumedLines(jobId)
+          // A run after a kill resumes after the pages committed before it; a kill in the first page left none.
+          assert.deepStrictEqual(resumed, resumedAfter(kills))
+          yield* Effect.logInfo(
+            `square: kills ${JSON.stringify(kills)}; ${upserts.length} batch-upserts for ${records / page} pages; ${done.attempts} runs; ${resumed.join(", ")}`
           )
         }).pipe(Effect.scoped),
       400_000
