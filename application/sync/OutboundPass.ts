@@ -27,6 +27,8 @@ interface Plan {
   readonly items: ReadonlyArray<OutboundItem>
   readonly skipped: number
   readonly problems: ReadonlyArray<string>
+  /** Records both sides changed whose provider version the policy keeps: logged, not pushed. */
+  readonly conflicts: ReadonlyArray<string>
 }
 
 const isUnauthorized = (e: unknown): e is ProviderCallFailed =>
@@ -90,6 +92,7 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
       const plan = (changes: ReadonlyArray<PlatformChange>, links: ReadonlyMap<string, PushLink>): Plan => {
         const items: Array<OutboundItem> = []
         const problems: Array<string> = []
+        const conflicts: Array<string> = []
         let skipped = 0
         for (const change of changes) {
           const link = links.get(change.id) ?? null
@@ -121,6 +124,7 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
           }
           if (link !== null && !shouldPush(policy, change.changedAt, link)) {
             skipped++
+            conflicts.push(`${change.id}: changed on both sides; ${policy} keeps ${connection.provider}'s version`)
             continue
           }
           items.push({
@@ -132,7 +136,7 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
             idempotencyKey: key(`m${push.version}`)
           })
         }
-        return { items, skipped, problems }
+        return { items, skipped, problems, conflicts }
       }
 
       const writeChunk = (items: ReadonlyArray<OutboundItem>) => {
@@ -156,8 +160,9 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
         )
       }
 
-      const logFailures = (page: number, failures: ReadonlyArray<string>) =>
+      const logLines = (page: number, failures: ReadonlyArray<string>, conflicts: ReadonlyArray<string>) =>
         Effect.gen(function* () {
+          for (const line of conflicts.slice(0, loggedFailures)) yield* jobs.log(tenantId, job.id, "info", line)
           for (const line of failures.slice(0, loggedFailures)) yield* jobs.log(tenantId, job.id, "warn", line)
           if (failures.length > loggedFailures)
             yield* jobs.log(
@@ -193,7 +198,7 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
           entityType,
           changes.map((c) => c.id)
         )
-        const { items, skipped, problems } = plan(changes, new Map(links.map((l) => [l.platformId, l])))
+        const { items, skipped, problems, conflicts } = plan(changes, new Map(links.map((l) => [l.platformId, l])))
         const [written, following] = yield* Effect.all(
           [
             Effect.forEach(chunks(items), writeChunk, { concurrency }).pipe(
@@ -248,7 +253,7 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
               counts,
               checkpoint: next
             })
-            .pipe(Effect.andThen(logFailures(next.pages, failures)))
+            .pipe(Effect.andThen(logLines(next.pages, failures, conflicts)))
         )
         checkpoint = next
         changes = following
