@@ -444,11 +444,13 @@ export const squareWrites = (config: SquareWireConfig): ProviderWriter => {
       return refusedCounts
     }
     const occurredAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+    // The key is the items' keys alone, so a page pushed again after a crash sends the same key: Square keeps the
+    // first count, and answers the repeat (whose occurred_at is later) IDEMPOTENCY_KEY_REUSED — already counted.
     for (const chunk of chunks(counted, changesPerInventoryCall)) {
       const answer = yield* send(request, "write_inventory", (client, abortSignal) =>
         client.inventory.batchCreateChanges(
           {
-            idempotencyKey: hashOf("inventory", occurredAt, ...chunk.map((c) => c.item.idempotencyKey)),
+            idempotencyKey: hashOf("inventory", ...chunk.map((c) => c.item.idempotencyKey)),
             changes: chunk.map((c) => ({
               type: "PHYSICAL_COUNT",
               physicalCount: {
@@ -463,7 +465,8 @@ export const squareWrites = (config: SquareWireConfig): ProviderWriter => {
           { abortSignal }
         )
       )
-      if (!answer.ok) for (const c of chunk) refusedCounts.set(c.item, `inventory: ${reasonOf(answer.problems)}`)
+      if (!answer.ok && !answer.problems.every((p) => p.code === "IDEMPOTENCY_KEY_REUSED"))
+        for (const c of chunk) refusedCounts.set(c.item, `inventory: ${reasonOf(answer.problems)}`)
     }
     return refusedCounts
   })
