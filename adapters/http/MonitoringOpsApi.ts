@@ -86,6 +86,26 @@ export class MonitoringOpsGroup extends HttpApiGroup.make("monitoringOps")
       }).annotate({ identifier: "DeadLetterReview" }),
       error: ApiErrors
     }),
+    HttpApiEndpoint.get("metrics", "/metrics", {
+      success: Schema.Struct({
+        source: Schema.String,
+        budgets: Schema.Array(
+          Schema.Struct({
+            provider: Provider,
+            account: Schema.String,
+            connectionIds: Schema.Array(Schema.String),
+            limit: Schema.Int,
+            windowMillis: Schema.Number,
+            concurrency: Schema.Int,
+            steadyPerSecond: Schema.Number,
+            calls: Schema.Int,
+            waitedMillis: Schema.Number,
+            rateLimited: Schema.Int
+          }).annotate({ identifier: "BudgetUse" })
+        )
+      }).annotate({ identifier: "MonitoringMetrics" }),
+      error: ApiErrors
+    }),
     HttpApiEndpoint.get("circuitBreakers", "/circuit-breakers", {
       success: Schema.Struct({ breakers: Schema.Array(Breaker) }).annotate({ identifier: "CircuitBreakers" }),
       error: ApiErrors

@@ -19,6 +19,15 @@ export const MonitoringOpsHttp = HttpApiBuilder.group(
       .handle("review", ({ payload }) =>
         CurrentPrincipal.use((p) => monitoring.review(p, payload)).pipe(Effect.mapError(opsError))
       )
+      .handle("metrics", () =>
+        CurrentPrincipal.use((p) => monitoring.budgetUse(p)).pipe(
+          Effect.map((budgets) => ({
+            source: "this process since it started (the Prometheus scrape at /metrics has every instrument)",
+            budgets
+          })),
+          Effect.mapError(opsError)
+        )
+      )
       .handle("circuitBreakers", () =>
         CurrentPrincipal.use((p) => monitoring.breakers(p)).pipe(
           Effect.map((breakers) => ({ breakers })),

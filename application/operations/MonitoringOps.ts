@@ -225,7 +225,21 @@ export class MonitoringOps extends Context.Service<MonitoringOps>()(
         return { name, provider, previous: before.state, ...after }
       })
 
-      return { performance, dlq, review, breakers, reset }
+      /**
+       * Each provider account's call budget and this process's use of it (calls made, time waited for the budget,
+       * 429s met), for the accounts of the caller's connections: an operator sees every account.
+       */
+      const budgetUse = Effect.fn("MonitoringOps.budgetUse")(function* (principal: Principal) {
+        const scope = yield* scopeOf(principal)
+        const all = calls.budgetUse()
+        if (scope._tag === "all") return all
+        const own = new Set((yield* store.venues(scope, { limit: deadLetterLimit })).map((v) => v.connectionId))
+        return all
+          .map((b) => ({ ...b, connectionIds: b.connectionIds.filter((id) => own.has(id)) }))
+          .filter((b) => b.connectionIds.length > 0)
+      })
+
+      return { performance, dlq, review, breakers, reset, budgetUse }
     })
   }
 ) {

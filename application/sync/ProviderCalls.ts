@@ -28,6 +28,21 @@ export interface CallTarget {
   readonly connectionId: string
 }
 
+/** An account's budget and this process's use of it: calls made, time spent waiting for the budget, 429s met. */
+export interface BudgetUse {
+  readonly provider: Provider
+  readonly account: string
+  readonly connectionIds: ReadonlyArray<string>
+  readonly limit: number
+  readonly windowMillis: number
+  readonly concurrency: number
+  /** The token bucket's sustained rate (a little under limit / window: see domain/sync/Budget.ts). */
+  readonly steadyPerSecond: number
+  readonly calls: number
+  readonly waitedMillis: number
+  readonly rateLimited: number
+}
+
 /** The call was not made: a breaker is open, or the provider kept answering 429. Delay the work, do not fail it. */
 export class CallDelayed extends Schema.TaggedError<CallDelayed>()("CallDelayed", {
   retryAfterMillis: Schema.Number,
@@ -94,6 +109,33 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
         maxOpenDuration: Duration.times(config.breakerOpen, 8)
       })
       const inFlight = new Map<string, Semaphore.Semaphore>()
+      const usage = new Map<
+        string,
+        {
+          provider: Provider
+          account: string
+          connectionIds: Set<string>
+          calls: number
+          waitedMillis: number
+          rateLimited: number
+        }
+      >()
+      const usageOf = (target: CallTarget, key: string) => {
+        let u = usage.get(key)
+        if (u === undefined) {
+          u = {
+            provider: target.provider,
+            account: target.account,
+            connectionIds: new Set(),
+            calls: 0,
+            waitedMillis: 0,
+            rateLimited: 0
+          }
+          usage.set(key, u)
+        }
+        u.connectionIds.add(target.connectionId)
+        return u
+      }
       const pausedUntil = new Map<string, number>()
       const ledger = yield* Effect.serviceOption(CallLedger)
 
@@ -129,21 +171,34 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
         // The in-flight permit first, then the budget's token, then the call: a call leaves as soon as its token
         // is granted. (A token taken before waiting for a permit would be spent late, and calls released together
         // by freed permits would reach the provider as a burst over its window.)
+        const use = usageOf(target, key)
+        const waitForToken = waitForPause.pipe(
+          Effect.andThen(
+            RateLimiter.sleep(limiter, {
+              key: `budget:${key}`,
+              limit: bucket.limit,
+              window: Duration.millis(bucket.windowMillis),
+              algorithm: "token-bucket"
+            })
+          ),
+          // A budget store that fails admits the call: the provider's own 429 still protects it.
+          Effect.catchTag("RateLimiterError", () => Effect.void)
+        )
         const attempt = permits(key, budget.concurrency)
           .withPermits(1)(
-            waitForPause.pipe(
-              Effect.andThen(
-                RateLimiter.sleep(limiter, {
-                  key: `budget:${key}`,
-                  limit: bucket.limit,
-                  window: Duration.millis(bucket.windowMillis),
-                  algorithm: "token-bucket"
+            Effect.flatMap(Clock.currentTimeMillis, (asked) =>
+              waitForToken.pipe(
+                Effect.andThen(Clock.currentTimeMillis),
+                Effect.andThen((granted) => {
+                  use.calls++
+                  use.waitedMillis += granted - asked
+                  return ledgered(
+                    ledger,
+                    target,
+                    operation,
+                    effect.pipe(recordProviderCall(target.provider, operation))
+                  )
                 })
-              ),
-              // A budget store that fails admits the call: the provider's own 429 still protects it.
-              Effect.catchTag("RateLimiterError", () => Effect.void),
-              Effect.andThen(
-                ledgered(ledger, target, operation, effect.pipe(recordProviderCall(target.provider, operation)))
               )
             )
           )
@@ -177,6 +232,7 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
                 const wait = e.retryAfterMillis ?? 1_000
                 const now = yield* Clock.currentTimeMillis
                 pausedUntil.set(key, Math.max(pausedUntil.get(key) ?? 0, now + wait))
+                usageOf(target, key).rateLimited++
                 if (waits + 1 >= config.rateLimitWaits)
                   return yield* new CallDelayed({ retryAfterMillis: wait, reason: e.message })
                 yield* Effect.logInfo("provider rate limit: waiting").pipe(
@@ -192,7 +248,26 @@ export class ProviderCalls extends Context.Service<ProviderCalls>()(
       const breakerState = (key: string) =>
         (key.startsWith("provider:") ? providerBreaker : connectionBreaker).state(key)
 
-      return { call, budgets, breakerState }
+      /** Each account's budget and what this process has spent of it since it started. */
+      const budgetUse = (): ReadonlyArray<BudgetUse> =>
+        [...usage.values()].map((u) => {
+          const budget = budgets[u.provider]
+          const bucket = bucketOf(budget)
+          return {
+            provider: u.provider,
+            account: u.account,
+            connectionIds: [...u.connectionIds],
+            limit: budget.limit,
+            windowMillis: budget.windowMillis,
+            concurrency: budget.concurrency,
+            steadyPerSecond: (bucket.limit * 1000) / bucket.windowMillis,
+            calls: u.calls,
+            waitedMillis: u.waitedMillis,
+            rateLimited: u.rateLimited
+          }
+        })
+
+      return { call, budgets, breakerState, budgetUse }
     })
   }
 ) {

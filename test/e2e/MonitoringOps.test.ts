@@ -134,6 +134,33 @@ layer(OwnerSql.layer.pipe(Layer.provideMerge(app)), { timeout: "180 seconds", ex
       })
     )
 
+    it.effect("metrics: each account's budget and its use, for the accounts of the caller's connections", () =>
+      Effect.gen(function* () {
+        assert.strictEqual((yield* call("GET", "/monitoring/metrics")).status, 401)
+        assert.strictEqual((yield* call("GET", "/monitoring/metrics", { caller: viewerA })).status, 403)
+        const budgets = (caller: Caller) =>
+          Effect.map(call("GET", "/monitoring/metrics", { caller }), (r) => {
+            assert.strictEqual(r.status, 200, r.text)
+            return r.body.budgets as ReadonlyArray<any>
+          })
+        const ownA = yield* budgets(adminA)
+        const stripeA = ownA.find((b) => b.provider === "stripe")
+        assert.isDefined(stripeA, JSON.stringify(ownA))
+        // The storm's sync made calls under the test's Stripe budget (1,000 a second).
+        assert.deepStrictEqual([stripeA.limit, stripeA.windowMillis], [1000, 1000])
+        assert.isAbove(stripeA.calls, 0)
+        assert.isAtLeast(stripeA.waitedMillis, 0)
+        assert.isBelow(stripeA.steadyPerSecond, 1000)
+        const [connectionA] = stripeA.connectionIds
+        assert.strictEqual(stripeA.connectionIds.length, 1)
+        assert.isUndefined(
+          (yield* budgets(adminB)).find((b) => b.connectionIds.includes(connectionA)),
+          "B's admin does not see A's account"
+        )
+        assert.isDefined((yield* budgets(operator)).find((b) => b.account === stripeA.account))
+      })
+    )
+
     it.effect("dlq: counts by provider and reason, failure patterns, reviewed ones apart; per tenant", () =>
       Effect.gen(function* () {
         const jobs = yield* owner(
