@@ -8,15 +8,10 @@ import type { EntityType } from "../../domain/canonical/EntityType.ts"
 import { sidesOf } from "../../domain/mapping/Catalogs.ts"
 import { compileRules } from "../../domain/mapping/Compile.ts"
 import { defaultTemplate } from "../../domain/mapping/DefaultTemplates.ts"
-import type { DataCredential, Page, ProviderCallFailed } from "../../ports/sync/ProviderData.ts"
-import type {
-  ExternalLink,
-  OutboundItem,
-  ProviderWriter,
-  WriteOutcome,
-  WriteRequest
-} from "../../ports/sync/ProviderWrites.ts"
+import type { DataCredential } from "../../ports/sync/ProviderData.ts"
+import type { ExternalLink, OutboundItem, ProviderWriter, WriteRequest } from "../../ports/sync/ProviderWrites.ts"
 import { type FakeMailchimp, startFakeMailchimp } from "../sandbox/FakeMailchimp.ts"
+import { byPlatformId, failureOf, linkOf, readPass } from "../support/WriterContract.ts"
 
 let fake: FakeMailchimp
 beforeAll(async () => {
@@ -87,11 +82,6 @@ const deletion = (platformId: string, link: ExternalLink | null, version = 9): O
   idempotencyKey: keyOf(platformId, version)
 })
 
-const linkOf = (outcome: WriteOutcome | undefined): ExternalLink => {
-  if (outcome === undefined || outcome.outcome === "failed") return assert.fail(`no link: ${JSON.stringify(outcome)}`)
-  return { externalId: outcome.externalId, raw: outcome.raw }
-}
-
 /** The writer's calls, as `call` saw them. */
 const run = (
   write: ProviderWriter,
@@ -114,33 +104,11 @@ const run = (
   return write.write(request)
 }
 
-const byId = (outcomes: ReadonlyArray<WriteOutcome>) => new Map(outcomes.map((o) => [o.platformId, o]))
-
-const failureOf = (effect: Effect.Effect<unknown, ProviderCallFailed>) =>
-  Effect.map(Effect.flip(effect), (error) => {
-    assert.strictEqual(error._tag, "ProviderCallFailed")
-    return error
-  })
-
 /** The whole audience as the reader reads it. */
 const readAll = (cred: DataCredential) =>
-  Effect.gen(function* () {
-    const data = yield* reader
-    const pages: Array<Page> = []
-    let cursor: string | null = null
-    do {
-      const page: Page = yield* data.page({
-        entityType: "contact",
-        credential: cred,
-        mode: "full",
-        since: null,
-        cursor
-      })
-      pages.push(page)
-      cursor = page.nextCursor
-    } while (cursor !== null)
-    return pages.flatMap((p) => p.records)
-  })
+  Effect.flatMap(reader, (data) =>
+    readPass(data, { entityType: "contact", credential: cred, mode: "full", since: null })
+  )
 
 const apiRequests = (account: string) => fake.dataRequests(account).map((r) => r.path.replace(/\?.*$/, ""))
 
@@ -218,7 +186,7 @@ describe("MailchimpWrites against the sandbox fake", () => {
       fake.setComplianceState(account, "left@venue.example")
       const [forgotten] = yield* run(write, cred, [push(contact("forgotten", "forgotten@venue.example"))])
       fake.deleteRecord(account, "contact", linkOf(forgotten).externalId, { permanent: true })
-      const outcomes = byId(
+      const outcomes = byPlatformId(
         yield* run(write, cred, [
           push(contact("ok-1", "one@venue.example")),
           push(contact("fake", "test@example.com")),
@@ -408,7 +376,7 @@ describe("MailchimpWrites against the sandbox fake", () => {
         const before = apiRequests(account).length
         const downloads = fake.archiveDownloads()
         const calls: Array<string> = []
-        const outcomes = byId(yield* run(write, cred, items, calls))
+        const outcomes = byPlatformId(yield* run(write, cred, items, calls))
 
         // The re-addressed member that vanished (PATCH 404 in the batch) is PUT again on its own afterwards.
         assert.deepStrictEqual(calls, [
@@ -539,7 +507,7 @@ describe("MailchimpWrites against the sandbox fake", () => {
     Effect.gen(function* () {
       const account = newAccount()
       const write = yield* writer
-      const outcomes = byId(
+      const outcomes = byPlatformId(
         yield* run(write, credential(account), [
           push(contact("a", "same@venue.example")),
           push(contact("b", "SAME@venue.example"))

@@ -7,9 +7,10 @@ import { providerCatalog } from "../../domain/mapping/Catalogs.ts"
 import { compileRules } from "../../domain/mapping/Compile.ts"
 import { defaultTemplate } from "../../domain/mapping/DefaultTemplates.ts"
 import type { DataCredential } from "../../ports/sync/ProviderData.ts"
-import type { ExternalLink, OutboundItem, WriteOutcome } from "../../ports/sync/ProviderWrites.ts"
+import type { ExternalLink, OutboundItem } from "../../ports/sync/ProviderWrites.ts"
 import { type FakeQuickBooks, startFakeQuickBooks } from "../sandbox/FakeQuickBooks.ts"
 import type { FakeQuickBooksEntityType, QuickBooksObject } from "../sandbox/FakeQuickBooksData.ts"
+import { byPlatformId, linkOf } from "../support/WriterContract.ts"
 
 let fake: FakeQuickBooks
 beforeAll(async () => {
@@ -59,11 +60,6 @@ const item = (
   idempotencyKey: options.key ?? newKey()
 })
 
-const linkOf = (outcome: WriteOutcome | undefined): ExternalLink => {
-  if (outcome === undefined || outcome.outcome === "failed") throw new Error(`no object: ${JSON.stringify(outcome)}`)
-  return { externalId: outcome.externalId, raw: outcome.raw }
-}
-
 /** A company and the engine's side of a write: links pushed so far and the operations called. */
 const session = (realm = newRealm()) => {
   const links = new Map<string, string>()
@@ -94,8 +90,6 @@ const only = <A>(list: ReadonlyArray<A>): A => {
   assert.lengthOf(list, 1)
   return list[0] as A
 }
-
-const byPlatformId = (outcomes: ReadonlyArray<WriteOutcome>) => new Map(outcomes.map((o) => [o.platformId, o]))
 
 const customer = (id: string, overrides: Record<string, unknown> = {}) => ({
   id,

@@ -3,7 +3,7 @@ import { ConfigProvider, Effect, Redacted } from "effect"
 import { makeSquareData } from "../../adapters/providers/square/SquareData.ts"
 import { makeSquareWrites } from "../../adapters/providers/square/SquareWrites.ts"
 import type { EntityType } from "../../domain/canonical/EntityType.ts"
-import type { DataCredential, Page, ProviderCallFailed } from "../../ports/sync/ProviderData.ts"
+import type { DataCredential } from "../../ports/sync/ProviderData.ts"
 import type {
   ExternalLink,
   OutboundItem,
@@ -13,6 +13,7 @@ import type {
 } from "../../ports/sync/ProviderWrites.ts"
 import { bearerToken, json, serveReplies } from "../sandbox/FakeHttp.ts"
 import { fakeSquareData } from "../sandbox/FakeSquareData.ts"
+import { byPlatformId, failureOf, linkOf, newKey, readPass } from "../support/WriterContract.ts"
 
 /**
  * The Square fake's data routes behind a bearer token that names the merchant and its scopes. The OAuth server of
@@ -87,10 +88,6 @@ const credential = (merchant: string, token = fake.issueAccessToken(merchant)): 
   audienceId: null
 })
 
-let keys = 0
-/** A push's key: 32 hex characters, as the engine derives them. */
-const newKey = () => (++keys).toString(16).padStart(32, "0")
-
 const item = (platformId: string, fields: Record<string, unknown> | null, link: ExternalLink | null = null) =>
   ({ platformId, version: 1, fields, deleted: false, link, idempotencyKey: newKey() }) satisfies OutboundItem
 
@@ -126,7 +123,6 @@ const push = (
 }
 
 type Written = Extract<WriteOutcome, { readonly externalId: string }>
-const byPlatformId = (outcomes: ReadonlyArray<WriteOutcome>) => new Map(outcomes.map((o) => [o.platformId, o]))
 const written = (outcomes: ReadonlyArray<WriteOutcome>, platformId: string): Written => {
   const outcome = byPlatformId(outcomes).get(platformId)
   if (outcome === undefined || outcome.outcome === "failed")
@@ -138,13 +134,6 @@ const reasonOf = (outcomes: ReadonlyArray<WriteOutcome>, platformId: string): st
   if (outcome?.outcome !== "failed") return assert.fail(`${platformId} did not fail`)
   return outcome.reason
 }
-const linkOf = (outcome: Written): ExternalLink => ({ externalId: outcome.externalId, raw: outcome.raw })
-
-const failureOf = <A>(effect: Effect.Effect<A, ProviderCallFailed>) =>
-  Effect.map(Effect.flip(effect), (error) => {
-    assert.strictEqual(error._tag, "ProviderCallFailed")
-    return error
-  })
 
 const product = (name: string, amount: number, count?: number) => ({
   type: "ITEM",
@@ -166,15 +155,8 @@ const requestsOf = (merchant: string, path: string) => fake.dataRequests(merchan
 const readAll = (cred: DataCredential, entityType: EntityType, since: Date | null = null) =>
   Effect.gen(function* () {
     const data = yield* configured(makeSquareData)
-    const pages: Array<Page> = []
-    let cursor: string | null = null
-    do {
-      const mode = since === null ? "full" : "incremental"
-      const page: Page = yield* data.page({ entityType, credential: cred, mode, since, cursor })
-      pages.push(page)
-      cursor = page.nextCursor
-    } while (cursor !== null)
-    return pages.flatMap((p) => p.records)
+    const mode = since === null ? "full" : "incremental"
+    return yield* readPass(data, { entityType, credential: cred, mode, since })
   })
 
 describe("SquareWrites against the sandbox fake: customers", () => {

@@ -7,9 +7,10 @@ import type { EntityType } from "../../domain/canonical/EntityType.ts"
 import { compileRules } from "../../domain/mapping/Compile.ts"
 import { stripeCatalog } from "../../domain/mapping/catalogs/StripeCatalog.ts"
 import { defaultTemplate } from "../../domain/mapping/DefaultTemplates.ts"
-import type { DataCredential, Page, PageRequest, ProviderCallFailed } from "../../ports/sync/ProviderData.ts"
+import type { DataCredential, PageRequest, ProviderCallFailed } from "../../ports/sync/ProviderData.ts"
 import type { ExternalLink, OutboundItem, WriteOutcome } from "../../ports/sync/ProviderWrites.ts"
 import { type FakeStripe, startFakeStripe } from "../sandbox/FakeStripe.ts"
+import { linkOf, newKey, readPass } from "../support/WriterContract.ts"
 
 let fake: FakeStripe
 beforeAll(async () => {
@@ -67,10 +68,6 @@ const show = (id: string, priceMinor: number, name = "Hamlet", currency = "USD")
   active: true
 })
 
-let keys = 0
-/** A push's key: 32 hex characters, as the engine derives them from (connection, entity, record, version). */
-const newKey = () => (++keys).toString(16).padStart(32, "0")
-
 const item = (
   platformId: string,
   fields: Record<string, unknown>,
@@ -111,10 +108,6 @@ const succeeded = (outcome: WriteOutcome | undefined) => {
     return assert.fail(`not written: ${JSON.stringify(outcome)}`)
   return outcome
 }
-const linkOf = (outcome: WriteOutcome | undefined): ExternalLink => {
-  const written = succeeded(outcome)
-  return { externalId: written.externalId, raw: written.raw }
-}
 
 /** The write's failure (the test fails if the write succeeded or died). */
 const failureOf = (account: Account, entityType: EntityType, items: ReadonlyArray<OutboundItem>) =>
@@ -128,24 +121,9 @@ const failureOf = (account: Account, entityType: EntityType, items: ReadonlyArra
 
 /** A whole read pass of the reader, every record kept. */
 const read = (account: Account, entityType: EntityType, options: Partial<Pick<PageRequest, "mode" | "since">> = {}) =>
-  Effect.gen(function* () {
-    const data = yield* configured(makeStripeData)
-    const pages: Array<Page> = []
-    let cursor: string | null = null
-    do {
-      const page: Page = yield* data.page({
-        entityType,
-        credential: credential(account),
-        mode: "full",
-        since: null,
-        cursor,
-        ...options
-      })
-      pages.push(page)
-      cursor = page.nextCursor
-    } while (cursor !== null)
-    return pages.flatMap((p) => p.records)
-  })
+  Effect.flatMap(configured(makeStripeData), (data) =>
+    readPass(data, { entityType, credential: credential(account), mode: "full", since: null, ...options })
+  )
 
 const sdk = (account: Account) =>
   new Stripe(account.key, { host: "127.0.0.1", port: fake.port, protocol: "http", maxNetworkRetries: 0 })

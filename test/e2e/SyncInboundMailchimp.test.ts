@@ -1,41 +1,14 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { FetchHttpClient } from "effect/http"
-import { base, liveOf, readFeed, settled, startSync, syncAppWith } from "../support/SyncTestApp.ts"
-import { type Caller, call, TestWorld } from "../support/TestApp.ts"
+import { connectOAuth } from "../support/SyncConnect.ts"
+import { changeLines, latestJob, liveOf, readFeed, syncAppWith, syncToEnd } from "../support/SyncTestApp.ts"
+import { type Caller, TestWorld } from "../support/TestApp.ts"
 
 const tenant = "f4f4f4f4-0000-4000-8000-0000000000f4"
 const venueId = "f4f4f4f4-1111-4000-8000-000000000001"
 const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
 
-const connectMailchimp = Effect.gen(function* () {
-  const { mailchimp } = yield* TestWorld
-  const started = yield* call("POST", `${base}/connect/mailchimp`, { caller: admin, body: { venueId } })
-  assert.strictEqual(started.status, 200, started.text)
-  const query = yield* Effect.promise(() => mailchimp.consent(started.body.authorizationUrl))
-  const done = yield* call("GET", `${base}/oauth/callback/mailchimp?${new URLSearchParams(query)}`).pipe(
-    Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" })
-  )
-  assert.strictEqual(done.status, 200, done.text)
-})
-
-/** Runs a sync to its end under its own idempotency key (the same request within a minute is the same job). */
-const syncToEnd = (body: Record<string, unknown>, key: string) =>
-  Effect.gen(function* () {
-    const started = yield* startSync("mailchimp", admin, { venueId, ...body }, { "idempotency-key": key })
-    assert.strictEqual(started.status, 202, started.text)
-    const states = yield* settled("mailchimp", venueId, admin)
-    assert.isTrue(
-      states.every((e) => e.state === "completed"),
-      JSON.stringify(states)
-    )
-    return started.body.jobs as ReadonlyArray<any>
-  })
-
 const ids = (records: ReadonlyArray<{ readonly id: string }>) => records.map((r) => r.id).sort()
-
-/** A feed's changes as `entity change id` lines, sorted: what "exactly these changes" compares. */
-const lines = (changes: ReadonlyArray<any>) => changes.map((c) => `${c.entityType} ${c.change} ${c.externalId}`).sort()
 
 layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })(
   "mailchimp inbound sync over HTTP",
@@ -43,7 +16,7 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })(
     it.effect("full, incremental after adds, changes and archiving, full for permanent deletions, then nothing", () =>
       Effect.gen(function* () {
         const { mailchimp } = yield* TestWorld
-        yield* connectMailchimp
+        yield* connectOAuth("mailchimp", admin, venueId)
         // The OAuth flow's token opens the fake's own login; members go to its oldest audience, which the venue
         // has not replaced with another.
         const account = mailchimp.accountId
@@ -51,7 +24,7 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })(
         // Three pages of 1,000.
         mailchimp.seed(account, "contact", 2_500)
 
-        const fullJobs = yield* syncToEnd({ mode: "full" }, "mailchimp-full-1")
+        const fullJobs = yield* syncToEnd("mailchimp", admin, venueId, { mode: "full" }, "mailchimp-full-1")
         assert.deepStrictEqual(
           fullJobs.map((j) => j.entityType),
           ["contact"]
@@ -99,7 +72,7 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })(
         for (const id of vanished) mailchimp.deleteRecord(account, "contact", id, { permanent: true })
 
         const read = mailchimp.dataRequests(account).length
-        yield* syncToEnd({ mode: "incremental" }, "mailchimp-incremental-1")
+        yield* syncToEnd("mailchimp", admin, venueId, { mode: "incremental" }, "mailchimp-incremental-1")
         // Read as changes, not in full.
         const reads = mailchimp.dataRequests(account).slice(read)
         assert.isTrue(
@@ -107,28 +80,24 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })(
           JSON.stringify(reads)
         )
         const second = yield* readFeed("mailchimp", venueId, admin, first.cursor)
-        assert.deepStrictEqual(lines(second.changes), expected.sort())
+        assert.deepStrictEqual(changeLines(second.changes), expected.sort())
         const changed = second.changes.find((c) => c.externalId === before[5]!.id)
         assert.strictEqual(changed.data.givenName, "Changed")
         const cleaned = second.changes.find((c) => c.externalId === before[1_999]!.id)
         assert.strictEqual(cleaned.data.status, "cleaned")
 
         // Members deleted for good only show as missing from the next full pass.
-        yield* syncToEnd({ mode: "full" }, "mailchimp-full-2")
+        yield* syncToEnd("mailchimp", admin, venueId, { mode: "full" }, "mailchimp-full-2")
         const third = yield* readFeed("mailchimp", venueId, admin, second.cursor)
-        assert.deepStrictEqual(lines(third.changes), vanished.map((id) => `contact deleted ${id}`).sort())
+        assert.deepStrictEqual(changeLines(third.changes), vanished.map((id) => `contact deleted ${id}`).sort())
         const all = [...first.changes, ...second.changes, ...third.changes]
         assert.deepStrictEqual([...liveOf(all, "contact").keys()].sort(), ids(members()))
 
         // Nothing changed: nothing written, nothing in the feed.
-        yield* syncToEnd({ mode: "incremental" }, "mailchimp-incremental-2")
+        yield* syncToEnd("mailchimp", admin, venueId, { mode: "incremental" }, "mailchimp-incremental-2")
         const after = yield* readFeed("mailchimp", venueId, admin, third.cursor)
         assert.deepStrictEqual(after.changes, [])
-        const history = yield* call("GET", `${base}/mailchimp/sync/history?venueId=${venueId}&entityType=contact`, {
-          caller: admin
-        })
-        assert.strictEqual(history.status, 200, history.text)
-        const [latest] = history.body.jobs
+        const latest = yield* latestJob("mailchimp", venueId, admin, "contact")
         assert.strictEqual(latest.status, "completed")
         assert.strictEqual(latest.mode, "incremental")
         assert.deepStrictEqual(

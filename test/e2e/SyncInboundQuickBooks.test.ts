@@ -1,10 +1,10 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { FetchHttpClient } from "effect/http"
 import { supportedEntities } from "../../domain/mapping/Catalogs.ts"
 import type { FakeQuickBooksEntityType } from "../sandbox/FakeQuickBooksData.ts"
-import { base, liveOf, readFeed, settled, startSync, syncAppWith } from "../support/SyncTestApp.ts"
-import { type Caller, call, TestWorld } from "../support/TestApp.ts"
+import { connectOAuth } from "../support/SyncConnect.ts"
+import { changeLines, latestJob, liveOf, readFeed, syncAppWith, syncToEnd } from "../support/SyncTestApp.ts"
+import { type Caller, TestWorld } from "../support/TestApp.ts"
 
 const tenant = "f3f3f3f3-0000-4000-8000-0000000000f3"
 const venueId = "f3f3f3f3-1111-4000-8000-000000000001"
@@ -13,34 +13,7 @@ const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
 const realm = "9341450000000777"
 const entities = supportedEntities.quickbooks as ReadonlyArray<FakeQuickBooksEntityType>
 
-const connectQuickBooks = Effect.gen(function* () {
-  const { quickbooks } = yield* TestWorld
-  const started = yield* call("POST", `${base}/connect/quickbooks`, { caller: admin, body: { venueId } })
-  assert.strictEqual(started.status, 200, started.text)
-  const query = yield* Effect.promise(() => quickbooks.consent(started.body.authorizationUrl, { account: realm }))
-  const done = yield* call("GET", `${base}/oauth/callback/quickbooks?${new URLSearchParams(query)}`).pipe(
-    Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" })
-  )
-  assert.strictEqual(done.status, 200, done.text)
-})
-
-/** Runs a sync to its end under its own idempotency key (the same request within a minute is the same job). */
-const syncToEnd = (body: Record<string, unknown>, key: string) =>
-  Effect.gen(function* () {
-    const started = yield* startSync("quickbooks", admin, { venueId, ...body }, { "idempotency-key": key })
-    assert.strictEqual(started.status, 202, started.text)
-    const states = yield* settled("quickbooks", venueId, admin)
-    assert.isTrue(
-      states.every((e) => e.state === "completed"),
-      JSON.stringify(states)
-    )
-    return started.body.jobs as ReadonlyArray<any>
-  })
-
 const ids = (records: ReadonlyArray<Record<string, unknown>>) => records.map((r) => String(r.Id)).sort()
-
-/** A feed's changes as `entity change id` lines, sorted: what "exactly these changes" compares. */
-const lines = (changes: ReadonlyArray<any>) => changes.map((c) => `${c.entityType} ${c.change} ${c.externalId}`).sort()
 
 const minor = (amount: number) => Math.round(amount * 100)
 
@@ -50,11 +23,11 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })(
     it.effect("full, incremental (CDC) after creates, updates and deletions, then nothing", () =>
       Effect.gen(function* () {
         const { quickbooks } = yield* TestWorld
-        yield* connectQuickBooks
+        yield* connectOAuth("quickbooks", admin, venueId, realm)
         // Three query pages of 1,000 each.
         for (const entity of entities) quickbooks.seed(realm, entity, 2_100)
 
-        const fullJobs = yield* syncToEnd({ mode: "full" }, "quickbooks-full-1")
+        const fullJobs = yield* syncToEnd("quickbooks", admin, venueId, { mode: "full" }, "quickbooks-full-1")
         assert.deepStrictEqual(fullJobs.map((j) => j.entityType).sort(), [...entities].sort())
         // Three pages a type: 1,000, 1,000 and 100.
         assert.strictEqual(quickbooks.dataRequests(realm).filter((r) => r.path.includes("/query?")).length, 15)
@@ -153,7 +126,7 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })(
         }
 
         const read = quickbooks.dataRequests(realm).length
-        yield* syncToEnd({ mode: "incremental" }, "quickbooks-incremental-1")
+        yield* syncToEnd("quickbooks", admin, venueId, { mode: "incremental" }, "quickbooks-incremental-1")
         // Read as changes, not in full: one CDC call per entity.
         const reads = quickbooks.dataRequests(realm).slice(read)
         assert.deepStrictEqual(
@@ -162,7 +135,7 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })(
           JSON.stringify(reads)
         )
         const second = yield* readFeed("quickbooks", venueId, admin, first.cursor)
-        assert.deepStrictEqual(lines(second.changes), expected.sort())
+        assert.deepStrictEqual(changeLines(second.changes), expected.sort())
         const changedOrder = second.changes.find((c) => c.entityType === "order" && c.externalId === before.order[3].Id)
         assert.strictEqual(changedOrder.data.totalMinor, 99_950)
         const changedCustomer = second.changes.find(
@@ -174,17 +147,11 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })(
           assert.deepStrictEqual([...liveOf(all, entity).keys()].sort(), ids(quickbooks.records(realm, entity)))
 
         // Nothing changed: nothing written, nothing in the feed (CDC's overlap reads the last changes again).
-        yield* syncToEnd({ mode: "incremental" }, "quickbooks-incremental-2")
+        yield* syncToEnd("quickbooks", admin, venueId, { mode: "incremental" }, "quickbooks-incremental-2")
         const after = yield* readFeed("quickbooks", venueId, admin, second.cursor)
         assert.deepStrictEqual(after.changes, [])
         for (const entity of entities) {
-          const history = yield* call(
-            "GET",
-            `${base}/quickbooks/sync/history?venueId=${venueId}&entityType=${entity}`,
-            { caller: admin }
-          )
-          assert.strictEqual(history.status, 200, history.text)
-          const [latest] = history.body.jobs
+          const latest = yield* latestJob("quickbooks", venueId, admin, entity)
           assert.strictEqual(latest.status, "completed")
           assert.strictEqual(latest.mode, "incremental")
           assert.isAbove(latest.counts.fetched, 0, "the overlap reads the last changes again")

@@ -1,10 +1,10 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { FetchHttpClient } from "effect/http"
 import { supportedEntities } from "../../domain/mapping/Catalogs.ts"
 import type { FakeSquareEntity } from "../sandbox/FakeSquare.ts"
-import { base, liveOf, readFeed, settled, startSync, syncAppWith } from "../support/SyncTestApp.ts"
-import { type Caller, call, TestWorld } from "../support/TestApp.ts"
+import { connectOAuth } from "../support/SyncConnect.ts"
+import { changeLines, latestJob, liveOf, readFeed, syncAppWith, syncToEnd } from "../support/SyncTestApp.ts"
+import { type Caller, TestWorld } from "../support/TestApp.ts"
 
 const tenant = "f2f2f2f2-0000-4000-8000-0000000000f2"
 const venueId = "f2f2f2f2-1111-4000-8000-000000000001"
@@ -13,47 +13,20 @@ const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
 const merchant = "MLSYNCINBOUND01"
 const entities = supportedEntities.square as ReadonlyArray<FakeSquareEntity>
 
-const connectSquare = Effect.gen(function* () {
-  const { square } = yield* TestWorld
-  const started = yield* call("POST", `${base}/connect/square`, { caller: admin, body: { venueId } })
-  assert.strictEqual(started.status, 200, started.text)
-  const query = yield* Effect.promise(() => square.consent(started.body.authorizationUrl, { account: merchant }))
-  const done = yield* call("GET", `${base}/oauth/callback/square?${new URLSearchParams(query)}`).pipe(
-    Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" })
-  )
-  assert.strictEqual(done.status, 200, done.text)
-})
-
-/** Runs a sync to its end under its own idempotency key (the same request within a minute is the same job). */
-const syncToEnd = (body: Record<string, unknown>, key: string) =>
-  Effect.gen(function* () {
-    const started = yield* startSync("square", admin, { venueId, ...body }, { "idempotency-key": key })
-    assert.strictEqual(started.status, 202, started.text)
-    const states = yield* settled("square", venueId, admin)
-    assert.isTrue(
-      states.every((e) => e.state === "completed"),
-      JSON.stringify(states)
-    )
-    return started.body.jobs as ReadonlyArray<any>
-  })
-
 const ids = (records: ReadonlyArray<Record<string, unknown>>) => records.map((r) => String(r.id)).sort()
-
-/** A feed's changes as `entity change id` lines, sorted: what "exactly these changes" compares. */
-const lines = (changes: ReadonlyArray<any>) => changes.map((c) => `${c.entityType} ${c.change} ${c.externalId}`).sort()
 
 layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })("square inbound sync over HTTP", (it) => {
   it.effect("full, incremental after creates, updates and deletions, full for vanished customers, then nothing", () =>
     Effect.gen(function* () {
       const { square } = yield* TestWorld
-      yield* connectSquare
+      yield* connectOAuth("square", admin, venueId, merchant)
       // Several pages each: customers and payments 100 a page, orders 500, catalog items 1,000.
       square.seed(merchant, "customer", 250)
       square.seed(merchant, "product", 2_100)
       square.seed(merchant, "order", 1_100)
       square.seed(merchant, "payment", 250)
 
-      const fullJobs = yield* syncToEnd({ mode: "full" }, "square-full-1")
+      const fullJobs = yield* syncToEnd("square", admin, venueId, { mode: "full" }, "square-full-1")
       assert.deepStrictEqual(fullJobs.map((j) => j.entityType).sort(), [...entities].sort())
       const first = yield* readFeed("square", venueId, admin, null)
       assert.isTrue(first.changes.every((c) => c.change === "added" && c.mappingVersion === 0))
@@ -150,7 +123,7 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })("squ
       for (const id of vanished) square.deleteRecord(merchant, "customer", id)
 
       const read = square.dataRequests(merchant).length
-      yield* syncToEnd({ mode: "incremental" }, "square-incremental-1")
+      yield* syncToEnd("square", admin, venueId, { mode: "incremental" }, "square-incremental-1")
       // Read as changes, not in full: customers searched by `updated_at`, not listed.
       const reads = square.dataRequests(merchant).slice(read)
       assert.deepStrictEqual(
@@ -165,30 +138,26 @@ layer(syncAppWith(), { timeout: "240 seconds", excludeTestServices: true })("squ
         JSON.stringify(reads)
       )
       const second = yield* readFeed("square", venueId, admin, first.cursor)
-      assert.deepStrictEqual(lines(second.changes), expected.sort())
+      assert.deepStrictEqual(changeLines(second.changes), expected.sort())
       const renamed = second.changes.find((c) => c.externalId === before.product[5].id)
       assert.strictEqual(renamed.data.name, "Renamed Item")
       const cancelled = second.changes.find((c) => c.externalId === before.order[completed].id)
       assert.strictEqual(cancelled.data.status, "cancelled")
 
       // Deleted customers leave no trace an incremental read can show: the next full pass notices them missing.
-      yield* syncToEnd({ mode: "full" }, "square-full-2")
+      yield* syncToEnd("square", admin, venueId, { mode: "full" }, "square-full-2")
       const third = yield* readFeed("square", venueId, admin, second.cursor)
-      assert.deepStrictEqual(lines(third.changes), vanished.map((id) => `customer deleted ${id}`).sort())
+      assert.deepStrictEqual(changeLines(third.changes), vanished.map((id) => `customer deleted ${id}`).sort())
       const all = [...first.changes, ...second.changes, ...third.changes]
       for (const entity of entities)
         assert.deepStrictEqual([...liveOf(all, entity).keys()].sort(), ids(square.records(merchant, entity)))
 
       // Nothing changed: nothing written, nothing in the feed.
-      yield* syncToEnd({ mode: "incremental" }, "square-incremental-2")
+      yield* syncToEnd("square", admin, venueId, { mode: "incremental" }, "square-incremental-2")
       const after = yield* readFeed("square", venueId, admin, third.cursor)
       assert.deepStrictEqual(after.changes, [])
       for (const entity of entities) {
-        const history = yield* call("GET", `${base}/square/sync/history?venueId=${venueId}&entityType=${entity}`, {
-          caller: admin
-        })
-        assert.strictEqual(history.status, 200, history.text)
-        const [latest] = history.body.jobs
+        const latest = yield* latestJob("square", venueId, admin, entity)
         assert.strictEqual(latest.status, "completed")
         assert.strictEqual(latest.mode, "incremental")
         assert.deepStrictEqual(

@@ -1,38 +1,13 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { latestOutbound, putRecords, removeRecord, startFullOutbound } from "../support/OutboundTestApp.ts"
+import { connectStripe } from "../support/SyncConnect.ts"
 import { base, jobHistory, jobsSettled, readFeed, startSync, syncAppWith } from "../support/SyncTestApp.ts"
 import { type Caller, call, TestWorld } from "../support/TestApp.ts"
 
 const tenant = "0b000000-0000-4000-8000-0000000000b1"
 const venue = (n: number) => `0b000000-1111-4000-8000-0000000000${String(n).padStart(2, "0")}`
 const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
-
-const connectStripe = (venueId: string) =>
-  Effect.gen(function* () {
-    const { stripe } = yield* TestWorld
-    const apiKey = `sk_test_out${venueId.replaceAll("-", "").slice(-16)}`
-    const { accountId } = stripe.addKey(apiKey)
-    const done = yield* call("POST", `${base}/connect/stripe`, { caller: admin, body: { venueId, apiKey } })
-    assert.strictEqual(done.status, 201, done.text)
-    return accountId
-  })
-
-const putRecords = (venueId: string, entityType: string, records: ReadonlyArray<Record<string, unknown>>) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < records.length; i += 1000) {
-      const reply = yield* call("PUT", `${base}/platform/${entityType}`, {
-        caller: admin,
-        body: { venueId, records: records.slice(i, i + 1000) }
-      })
-      assert.strictEqual(reply.status, 200, reply.text)
-    }
-  })
-
-const removeRecord = (venueId: string, entityType: string, id: string) =>
-  Effect.gen(function* () {
-    const reply = yield* call("DELETE", `${base}/platform/${entityType}/${id}?venueId=${venueId}`, { caller: admin })
-    assert.isTrue(reply.status === 200 || reply.status === 204, reply.text)
-  })
 
 /** Platform ids are the tenant's: each test has its own `prefix`. */
 const buyer = (i: number, version: number, givenName = `Given${i}`, prefix = "buyer") => ({
@@ -44,12 +19,6 @@ const buyer = (i: number, version: number, givenName = `Given${i}`, prefix = "bu
 /** Stripe's customers by the platform id the push set in their metadata. */
 const customersByPlatformId = (customers: ReadonlyArray<Record<string, any>>) =>
   new Map(customers.map((c) => [String(c.metadata?.platform_id), c]))
-
-const latestOutbound = (venueId: string, entityType: string) =>
-  Effect.map(
-    jobHistory("stripe", venueId, admin),
-    (jobs) => jobs.find((j) => j.direction === "outbound" && j.entityType === entityType)!
-  )
 
 const setPolicy = (venueId: string, entityType: string, policy: string) =>
   Effect.gen(function* () {
@@ -70,21 +39,22 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "4 seconds" }), { timeout: "300 seco
         Effect.gen(function* () {
           const { stripe } = yield* TestWorld
           const venueId = venue(1)
-          const accountId = yield* connectStripe(venueId)
+          const { accountId } = yield* connectStripe(admin, venueId, "out")
           yield* putRecords(
+            admin,
             venueId,
             "customer",
             Array.from({ length: 1000 }, (_, i) => buyer(i, 1))
           )
           yield* jobsSettled("stripe", venueId, admin)
-          const first = yield* latestOutbound(venueId, "customer")
+          const first = yield* latestOutbound("stripe", venueId, admin, "customer")
           assert.strictEqual(first.status, "completed", JSON.stringify(first))
           assert.deepStrictEqual([first.counts.created, first.counts.failed], [1000, 0])
           assert.strictEqual(stripe.creations(accountId, "customer"), 1000)
 
           const changed = Array.from({ length: 100 }, (_, k) => buyer(k * 10, 2, `Renamed${k * 10}`))
-          yield* putRecords(venueId, "customer", changed)
-          for (let k = 0; k < 10; k++) yield* removeRecord(venueId, "customer", `buyer-${k * 100 + 5}`)
+          yield* putRecords(admin, venueId, "customer", changed)
+          for (let k = 0; k < 10; k++) yield* removeRecord(admin, venueId, "customer", `buyer-${k * 100 + 5}`)
           yield* jobsSettled("stripe", venueId, admin)
 
           const atStripe = customersByPlatformId(stripe.records(accountId, "customer"))
@@ -102,20 +72,10 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "4 seconds" }), { timeout: "300 seco
 
           // A full outbound pass over unchanged records sends nothing.
           const before = stripe.dataRequests(accountId).length
-          const again = yield* startSync("stripe", admin, {
-            venueId,
-            entityTypes: ["customer"],
-            direction: "outbound",
-            mode: "full"
-          })
-          assert.strictEqual(again.status, 202, again.text)
-          assert.deepStrictEqual(
-            again.body.jobs.map((j: any) => [j.entityType, j.direction]),
-            [["customer", "outbound"]]
-          )
+          yield* startFullOutbound("stripe", admin, venueId, "customer")
           yield* jobsSettled("stripe", venueId, admin)
           assert.strictEqual(stripe.dataRequests(accountId).length, before)
-          const full = yield* latestOutbound(venueId, "customer")
+          const full = yield* latestOutbound("stripe", venueId, admin, "customer")
           assert.deepStrictEqual(
             [full.status, full.counts.fetched, full.counts.unchanged, full.counts.created, full.counts.updated],
             ["completed", 1000, 1000, 0, 0],
@@ -128,18 +88,18 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "4 seconds" }), { timeout: "300 seco
       Effect.gen(function* () {
         const { stripe } = yield* TestWorld
         const venueId = venue(2)
-        const accountId = yield* connectStripe(venueId)
+        const { accountId } = yield* connectStripe(admin, venueId, "out")
         const show = (version: number, priceMinor: number) => ({
           id: "show-1",
           version,
           data: { name: "Hamlet", priceMinor, currency: "GBP", active: true }
         })
-        yield* putRecords(venueId, "product", [show(1, 2500)])
+        yield* putRecords(admin, venueId, "product", [show(1, 2500)])
         yield* jobsSettled("stripe", venueId, admin)
         const [created] = stripe.products(accountId) as ReadonlyArray<any>
         assert.deepStrictEqual([created.name, created.default_price.unit_amount], ["Hamlet", 2500])
 
-        yield* putRecords(venueId, "product", [show(2, 3000)])
+        yield* putRecords(admin, venueId, "product", [show(2, 3000)])
         yield* jobsSettled("stripe", venueId, admin)
         const [repriced] = stripe.products(accountId) as ReadonlyArray<any>
         assert.strictEqual(repriced.id, created.id, "the same product, not a new one")
@@ -153,12 +113,12 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "4 seconds" }), { timeout: "300 seco
           ]
         )
 
-        yield* removeRecord(venueId, "product", "show-1")
+        yield* removeRecord(admin, venueId, "product", "show-1")
         yield* jobsSettled("stripe", venueId, admin)
         const archived = stripe.records(accountId, "product").find((p) => p.id === created.id)
         assert.strictEqual(archived?.active, false)
         assert.strictEqual(stripe.creations(accountId, "product"), 1)
-        const job = yield* latestOutbound(venueId, "product")
+        const job = yield* latestOutbound("stripe", venueId, admin, "product")
         assert.strictEqual(job.counts.deleted, 1, "the archive is counted")
       })
     )
@@ -167,8 +127,8 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "4 seconds" }), { timeout: "300 seco
       Effect.gen(function* () {
         const { stripe } = yield* TestWorld
         const venueId = venue(3)
-        const accountId = yield* connectStripe(venueId)
-        yield* putRecords(venueId, "customer", [buyer(1, 1, `Given1`, "echo"), buyer(2, 1, `Given2`, "echo")])
+        const { accountId } = yield* connectStripe(admin, venueId, "out")
+        yield* putRecords(admin, venueId, "customer", [buyer(1, 1, `Given1`, "echo"), buyer(2, 1, `Given2`, "echo")])
         yield* jobsSettled("stripe", venueId, admin)
         const pushed = yield* readFeed("stripe", venueId, admin, null, "customer")
         assert.deepStrictEqual(pushed.changes.map((c: any) => c.platformId).sort(), ["echo-1", "echo-2"])
@@ -207,23 +167,23 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "4 seconds" }), { timeout: "300 seco
         )
         yield* boxOffice("Box Office One")
         yield* jobsSettled("stripe", venueId, admin)
-        yield* putRecords(venueId, "customer", [buyer(1, 2, "Platform", "echo")])
+        yield* putRecords(admin, venueId, "customer", [buyer(1, 2, "Platform", "echo")])
         yield* jobsSettled("stripe", venueId, admin)
         assert.strictEqual(nameAtStripe(), "Box Office One", "provider_wins keeps the provider's edit")
 
         yield* setPolicy(venueId, "customer", "platform_wins")
-        yield* putRecords(venueId, "customer", [buyer(1, 3, "PlatformAgain", "echo")])
+        yield* putRecords(admin, venueId, "customer", [buyer(1, 3, "PlatformAgain", "echo")])
         yield* jobsSettled("stripe", venueId, admin)
         assert.strictEqual(nameAtStripe(), "PlatformAgain Family1", "platform_wins pushes over it")
 
         // latest_wins: the platform edits first; the box office edits later, seen before the push runs.
         yield* setPolicy(venueId, "customer", "latest_wins")
-        yield* putRecords(venueId, "customer", [buyer(1, 4, "Earlier", "echo")])
+        yield* putRecords(admin, venueId, "customer", [buyer(1, 4, "Earlier", "echo")])
         yield* boxOffice("Box Office Later")
         yield* jobsSettled("stripe", venueId, admin)
         assert.strictEqual(nameAtStripe(), "Box Office Later", "the later edit wins")
         // …and a platform edit after the box office's is pushed.
-        yield* putRecords(venueId, "customer", [buyer(1, 5, "Latest", "echo")])
+        yield* putRecords(admin, venueId, "customer", [buyer(1, 5, "Latest", "echo")])
         yield* jobsSettled("stripe", venueId, admin)
         assert.strictEqual(nameAtStripe(), "Latest Family1")
         assert.strictEqual(stripe.creations(accountId, "customer"), 2)
@@ -233,7 +193,7 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "4 seconds" }), { timeout: "300 seco
     it.effect("unsupported pairs are refused with 422 naming the field", () =>
       Effect.gen(function* () {
         const venueId = venue(4)
-        yield* connectStripe(venueId)
+        yield* connectStripe(admin, venueId, "out")
         const payments = yield* startSync("stripe", admin, {
           venueId,
           entityTypes: ["payment"],

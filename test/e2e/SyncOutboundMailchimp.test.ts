@@ -1,54 +1,20 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { FetchHttpClient } from "effect/http"
 import { subscriberHash } from "../sandbox/FakeMailchimpData.ts"
-import { base, jobHistory, jobsSettled, startSync, syncAppWith } from "../support/SyncTestApp.ts"
-import { type Caller, call, TestWorld } from "../support/TestApp.ts"
+import {
+  assertAllUnchanged,
+  outboundJobs,
+  putRecords,
+  removeRecord,
+  startFullOutbound
+} from "../support/OutboundTestApp.ts"
+import { connectMailchimp } from "../support/SyncConnect.ts"
+import { jobsSettled, startSync, syncAppWith } from "../support/SyncTestApp.ts"
+import { type Caller, TestWorld } from "../support/TestApp.ts"
 
 const tenant = "0d000000-0000-4000-8000-0000000000d1"
 const venue = (n: number) => `0d000000-1111-4000-8000-0000000000${String(n).padStart(2, "0")}`
 const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
-
-/**
- * Connects the venue through the OAuth flow and chooses its audience. Every connection of this file opens the fake's
- * one login, so each test writes to an audience of its own and compares the fake's counters before and after.
- */
-const connectMailchimp = (venueId: string, listId: string) =>
-  Effect.gen(function* () {
-    const { mailchimp } = yield* TestWorld
-    const started = yield* call("POST", `${base}/connect/mailchimp`, { caller: admin, body: { venueId } })
-    assert.strictEqual(started.status, 200, started.text)
-    const query = yield* Effect.promise(() => mailchimp.consent(started.body.authorizationUrl))
-    const done = yield* call("GET", `${base}/oauth/callback/mailchimp?${new URLSearchParams(query)}`).pipe(
-      Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" })
-    )
-    assert.strictEqual(done.status, 200, done.text)
-    const chosen = yield* call("PUT", `${base}/mailchimp/settings`, { caller: admin, body: { venueId, listId } })
-    assert.strictEqual(chosen.status, 200, chosen.text)
-    assert.strictEqual(chosen.body.listId, listId)
-  })
-
-const putRecords = (venueId: string, records: ReadonlyArray<Record<string, unknown>>) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < records.length; i += 1000) {
-      const reply = yield* call("PUT", `${base}/platform/contact`, {
-        caller: admin,
-        body: { venueId, records: records.slice(i, i + 1000) }
-      })
-      assert.strictEqual(reply.status, 200, reply.text)
-    }
-  })
-
-const removeRecord = (venueId: string, id: string) =>
-  Effect.gen(function* () {
-    const reply = yield* call("DELETE", `${base}/platform/contact/${id}?venueId=${venueId}`, { caller: admin })
-    assert.isTrue(reply.status === 200 || reply.status === 204, reply.text)
-  })
-
-const outboundJobs = (venueId: string) =>
-  Effect.map(jobHistory("mailchimp", venueId, admin), (jobs) =>
-    jobs.filter((j) => j.direction === "outbound" && j.entityType === "contact")
-  )
 
 /** Platform ids are the tenant's: each test has its own `prefix`. */
 const contact = (
@@ -108,9 +74,9 @@ const pushInOneBatch = (venueId: string, prefix: string) =>
     const account = mailchimp.accountId
     const platform = new Map(Array.from({ length: 1000 }, (_, i) => [i, contact(i, 1, { prefix })] as const))
     const before = yield* counters
-    yield* putRecords(venueId, [...platform.values()])
+    yield* putRecords(admin, venueId, "contact", [...platform.values()])
     yield* jobsSettled("mailchimp", venueId, admin)
-    const jobs = yield* outboundJobs(venueId)
+    const jobs = yield* outboundJobs("mailchimp", venueId, admin, "contact")
     assert.deepStrictEqual(
       jobs.map((j) => [j.status, j.counts.created, j.counts.failed]),
       [["completed", 1000, 0]],
@@ -153,12 +119,12 @@ layer(syncAppWith(settings), { timeout: "300 seconds", excludeTestServices: true
           const venueId = venue(1)
           // Not the account's oldest audience: the one the venue chose.
           const listId = mailchimp.audiences()[1]!.id
-          yield* connectMailchimp(venueId, listId)
+          yield* connectMailchimp(admin, venueId, listId)
           const members = () =>
             new Map(mailchimp.records(account, "contact", { listId }).map((m) => [m.email_address, m]))
 
           const { platform, before } = yield* pushInOneBatch(venueId, "mc-fan")
-          const [first] = yield* outboundJobs(venueId)
+          const [first] = yield* outboundJobs("mailchimp", venueId, admin, "contact")
 
           // 100 changed — every tenth renamed, five of them moving to a new address — and 10 deleted.
           const changed = Array.from({ length: 100 }, (_, k) => {
@@ -170,15 +136,15 @@ layer(syncAppWith(settings), { timeout: "300 seconds", excludeTestServices: true
             platform.set(i, record)
             return record
           })
-          yield* putRecords(venueId, changed)
+          yield* putRecords(admin, venueId, "contact", changed)
           const deleted = Array.from({ length: 10 }, (_, k) => k * 100 + 5)
           const archivedHashes = deleted.map((i) => subscriberHash(platform.get(i)!.data.email))
           for (const i of deleted) {
-            yield* removeRecord(venueId, `mc-fan-${i}`)
+            yield* removeRecord(admin, venueId, "contact", `mc-fan-${i}`)
             platform.delete(i)
           }
           yield* jobsSettled("mailchimp", venueId, admin)
-          const later = (yield* outboundJobs(venueId)).filter((j) => j.id !== first.id)
+          const later = (yield* outboundJobs("mailchimp", venueId, admin, "contact")).filter((j) => j.id !== first.id)
           const sum = (key: string) => later.reduce((total, j) => total + j.counts[key], 0)
           assert.isTrue(
             later.every((j) => j.status === "completed"),
@@ -202,34 +168,11 @@ layer(syncAppWith(settings), { timeout: "300 seconds", excludeTestServices: true
 
           // A full outbound pass over unchanged records sends nothing.
           const quiet = yield* counters
-          const again = yield* startSync(
-            "mailchimp",
-            admin,
-            { venueId, entityTypes: ["contact"], direction: "outbound", mode: "full" },
-            { "idempotency-key": "mailchimp-outbound-full-1" }
-          )
-          assert.strictEqual(again.status, 202, again.text)
-          assert.deepStrictEqual(
-            again.body.jobs.map((j: any) => [j.entityType, j.direction]),
-            [["contact", "outbound"]]
-          )
+          yield* startFullOutbound("mailchimp", admin, venueId, "contact", "mailchimp-outbound-full-1")
           yield* jobsSettled("mailchimp", venueId, admin)
           assert.deepStrictEqual(yield* counters, quiet, "a pass over unchanged records sends nothing")
-          const [full] = yield* outboundJobs(venueId)
-          assert.deepStrictEqual(
-            [
-              full.status,
-              full.mode,
-              full.counts.fetched,
-              full.counts.unchanged,
-              full.counts.created,
-              full.counts.updated,
-              full.counts.deleted,
-              full.counts.failed
-            ],
-            ["completed", "full", 1000, 1000, 0, 0, 0, 0],
-            JSON.stringify(full.counts)
-          )
+          const [full] = yield* outboundJobs("mailchimp", venueId, admin, "contact")
+          assertAllUnchanged(full, 1000)
         })
     )
 
@@ -241,7 +184,7 @@ layer(syncAppWith(settings), { timeout: "300 seconds", excludeTestServices: true
           const account = mailchimp.accountId
           const venueId = venue(2)
           const listId = mailchimp.audiences()[0]!.id
-          yield* connectMailchimp(venueId, listId)
+          yield* connectMailchimp(admin, venueId, listId)
           const fakeLooking = "someone@example.com"
           const lapsed = "lapsed@venue-mail.test"
           mailchimp.setComplianceState(account, lapsed, { listId })
@@ -250,7 +193,7 @@ layer(syncAppWith(settings), { timeout: "300 seconds", excludeTestServices: true
           records[10] = contact(11, 1, { prefix: "mc-refused", email: fakeLooking })
           records[21] = contact(22, 1, { prefix: "mc-refused", email: lapsed })
           const before = yield* counters
-          yield* putRecords(venueId, records)
+          yield* putRecords(admin, venueId, "contact", records)
           yield* jobsSettled("mailchimp", venueId, admin)
 
           const batches = mailchimp.batches(account).slice(before.batches)
@@ -259,7 +202,7 @@ layer(syncAppWith(settings), { timeout: "300 seconds", excludeTestServices: true
             [[60, 2]],
             "above the threshold: one batch"
           )
-          const [job] = yield* outboundJobs(venueId)
+          const [job] = yield* outboundJobs("mailchimp", venueId, admin, "contact")
           assert.deepStrictEqual(
             [job.status, job.counts.created, job.counts.failed],
             ["completed", 58, 2],
@@ -309,7 +252,7 @@ layer(syncAppWith(settings), { timeout: "300 seconds", excludeTestServices: true
             resent,
             [fakeLooking, lapsed].map((email) => `/3.0/lists/${listId}/members/${subscriberHash(email)}`).sort()
           )
-          const [full] = yield* outboundJobs(venueId)
+          const [full] = yield* outboundJobs("mailchimp", venueId, admin, "contact")
           assert.deepStrictEqual(
             [full.status, full.counts.fetched, full.counts.unchanged, full.counts.created, full.counts.failed],
             ["completed", 60, 58, 0, 2],

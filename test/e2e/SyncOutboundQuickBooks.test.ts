@@ -1,9 +1,10 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { FetchHttpClient } from "effect/http"
 import type { QuickBooksObject } from "../sandbox/FakeQuickBooksData.ts"
-import { base, jobHistory, jobsSettled, readFeed, startSync, syncAppWith } from "../support/SyncTestApp.ts"
-import { type Caller, call, TestWorld } from "../support/TestApp.ts"
+import { latestOutbound, putRecords, removeRecord, startFullOutbound } from "../support/OutboundTestApp.ts"
+import { connectOAuth } from "../support/SyncConnect.ts"
+import { jobsSettled, readFeed, startSync, syncAppWith } from "../support/SyncTestApp.ts"
+import { type Caller, TestWorld } from "../support/TestApp.ts"
 
 const tenant = "0d000000-0000-4000-8000-0000000000d4"
 const venue = (n: number) => `0d000000-1111-4000-8000-0000000000${String(n).padStart(2, "0")}`
@@ -11,43 +12,7 @@ const venue = (n: number) => `0d000000-1111-4000-8000-0000000000${String(n).padS
 const realmOf = (n: number) => `93414500000040${String(n).padStart(2, "0")}`
 const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
 
-/** The venue connects the company it chooses on Intuit's consent page. */
-const connectQuickBooks = (venueId: string, realm: string) =>
-  Effect.gen(function* () {
-    const { quickbooks } = yield* TestWorld
-    const started = yield* call("POST", `${base}/connect/quickbooks`, { caller: admin, body: { venueId } })
-    assert.strictEqual(started.status, 200, started.text)
-    const query = yield* Effect.promise(() => quickbooks.consent(started.body.authorizationUrl, { account: realm }))
-    const done = yield* call("GET", `${base}/oauth/callback/quickbooks?${new URLSearchParams(query)}`).pipe(
-      Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" })
-    )
-    assert.strictEqual(done.status, 200, done.text)
-  })
-
-const putRecords = (venueId: string, entityType: string, records: ReadonlyArray<Record<string, unknown>>) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < records.length; i += 1000) {
-      const reply = yield* call("PUT", `${base}/platform/${entityType}`, {
-        caller: admin,
-        body: { venueId, records: records.slice(i, i + 1000) }
-      })
-      assert.strictEqual(reply.status, 200, reply.text)
-    }
-  })
-
-const removeRecord = (venueId: string, entityType: string, id: string) =>
-  Effect.gen(function* () {
-    const reply = yield* call("DELETE", `${base}/platform/${entityType}/${id}?venueId=${venueId}`, { caller: admin })
-    assert.isTrue(reply.status === 200 || reply.status === 204, reply.text)
-  })
-
 const settle = (venueId: string) => jobsSettled("quickbooks", venueId, admin, 180_000)
-
-const latestOutbound = (venueId: string, entityType: string) =>
-  Effect.map(
-    jobHistory("quickbooks", venueId, admin),
-    (jobs) => jobs.find((j) => j.direction === "outbound" && j.entityType === entityType)!
-  )
 
 /** Platform id → QuickBooks Id, from the change feed the pushes wrote. */
 const pushedIds = (venueId: string, entityType: string) =>
@@ -65,20 +30,10 @@ const againSendsNothing = (venueId: string, realm: string, entityType: string, r
   Effect.gen(function* () {
     const { quickbooks } = yield* TestWorld
     const before = quickbooks.dataRequests(realm).length
-    const again = yield* startSync(
-      "quickbooks",
-      admin,
-      { venueId, entityTypes: [entityType], direction: "outbound", mode: "full" },
-      { "idempotency-key": `again-${venueId}-${entityType}-${before}` }
-    )
-    assert.strictEqual(again.status, 202, again.text)
-    assert.deepStrictEqual(
-      again.body.jobs.map((j: any) => [j.entityType, j.direction]),
-      [[entityType, "outbound"]]
-    )
+    yield* startFullOutbound("quickbooks", admin, venueId, entityType, `again-${venueId}-${entityType}-${before}`)
     yield* settle(venueId)
     assert.deepStrictEqual(quickbooks.dataRequests(realm).slice(before), [], "the pass sent nothing")
-    const full = yield* latestOutbound(venueId, entityType)
+    const full = yield* latestOutbound("quickbooks", venueId, admin, entityType)
     assert.deepStrictEqual(
       [
         full.status,
@@ -219,11 +174,11 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
         Effect.gen(function* () {
           const { quickbooks } = yield* TestWorld
           const [venueId, realm] = [venue(1), realmOf(1)]
-          yield* connectQuickBooks(venueId, realm)
+          yield* connectOAuth("quickbooks", admin, venueId, realm)
           const records = Array.from({ length: 1000 }, (_, i) => buyer("cust", i, 1))
-          yield* putRecords(venueId, "customer", records)
+          yield* putRecords(admin, venueId, "customer", records)
           yield* settle(venueId)
-          const first = yield* latestOutbound(venueId, "customer")
+          const first = yield* latestOutbound("quickbooks", venueId, admin, "customer")
           assert.strictEqual(first.status, "completed", JSON.stringify(first))
           assert.deepStrictEqual([first.counts.created, first.counts.failed], [1000, 0], JSON.stringify(first.counts))
           assert.strictEqual(quickbooks.creations(realm, "customer"), 1000)
@@ -231,10 +186,10 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
           assert.strictEqual(new Set(ids.values()).size, 1000, "one QuickBooks customer per platform customer")
 
           const changed = Array.from({ length: 100 }, (_, k) => buyer("cust", k * 10, 2, `Renamed${k * 10}`))
-          yield* putRecords(venueId, "customer", changed)
-          for (let k = 0; k < 10; k++) yield* removeRecord(venueId, "customer", `cust-${k * 100 + 5}`)
+          yield* putRecords(admin, venueId, "customer", changed)
+          for (let k = 0; k < 10; k++) yield* removeRecord(admin, venueId, "customer", `cust-${k * 100 + 5}`)
           yield* settle(venueId)
-          const second = yield* latestOutbound(venueId, "customer")
+          const second = yield* latestOutbound("quickbooks", venueId, admin, "customer")
           assert.deepStrictEqual(
             [second.status, second.counts.updated, second.counts.deleted, second.counts.failed],
             ["completed", 100, 10, 0],
@@ -258,18 +213,18 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
       Effect.gen(function* () {
         const { quickbooks } = yield* TestWorld
         const [venueId, realm] = [venue(2), realmOf(2)]
-        yield* connectQuickBooks(venueId, realm)
+        yield* connectOAuth("quickbooks", admin, venueId, realm)
         const records = Array.from({ length: 120 }, (_, i) => show("item", i, 1))
-        yield* putRecords(venueId, "product", records)
+        yield* putRecords(admin, venueId, "product", records)
         yield* settle(venueId)
-        const first = yield* latestOutbound(venueId, "product")
+        const first = yield* latestOutbound("quickbooks", venueId, admin, "product")
         assert.deepStrictEqual([first.counts.created, first.counts.failed], [120, 0], JSON.stringify(first))
 
         const repriced = Array.from({ length: 12 }, (_, k) => show("item", k * 10, 2, 4200 + k))
-        yield* putRecords(venueId, "product", repriced)
-        yield* removeRecord(venueId, "product", "item-7")
+        yield* putRecords(admin, venueId, "product", repriced)
+        yield* removeRecord(admin, venueId, "product", "item-7")
         yield* settle(venueId)
-        const second = yield* latestOutbound(venueId, "product")
+        const second = yield* latestOutbound("quickbooks", venueId, admin, "product")
         assert.deepStrictEqual(
           [second.counts.updated, second.counts.deleted, second.counts.failed],
           [12, 1, 0],
@@ -296,14 +251,16 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
         Effect.gen(function* () {
           const { quickbooks } = yield* TestWorld
           const [venueId, realm] = [venue(3), realmOf(3)]
-          yield* connectQuickBooks(venueId, realm)
+          yield* connectOAuth("quickbooks", admin, venueId, realm)
           // Customers and items first: the sales refer to them.
           yield* putRecords(
+            admin,
             venueId,
             "customer",
             Array.from({ length: 20 }, (_, i) => buyer("sale-cust", i, 1))
           )
           yield* putRecords(
+            admin,
             venueId,
             "product",
             Array.from({ length: 10 }, (_, i) => ({ ...show("sale-show", i, 1), id: `sale-show-${i}` }))
@@ -339,11 +296,11 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
           })
           const orders = Array.from({ length: 40 }, (_, i) => (i === 13 ? order(i, "walk-in-1") : order(i)))
           const invoices = Array.from({ length: 20 }, (_, i) => invoice(i))
-          yield* putRecords(venueId, "order", orders)
-          yield* putRecords(venueId, "invoice", invoices)
+          yield* putRecords(admin, venueId, "order", orders)
+          yield* putRecords(admin, venueId, "invoice", invoices)
           yield* settle(venueId)
 
-          const orderJob = yield* latestOutbound(venueId, "order")
+          const orderJob = yield* latestOutbound("quickbooks", venueId, admin, "order")
           assert.deepStrictEqual(
             [orderJob.status, orderJob.counts.created, orderJob.counts.failed],
             ["completed", 39, 1],
@@ -358,7 +315,7 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
             ),
             JSON.stringify(orderJob.logs)
           )
-          const invoiceJob = yield* latestOutbound(venueId, "invoice")
+          const invoiceJob = yield* latestOutbound("quickbooks", venueId, admin, "invoice")
           assert.deepStrictEqual(
             [invoiceJob.status, invoiceJob.counts.created, invoiceJob.counts.failed],
             ["completed", 20, 0],
@@ -392,7 +349,7 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
           yield* againSendsNothing(venueId, realm, "invoice", 20)
 
           // Once its customer is pushed, the refused receipt goes through with the next pass.
-          yield* putRecords(venueId, "customer", [{ ...buyer("walk-in", 1, 1), id: "walk-in-1" }])
+          yield* putRecords(admin, venueId, "customer", [{ ...buyer("walk-in", 1, 1), id: "walk-in-1" }])
           yield* settle(venueId)
           const walkIn = (yield* pushedIds(venueId, "customer")).get("walk-in-1")
           assert.isDefined(walkIn)
@@ -404,7 +361,7 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
           )
           assert.strictEqual(retried.status, 202, retried.text)
           yield* settle(venueId)
-          const last = yield* latestOutbound(venueId, "order")
+          const last = yield* latestOutbound("quickbooks", venueId, admin, "order")
           assert.deepStrictEqual(
             [last.counts.created, last.counts.unchanged, last.counts.failed],
             [1, 39, 0],
@@ -425,16 +382,16 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
             version: 2,
             data: { ...order(1).data, customerId: "sale-cust-19", lines, totalMinor: totalOf(lines) }
           }
-          yield* putRecords(venueId, "order", [changed])
-          yield* removeRecord(venueId, "invoice", "invoice-3")
+          yield* putRecords(admin, venueId, "order", [changed])
+          yield* removeRecord(admin, venueId, "invoice", "invoice-3")
           yield* settle(venueId)
-          const changedJob = yield* latestOutbound(venueId, "order")
+          const changedJob = yield* latestOutbound("quickbooks", venueId, admin, "order")
           assert.deepStrictEqual(
             [changedJob.counts.updated, changedJob.counts.created, changedJob.counts.failed],
             [1, 0, 0],
             JSON.stringify(changedJob)
           )
-          const deletedJob = yield* latestOutbound(venueId, "invoice")
+          const deletedJob = yield* latestOutbound("quickbooks", venueId, admin, "invoice")
           assert.deepStrictEqual(
             [deletedJob.counts.deleted, deletedJob.counts.failed],
             [1, 0],
@@ -460,9 +417,9 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
       Effect.gen(function* () {
         const { quickbooks } = yield* TestWorld
         const [venueId, realm] = [venue(4), realmOf(4)]
-        yield* connectQuickBooks(venueId, realm)
+        yield* connectOAuth("quickbooks", admin, venueId, realm)
         const records = Array.from({ length: 3 }, (_, i) => buyer("stale", i, 1))
-        yield* putRecords(venueId, "customer", records)
+        yield* putRecords(admin, venueId, "customer", records)
         yield* settle(venueId)
         const ids = yield* pushedIds(venueId, "customer")
         const id = ids.get("stale-1")!
@@ -473,10 +430,10 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
         assert.strictEqual(quickbooks.record(realm, "customer", id)?.SyncToken, "1")
         const before = quickbooks.dataRequests(realm).length
         const renamed = buyer("stale", 1, 2, "Renamed")
-        yield* putRecords(venueId, "customer", [renamed])
+        yield* putRecords(admin, venueId, "customer", [renamed])
         yield* settle(venueId)
 
-        const job = yield* latestOutbound(venueId, "customer")
+        const job = yield* latestOutbound("quickbooks", venueId, admin, "customer")
         assert.deepStrictEqual(
           [job.status, job.counts.updated, job.counts.created, job.counts.failed],
           ["completed", 1, 0, 0],
@@ -503,9 +460,9 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
 
         // Edited at QuickBooks again, then deleted on the platform: made inactive on the current SyncToken.
         quickbooks.upsertRecord(realm, "customer", { Id: ids.get("stale-2")!, Notes: "Moved away" })
-        yield* removeRecord(venueId, "customer", "stale-2")
+        yield* removeRecord(admin, venueId, "customer", "stale-2")
         yield* settle(venueId)
-        const archived = yield* latestOutbound(venueId, "customer")
+        const archived = yield* latestOutbound("quickbooks", venueId, admin, "customer")
         assert.deepStrictEqual([archived.counts.deleted, archived.counts.failed], [1, 0], JSON.stringify(archived))
         assert.deepStrictEqual(
           [
@@ -525,7 +482,7 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
       Effect.gen(function* () {
         const { quickbooks } = yield* TestWorld
         const [venueId, realm] = [venue(5), realmOf(5)]
-        yield* connectQuickBooks(venueId, realm)
+        yield* connectOAuth("quickbooks", admin, venueId, realm)
         // Customers the venue keyed into QuickBooks before connecting.
         const ada = quickbooks.upsertRecord(realm, "customer", {
           DisplayName: "Ada Lovelace",
@@ -549,10 +506,10 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
           person("dup-grace", "Grace", "Hopper", "grace@example.test"),
           person("dup-alan", "Alan", "Turing", "alan@example.test")
         ]
-        yield* putRecords(venueId, "customer", records)
+        yield* putRecords(admin, venueId, "customer", records)
         yield* settle(venueId)
 
-        const job = yield* latestOutbound(venueId, "customer")
+        const job = yield* latestOutbound("quickbooks", venueId, admin, "customer")
         assert.deepStrictEqual(
           [job.status, job.counts.created, job.counts.updated, job.counts.failed],
           ["completed", 2, 1, 0],
@@ -590,9 +547,9 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "2 seconds" }), { timeout: "300 seco
 
         // A later change to the suffixed customer keeps its suffix.
         const regraced = person("dup-grace", "Grace", "Hopper", "grace.hopper@example.test", 2)
-        yield* putRecords(venueId, "customer", [regraced])
+        yield* putRecords(admin, venueId, "customer", [regraced])
         yield* settle(venueId)
-        const updated = yield* latestOutbound(venueId, "customer")
+        const updated = yield* latestOutbound("quickbooks", venueId, admin, "customer")
         assert.deepStrictEqual(
           [updated.counts.updated, updated.counts.created, updated.counts.failed],
           [1, 0, 0],

@@ -1,8 +1,16 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { FetchHttpClient } from "effect/http"
-import { base, jobHistory, jobsSettled, startSync, syncAppWith } from "../support/SyncTestApp.ts"
-import { type Caller, call, TestWorld } from "../support/TestApp.ts"
+import {
+  assertAllUnchanged,
+  latestOutbound,
+  outboundJobs,
+  putRecords,
+  removeRecord,
+  startFullOutbound
+} from "../support/OutboundTestApp.ts"
+import { connectOAuth } from "../support/SyncConnect.ts"
+import { jobsSettled, syncAppWith } from "../support/SyncTestApp.ts"
+import { type Caller, TestWorld } from "../support/TestApp.ts"
 
 const tenant = "0c000000-0000-4000-8000-0000000000c1"
 const venue = (n: number) => `0c000000-1111-4000-8000-0000000000${String(n).padStart(2, "0")}`
@@ -10,45 +18,9 @@ const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
 /** Each venue signs in as its own seller: the fake keeps each seller's data apart. */
 const merchantOf = (n: number) => `MLSYNCOUTBOUND${String(n).padStart(2, "0")}`
 
-const connectSquare = (venueId: string, merchant: string) =>
-  Effect.gen(function* () {
-    const { square } = yield* TestWorld
-    const started = yield* call("POST", `${base}/connect/square`, { caller: admin, body: { venueId } })
-    assert.strictEqual(started.status, 200, started.text)
-    const query = yield* Effect.promise(() => square.consent(started.body.authorizationUrl, { account: merchant }))
-    const done = yield* call("GET", `${base}/oauth/callback/square?${new URLSearchParams(query)}`).pipe(
-      Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" })
-    )
-    assert.strictEqual(done.status, 200, done.text)
-  })
-
-const putRecords = (venueId: string, entityType: string, records: ReadonlyArray<Record<string, unknown>>) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < records.length; i += 1000) {
-      const reply = yield* call("PUT", `${base}/platform/${entityType}`, {
-        caller: admin,
-        body: { venueId, records: records.slice(i, i + 1000) }
-      })
-      assert.strictEqual(reply.status, 200, reply.text)
-    }
-  })
-
-const removeRecord = (venueId: string, entityType: string, id: string) =>
-  Effect.gen(function* () {
-    const reply = yield* call("DELETE", `${base}/platform/${entityType}/${id}?venueId=${venueId}`, { caller: admin })
-    assert.isTrue(reply.status === 200 || reply.status === 204, reply.text)
-  })
-
-const latestOutbound = (venueId: string, entityType: string) =>
-  Effect.map(
-    jobHistory("square", venueId, admin),
-    (jobs) => jobs.find((j) => j.direction === "outbound" && j.entityType === entityType)!
-  )
-
 /** The counts of the venue's outbound jobs for the entity since `after` (debounced changes may take several jobs). */
 const countsSince = (venueId: string, entityType: string, after: { readonly id: string }) =>
-  Effect.map(jobHistory("square", venueId, admin), (jobs) => {
-    const outbound = jobs.filter((j) => j.direction === "outbound" && j.entityType === entityType)
+  Effect.map(outboundJobs("square", venueId, admin, entityType), (outbound) => {
     const newer = outbound.slice(
       0,
       outbound.findIndex((j) => j.id === after.id)
@@ -64,39 +36,16 @@ const fullPassSendsNothing = (venueId: string, merchant: string, entityType: str
   Effect.gen(function* () {
     const { square } = yield* TestWorld
     const before = square.dataRequests(merchant).length
-    const again = yield* startSync(
-      "square",
-      admin,
-      { venueId, entityTypes: [entityType], direction: "outbound", mode: "full" },
-      { "idempotency-key": `square-full-${venueId}-${entityType}` }
-    )
-    assert.strictEqual(again.status, 202, again.text)
-    assert.deepStrictEqual(
-      again.body.jobs.map((j: any) => [j.entityType, j.direction]),
-      [[entityType, "outbound"]]
-    )
+    yield* startFullOutbound("square", admin, venueId, entityType, `square-full-${venueId}-${entityType}`)
     yield* jobsSettled("square", venueId, admin)
     assert.deepStrictEqual(
       square.dataRequests(merchant).slice(before),
       [],
       "a pass over unchanged records sends nothing"
     )
-    const full = yield* latestOutbound(venueId, entityType)
+    const full = yield* latestOutbound("square", venueId, admin, entityType)
     // Deleted records are read too and skipped: their archive is done.
-    assert.deepStrictEqual(
-      [
-        full.status,
-        full.mode,
-        full.counts.fetched,
-        full.counts.unchanged,
-        full.counts.created,
-        full.counts.updated,
-        full.counts.deleted,
-        full.counts.failed
-      ],
-      ["completed", "full", live, live, 0, 0, 0, 0],
-      JSON.stringify(full.counts)
-    )
+    assertAllUnchanged(full, live)
   })
 
 /** Platform ids are the tenant's: each test has its own `prefix`. */
@@ -168,21 +117,21 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "3 seconds" }), { timeout: "300 seco
           const { square } = yield* TestWorld
           const venueId = venue(1)
           const merchant = merchantOf(1)
-          yield* connectSquare(venueId, merchant)
+          yield* connectOAuth("square", admin, venueId, merchant)
           const platform = new Map(Array.from({ length: 1000 }, (_, i) => [i, buyer(i, 1)] as const))
-          yield* putRecords(venueId, "customer", [...platform.values()])
+          yield* putRecords(admin, venueId, "customer", [...platform.values()])
           yield* jobsSettled("square", venueId, admin)
-          const first = yield* latestOutbound(venueId, "customer")
+          const first = yield* latestOutbound("square", venueId, admin, "customer")
           assert.strictEqual(first.status, "completed", JSON.stringify(first))
           assert.deepStrictEqual([first.counts.created, first.counts.failed], [1000, 0], JSON.stringify(first.counts))
           assert.strictEqual(square.creations(merchant, "customer"), 1000)
 
           const changed = Array.from({ length: 100 }, (_, k) => buyer(k * 10, 2, `Renamed${k * 10}`))
           for (const record of changed) platform.set(Number(record.id.split("-").at(-1)), record)
-          yield* putRecords(venueId, "customer", changed)
+          yield* putRecords(admin, venueId, "customer", changed)
           const deleted = Array.from({ length: 10 }, (_, k) => k * 100 + 5)
           for (const i of deleted) {
-            yield* removeRecord(venueId, "customer", `sq-buyer-${i}`)
+            yield* removeRecord(admin, venueId, "customer", `sq-buyer-${i}`)
             platform.delete(i)
           }
           yield* jobsSettled("square", venueId, admin)
@@ -211,12 +160,12 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "3 seconds" }), { timeout: "300 seco
           const { square } = yield* TestWorld
           const venueId = venue(2)
           const merchant = merchantOf(2)
-          yield* connectSquare(venueId, merchant)
+          yield* connectOAuth("square", admin, venueId, merchant)
           const count = 200
           const platform = new Map(Array.from({ length: count }, (_, i) => [i, show(i, 1)] as const))
-          yield* putRecords(venueId, "product", [...platform.values()])
+          yield* putRecords(admin, venueId, "product", [...platform.values()])
           yield* jobsSettled("square", venueId, admin)
-          const first = yield* latestOutbound(venueId, "product")
+          const first = yield* latestOutbound("square", venueId, admin, "product")
           assert.strictEqual(first.status, "completed", JSON.stringify(first))
           assert.deepStrictEqual([first.counts.created, first.counts.failed], [count, 0], JSON.stringify(first.counts))
           assert.strictEqual(square.creations(merchant, "product"), count)
@@ -233,10 +182,10 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "3 seconds" }), { timeout: "300 seco
             platform.set(i, next)
             return next
           })
-          yield* putRecords(venueId, "product", changed)
+          yield* putRecords(admin, venueId, "product", changed)
           const deleted = [50, 150]
           for (const i of deleted) {
-            yield* removeRecord(venueId, "product", `sq-show-${i}`)
+            yield* removeRecord(admin, venueId, "product", `sq-show-${i}`)
             platform.delete(i)
           }
           yield* jobsSettled("square", venueId, admin)
@@ -293,9 +242,9 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "3 seconds" }), { timeout: "300 seco
           const { square } = yield* TestWorld
           const venueId = venue(3)
           const merchant = merchantOf(3)
-          yield* connectSquare(venueId, merchant)
-          yield* putRecords(venueId, "customer", [buyer(1, 1, "Given1", "sq-vm")])
-          yield* putRecords(venueId, "product", [show(1, 1, "Macbeth", 2500, "sq-vm")])
+          yield* connectOAuth("square", admin, venueId, merchant)
+          yield* putRecords(admin, venueId, "customer", [buyer(1, 1, "Given1", "sq-vm")])
+          yield* putRecords(admin, venueId, "product", [show(1, 1, "Macbeth", 2500, "sq-vm")])
           yield* jobsSettled("square", venueId, admin)
           const [customer] = square.records(merchant, "customer") as ReadonlyArray<any>
           const [item] = square.records(merchant, "product") as ReadonlyArray<any>
@@ -311,8 +260,8 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "3 seconds" }), { timeout: "300 seco
           assert.isAbove(Number(bumped.version), Number(item.version))
 
           const before = square.dataRequests(merchant).length
-          yield* putRecords(venueId, "customer", [buyer(1, 2, "Renamed1", "sq-vm")])
-          yield* putRecords(venueId, "product", [show(1, 2, "Macbeth (revival)", 3000, "sq-vm")])
+          yield* putRecords(admin, venueId, "customer", [buyer(1, 2, "Renamed1", "sq-vm")])
+          yield* putRecords(admin, venueId, "product", [show(1, 2, "Macbeth (revival)", 3000, "sq-vm")])
           yield* jobsSettled("square", venueId, admin)
           const calls = square
             .dataRequests(merchant)
@@ -324,7 +273,7 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "3 seconds" }), { timeout: "300 seco
           assert.strictEqual(calls.filter((p) => p === "POST /v2/catalog/batch-upsert").length, 2, calls.join())
 
           for (const entityType of ["customer", "product"]) {
-            const job = yield* latestOutbound(venueId, entityType)
+            const job = yield* latestOutbound("square", venueId, admin, entityType)
             assert.deepStrictEqual(
               [job.status, job.counts.updated, job.counts.created, job.counts.failed],
               ["completed", 1, 0, 0],

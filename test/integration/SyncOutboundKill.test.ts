@@ -110,6 +110,7 @@ const killMidPage = (options: {
       assert.strictEqual(exit.signal, "SIGKILL")
       const at = yield* jobOf(options.jobId)
       assert.strictEqual(at.status, "running", "killed while the job was running")
+      assert.strictEqual(at.pages, target, `kill ${kill + 1} landed in the page chosen for it`)
       const committed = yield* linkedRows(options.tenantId, options.entityType)
       assert.isAbove(written, committed, `kill ${kill + 1} came after provider writes the job had not committed`)
       kills.push({ page: at.pages, written, committed })

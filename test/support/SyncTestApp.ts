@@ -70,6 +70,16 @@ export const jobHistory = (provider: string, venueId: string, caller: Caller) =>
     return page.body.jobs as ReadonlyArray<any>
   })
 
+/** The venue's newest job of the entity for `provider`. */
+export const latestJob = (provider: string, venueId: string, caller: Caller, entityType: string) =>
+  Effect.map(
+    call("GET", `${base}/${provider}/sync/history?venueId=${venueId}&entityType=${entityType}`, { caller }),
+    (history) => {
+      assert.strictEqual(history.status, 200, history.text)
+      return history.body.jobs[0]
+    }
+  )
+
 /** Follows the change feed from `cursor` to its end; answers the changes and the cursor to go on from. */
 export const readFeed = (
   provider: string,
@@ -93,6 +103,10 @@ export const readFeed = (
     }
   })
 
+/** A feed's changes as `entity change id` lines, sorted: what "exactly these changes" compares. */
+export const changeLines = (changes: ReadonlyArray<any>) =>
+  changes.map((c) => `${c.entityType} ${c.change} ${c.externalId}`).sort()
+
 /** The live records a feed describes: the last change of each, deletions removed. */
 export const liveOf = (changes: ReadonlyArray<any>, entityType: string) => {
   const last = new Map<string, any>()
@@ -106,3 +120,25 @@ export const startSync = (
   body: Record<string, unknown>,
   headers?: Record<string, string>
 ) => call("POST", `${base}/${provider}/sync`, { caller, body, ...(headers === undefined ? {} : { headers }) })
+
+/**
+ * Runs a sync of the venue to its end under its own idempotency key (the same request within a minute is the same
+ * job); every entity's state ends completed. Answers the jobs it started.
+ */
+export const syncToEnd = (
+  provider: string,
+  caller: Caller,
+  venueId: string,
+  body: Record<string, unknown>,
+  key: string
+) =>
+  Effect.gen(function* () {
+    const started = yield* startSync(provider, caller, { venueId, ...body }, { "idempotency-key": key })
+    assert.strictEqual(started.status, 202, started.text)
+    const states = yield* settled(provider, venueId, caller)
+    assert.isTrue(
+      states.every((e) => e.state === "completed"),
+      JSON.stringify(states)
+    )
+    return started.body.jobs as ReadonlyArray<any>
+  })
