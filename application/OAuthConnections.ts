@@ -68,8 +68,8 @@ const errorCode = (error: string) => (/^[a-z_]{1,64}$/.test(error) ? error : "au
  * OAuth connection use cases: start an authorization, finish it on the
  * callback, refresh on demand, reconnect and disconnect (with revocation).
  * `PUBLIC_BASE_URL` builds the redirect URI. The token endpoint calls made
- * here (code exchange, refresh, revocation) are in the call ledger as
- * `oauth_exchange`, `oauth_refresh` and `oauth_revoke` of their connection.
+ * here (code exchange, revocation) are in the call ledger as `oauth_exchange`
+ * and `oauth_revoke` of their connection; a refresh, by the TokenVault.
  */
 export class OAuthConnections extends Context.Service<OAuthConnections>()(
   "integration-service/application/OAuthConnections",
@@ -316,14 +316,7 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
         const connection = yield* oauthConnection(principal, venueId, provider)
         let expiresAt: Date | null = null
         const renew = yield* renewable(connection)
-        if (renew)
-          expiresAt = (yield* ledgered(
-            ledger,
-            { provider, connectionId: connection.id },
-            "oauth_refresh",
-            tokenVault.refresh(connection),
-            outcomeOfOAuthCall
-          )).expiresAt
+        if (renew) expiresAt = (yield* tokenVault.refresh(connection)).expiresAt
         if (check === "always" || !renew) yield* verified(connection)
         const current = yield* existing(principal, venueId, provider)
         return { view: yield* view(current), expiresAt }

@@ -1,8 +1,6 @@
-import { Clock, Config, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Clock, Config, Context, Duration, Effect, Layer, Schedule } from "effect"
 import type { ConnectionId, TenantId } from "../domain/Ids.ts"
-import { CallLedger } from "../ports/operations/CallLedger.ts"
 import { TokenStore } from "../ports/TokenStore.ts"
-import { ledgered, outcomeOfOAuthCall } from "./operations/Ledgered.ts"
 import { TokenVault } from "./TokenVault.ts"
 
 export interface SweepReport {
@@ -16,7 +14,7 @@ export interface SweepReport {
  * due pairs across tenants (`TokenStore.due`: a SECURITY DEFINER function
  * that returns ids only) and renews each through the TokenVault, so it takes
  * the same lock as every other refresh: several processes sweeping at once
- * still renew each pair once. Each renewal is in the call ledger as `oauth_refresh` of its connection.
+ * still renew each pair once. The vault records each call it makes in the call ledger as `oauth_refresh`.
  */
 export class TokenRefresher extends Context.Service<TokenRefresher>()(
   "integration-service/application/TokenRefresher",
@@ -25,30 +23,10 @@ export class TokenRefresher extends Context.Service<TokenRefresher>()(
       const store = yield* TokenStore
       const tokenVault = yield* TokenVault
       const batch = yield* Config.Int("TOKEN_REFRESH_BATCH").pipe(Config.withDefault(100))
-      const ledger = yield* Effect.serviceOption(CallLedger)
 
-      /**
-       * One due pair renewed, as one call to the provider's token endpoint (the vault's retries inside it). A pair
-       * another process renewed a moment before is not called again by the vault, yet counted here.
-       */
-      const renew = Effect.fnUntraced(function* (due: {
-        readonly tenantId: TenantId
-        readonly connectionId: ConnectionId
-      }) {
-        const ref = { tenantId: due.tenantId, id: due.connectionId }
-        const stored = yield* store.read(due.tenantId, due.connectionId)
-        return yield* Option.match(stored, {
-          onNone: () => tokenVault.renew(ref),
-          onSome: ({ provider }) =>
-            ledgered(
-              ledger,
-              { provider, connectionId: due.connectionId },
-              "oauth_refresh",
-              tokenVault.renew(ref),
-              outcomeOfOAuthCall
-            )
-        })
-      })
+      /** One due pair renewed (the vault records its call to the provider in the ledger, if it makes one). */
+      const renew = (due: { readonly tenantId: TenantId; readonly connectionId: ConnectionId }) =>
+        tokenVault.renew({ tenantId: due.tenantId, id: due.connectionId })
 
       const sweep = Effect.fn("TokenRefresher.sweep")(function* () {
         const at = new Date(yield* Clock.currentTimeMillis)

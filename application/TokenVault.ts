@@ -12,10 +12,12 @@ import { ReauthorizationRequired, TokensMissing } from "../domain/OAuthErrors.ts
 import { isExpired, lifecycleOf, renewAt, type TokenLifecycle } from "../domain/TokenLifecycle.ts"
 import { CredentialVault } from "../ports/CredentialVault.ts"
 import { OAuthProviders } from "../ports/OAuthProvider.ts"
+import { CallLedger } from "../ports/operations/CallLedger.ts"
 import { type SealedTokens, type StoredTokens, TokenStore } from "../ports/TokenStore.ts"
 import { makeKeyedLock } from "./KeyedLock.ts"
 import { recordTokenRefresh } from "./Metrics.ts"
 import { NeedsReauth } from "./NeedsReauth.ts"
+import { ledgered, outcomeOfOAuthCall } from "./operations/Ledgered.ts"
 
 export interface AccessToken {
   readonly token: Redacted.Redacted<string>
@@ -98,6 +100,7 @@ export class TokenVault extends Context.Service<TokenVault>()("integration-servi
     const store = yield* TokenStore
     const vault = yield* CredentialVault
     const providers = yield* OAuthProviders
+    const ledger = yield* Effect.serviceOption(CallLedger)
     const reauth = yield* NeedsReauth
 
     // One mutex per connection with callers in flight; it goes away with the last of them.
@@ -220,8 +223,15 @@ export class TokenVault extends Context.Service<TokenVault>()("integration-servi
           }
 
           const provider = yield* providers.get(stored.provider)
+          // The one place a refresh reaches the provider, whoever asked (the sweep, a sync, a health check, a route).
           const result = yield* Effect.result(
-            provider.refresh(pair.refreshToken).pipe(recordTokenRefresh(stored.provider))
+            ledgered(
+              ledger,
+              { provider: stored.provider, connectionId: stored.connectionId },
+              "oauth_refresh",
+              provider.refresh(pair.refreshToken).pipe(recordTokenRefresh(stored.provider)),
+              outcomeOfOAuthCall
+            )
           )
           if (result._tag === "Failure") {
             const failure = result.failure
