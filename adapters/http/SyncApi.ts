@@ -51,27 +51,35 @@ export const SyncHistory = Schema.Struct({
   nextCursor: Schema.NullOr(Schema.String)
 }).annotate({ identifier: "SyncHistory" })
 
+const EntityState = Schema.Union([JobStatus, Schema.Literals(["never_synced", "stalled"])])
+
+const CurrentJob = Schema.NullOr(
+  Schema.Struct({
+    id: Schema.String,
+    mode: JobMode,
+    status: JobStatus,
+    priority: Priority,
+    startedAt: Schema.NullOr(Schema.Date),
+    processed: Schema.Int,
+    total: Schema.NullOr(Schema.Int),
+    percent: Schema.NullOr(Schema.Number),
+    recordsPerSecond: Schema.NullOr(Schema.Number),
+    etaSeconds: Schema.NullOr(Schema.Number)
+  })
+)
+
 const EntityStatus = Schema.Struct({
   entityType: EntityType,
-  state: Schema.Union([JobStatus, Schema.Literals(["never_synced", "stalled"])]),
+  state: EntityState,
   lastSuccessAt: Schema.NullOr(Schema.Date),
   lastFullSyncAt: Schema.NullOr(Schema.Date),
   nextScheduledAt: Schema.NullOr(Schema.Date),
-  currentJob: Schema.NullOr(
-    Schema.Struct({
-      id: Schema.String,
-      mode: JobMode,
-      status: JobStatus,
-      priority: Priority,
-      startedAt: Schema.NullOr(Schema.Date),
-      processed: Schema.Int,
-      total: Schema.NullOr(Schema.Int),
-      percent: Schema.NullOr(Schema.Number),
-      recordsPerSecond: Schema.NullOr(Schema.Number),
-      etaSeconds: Schema.NullOr(Schema.Number)
-    })
-  ),
-  lastError: Schema.NullOr(Schema.String)
+  currentJob: CurrentJob,
+  lastError: Schema.NullOr(Schema.String),
+  /** The entity's outbound jobs, where the provider takes it outbound; else null. */
+  outbound: Schema.NullOr(
+    Schema.Struct({ state: EntityState, currentJob: CurrentJob, lastError: Schema.NullOr(Schema.String) })
+  )
 }).annotate({ identifier: "SyncEntityStatus" })
 
 export const SyncStatus = Schema.Struct({ entities: Schema.Array(EntityStatus) }).annotate({ identifier: "SyncStatus" })

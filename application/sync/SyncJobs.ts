@@ -293,31 +293,40 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
       const { jobs, cursors, nextRunAt } = yield* store.latest(principal.tenantId, connection.id)
       const now = new Date(yield* Clock.currentTimeMillis)
       const staleMillis = Duration.toMillis(staleAfter)
-      return supportedEntities[provider].map((entityType) => {
-        const job = jobs.find((j) => j.entityType === entityType && j.direction === "inbound")
-        const cursor = cursors.find((c) => c.entityType === entityType)
-        const active = job !== undefined && (job.status === "running" || job.status === "queued")
+      const stateOf = (job: SyncJob | undefined) => {
         const stale =
           job?.status === "running" &&
           job.heartbeatAt !== null &&
           now.getTime() - job.heartbeatAt.getTime() > staleMillis
+        return job === undefined ? ("never_synced" as const) : stale ? ("stalled" as const) : job.status
+      }
+      const currentOf = (job: SyncJob | undefined) =>
+        job !== undefined && (job.status === "running" || job.status === "queued")
+          ? {
+              id: job.id,
+              mode: job.mode,
+              status: job.status,
+              priority: job.priority,
+              startedAt: job.startedAt,
+              ...progressOf(job.counts.fetched, job.total, job.startedAt, now)
+            }
+          : null
+      return supportedEntities[provider].map((entityType) => {
+        const job = jobs.find((j) => j.entityType === entityType && j.direction === "inbound")
+        const pushed = jobs.find((j) => j.entityType === entityType && j.direction === "outbound")
+        const cursor = cursors.find((c) => c.entityType === entityType)
         return {
           entityType,
-          state: job === undefined ? ("never_synced" as const) : stale ? ("stalled" as const) : job.status,
+          state: stateOf(job),
           lastSuccessAt: cursor?.lastSuccessAt ?? null,
           lastFullSyncAt: cursor?.lastFullAt ?? null,
           nextScheduledAt: nextRunAt,
-          currentJob: active
-            ? {
-                id: job.id,
-                mode: job.mode,
-                status: job.status,
-                priority: job.priority,
-                startedAt: job.startedAt,
-                ...progressOf(job.counts.fetched, job.total, job.startedAt, now)
-              }
-            : null,
-          lastError: job?.lastError ?? null
+          currentJob: currentOf(job),
+          lastError: job?.lastError ?? null,
+          // The platform's side, for the entities pushed to this provider.
+          outbound: supportsPair(provider, entityType, "outbound")
+            ? { state: stateOf(pushed), currentJob: currentOf(pushed), lastError: pushed?.lastError ?? null }
+            : null
         }
       })
     })

@@ -51,6 +51,13 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "4 seconds" }), { timeout: "300 seco
           assert.strictEqual(first.status, "completed", JSON.stringify(first))
           assert.deepStrictEqual([first.counts.created, first.counts.failed], [1000, 0])
           assert.strictEqual(stripe.creations(accountId, "customer"), 1000)
+          // The status route shows the outbound side of the entities Stripe takes outbound.
+          const status = yield* call("GET", `${base}/stripe/sync/status?venueId=${venueId}`, { caller: admin })
+          assert.strictEqual(status.status, 200, status.text)
+          const entity = (name: string) => status.body.entities.find((e: any) => e.entityType === name)
+          assert.deepStrictEqual(entity("customer").outbound, { state: "completed", currentJob: null, lastError: null })
+          assert.strictEqual(entity("customer").state, "never_synced", "no inbound job ran")
+          assert.isNull(entity("payment").outbound, "payments are never pushed")
 
           const changed = Array.from({ length: 100 }, (_, k) => buyer(k * 10, 2, `Renamed${k * 10}`))
           yield* putRecords(admin, venueId, "customer", changed)
@@ -170,6 +177,11 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "4 seconds" }), { timeout: "300 seco
         yield* putRecords(admin, venueId, "customer", [buyer(1, 2, "Platform", "echo")])
         yield* jobsSettled("stripe", venueId, admin)
         assert.strictEqual(nameAtStripe(), "Box Office One", "provider_wins keeps the provider's edit")
+        const kept = yield* latestOutbound("stripe", venueId, admin, "customer")
+        assert.isTrue(
+          kept.logs.some((l: any) => /changed on both sides; provider_wins keeps stripe's version/.test(l.message)),
+          JSON.stringify(kept.logs)
+        )
 
         yield* setPolicy(venueId, "customer", "platform_wins")
         yield* putRecords(admin, venueId, "customer", [buyer(1, 3, "PlatformAgain", "echo")])
