@@ -66,6 +66,16 @@ export const ProviderFailureKind = Schema.Literals([
 ])
 export type ProviderFailureKind = typeof ProviderFailureKind.Type
 
+/** The kind of a provider's HTTP failure status, as every adapter classifies it (408 is a timeout: retried). */
+export const failureKindOf = (status: number): ProviderFailureKind => {
+  if (status === 429) return "rate_limited"
+  if (status === 408 || status >= 500) return "unavailable"
+  if (status === 401) return "unauthorized"
+  if (status === 403) return "forbidden"
+  if (status === 404) return "not_found"
+  return "rejected"
+}
+
 /**
  * A provider call that did not answer data. `rate_limited` (429) carries the provider's `Retry-After` /
  * `X-RateLimit-Reset` (QuickBooks: 60 s); `unavailable` is 5xx, network or timeout (retried); `unauthorized` is 401

@@ -1,4 +1,4 @@
-import { ProviderCallFailed, type ProviderFailureKind } from "../../../ports/sync/ProviderData.ts"
+import { failureKindOf, ProviderCallFailed } from "../../../ports/sync/ProviderData.ts"
 
 /** Mailchimp's `application/problem+json` error document (the fields a message uses). */
 interface Problem {
@@ -24,15 +24,6 @@ const retryAfterOf = (headers: Record<string, unknown> | undefined, nowMillis: n
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
   const at = Date.parse(value)
   return Number.isNaN(at) ? null : Math.max(0, at - nowMillis)
-}
-
-const kindOf = (status: number): ProviderFailureKind => {
-  if (status === 429) return "rate_limited"
-  if (status === 401) return "unauthorized"
-  if (status === 403) return "forbidden"
-  if (status === 404) return "not_found"
-  if (status === 408 || status >= 500) return "unavailable"
-  return "rejected"
 }
 
 /** Mailchimp's problem document in a line ("Resource Not Found: The requested resource…"), bounded; no token is in it. */
@@ -61,7 +52,7 @@ export const mailchimpCallFailed =
       })
     }
     const status = failure.status
-    const kind = kindOf(status)
+    const kind = failureKindOf(status)
     const retryAfter = retryAfterOf(failure.response?.headers, nowMillis())
     const reason = problemReason(failure.response?.body)
     return new ProviderCallFailed({

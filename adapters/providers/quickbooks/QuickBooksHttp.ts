@@ -1,5 +1,10 @@
 import { Clock, Config, Duration, Effect, Redacted } from "effect"
-import { type DataCredential, ProviderCallFailed, type ProviderFailureKind } from "../../../ports/sync/ProviderData.ts"
+import {
+  type DataCredential,
+  failureKindOf,
+  ProviderCallFailed,
+  type ProviderFailureKind
+} from "../../../ports/sync/ProviderData.ts"
 import { quickBooksLocation } from "../OAuthProviders.ts"
 
 /** One answer of the accounting API, before it is judged. */
@@ -18,19 +23,6 @@ export const failed = (
   message: string,
   retryAfterMillis: number | null = null
 ) => new ProviderCallFailed({ provider: "quickbooks", kind, status, retryAfterMillis, message })
-
-const kindOf = (status: number): ProviderFailureKind =>
-  status === 429
-    ? "rate_limited"
-    : status >= 500 || status === 408
-      ? "unavailable"
-      : status === 401
-        ? "unauthorized"
-        : status === 403
-          ? "forbidden"
-          : status === 404
-            ? "not_found"
-            : "rejected"
 
 /** Retry-After in seconds or as an HTTP date; Intuit usually sends none and asks for 60 s. */
 const retryAfterMillis = (header: string | null, now: number) => {
@@ -96,7 +88,7 @@ export const bodyOf = (
   now: number
 ): Effect.Effect<Record<string, unknown>, ProviderCallFailed> => {
   if (answer.status < 200 || answer.status >= 300) {
-    const kind = kindOf(answer.status)
+    const kind = failureKindOf(answer.status)
     return Effect.fail(
       failed(
         kind,

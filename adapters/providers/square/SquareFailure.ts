@@ -1,17 +1,8 @@
 import { SquareError, SquareTimeoutError } from "square"
-import { ProviderCallFailed, type ProviderFailureKind } from "../../../ports/sync/ProviderData.ts"
+import { failureKindOf, ProviderCallFailed, type ProviderFailureKind } from "../../../ports/sync/ProviderData.ts"
 
 /** Square publishes no limits or reset clock (PROVIDERS.md §1d): without a header, wait a second as its SDK does. */
 const defaultRetryAfterMillis = 1000
-
-const kindOf = (status: number): ProviderFailureKind => {
-  if (status === 429) return "rate_limited"
-  if (status === 408 || status >= 500) return "unavailable"
-  if (status === 401) return "unauthorized"
-  if (status === 403) return "forbidden"
-  if (status === 404) return "not_found"
-  return "rejected"
-}
 
 /** `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset` (epoch seconds, as the SDK reads it). */
 const retryAfterMillis = (headers: Headers | undefined, now: number): number => {
@@ -54,7 +45,7 @@ export const squareCallFailed = (operation: string, cause: unknown, now: number)
   const status = cause.statusCode
   const first = cause.errors[0]
   const reason = first === undefined ? "" : `: ${first.code}${first.detail ? ` ${first.detail.slice(0, 300)}` : ""}`
-  const kind = kindOf(status)
+  const kind = failureKindOf(status)
   return failed(
     kind,
     status,

@@ -1,5 +1,5 @@
 import Stripe from "stripe"
-import { ProviderCallFailed, type ProviderFailureKind } from "../../../ports/sync/ProviderData.ts"
+import { failureKindOf, ProviderCallFailed } from "../../../ports/sync/ProviderData.ts"
 
 /** Stripe sends no Retry-After on its 429s as a rule; a second is its documented backoff start. */
 const defaultRetryAfterMillis = 1_000
@@ -16,19 +16,6 @@ const retryAfterMillis = (headers: Record<string, string> | undefined): number =
   return Number.isNaN(at) ? defaultRetryAfterMillis : Math.max(0, at - Date.now())
 }
 
-const kindOf = (status: number): ProviderFailureKind =>
-  status === 429
-    ? "rate_limited"
-    : status >= 500
-      ? "unavailable"
-      : status === 401
-        ? "unauthorized"
-        : status === 403
-          ? "forbidden"
-          : status === 404
-            ? "not_found"
-            : "rejected"
-
 /** Maps what the SDK throws to the port's failure: the kind from the status, Stripe's reason as the message. */
 export const toProviderCallFailed = (error: unknown): ProviderCallFailed => {
   if (error instanceof Stripe.errors.StripeConnectionError || !(error instanceof Stripe.errors.StripeError)) {
@@ -42,7 +29,7 @@ export const toProviderCallFailed = (error: unknown): ProviderCallFailed => {
   }
   const status = error.statusCode ?? 0
   // The SDK also raises StripeRateLimitError for a 400 `code: rate_limit` (a lock or concurrency limit).
-  const kind = error instanceof Stripe.errors.StripeRateLimitError ? "rate_limited" : kindOf(status)
+  const kind = error instanceof Stripe.errors.StripeRateLimitError ? "rate_limited" : failureKindOf(status)
   return new ProviderCallFailed({
     provider: "stripe",
     kind,
