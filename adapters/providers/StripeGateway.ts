@@ -1,10 +1,11 @@
-import { Config, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Duration, Effect, Layer, type Option, Redacted } from "effect"
 import Stripe from "stripe"
 import { ProviderAccount } from "../../domain/Connection.ts"
 import { InvalidCredentials, ProviderUnavailable, Unprocessable } from "../../domain/Errors.ts"
 import type { Provider } from "../../domain/Provider.ts"
 import { checkStripeKey } from "../../domain/StripeKey.ts"
 import { ProviderGateway } from "../../ports/ProviderGateway.ts"
+import { stripeClient } from "./stripe/StripeClient.ts"
 
 export interface StripeGatewayOptions {
   /** A Stripe-compatible server (the sandbox fake); the SDK's default api.stripe.com when absent. */
@@ -63,19 +64,8 @@ const toGatewayError =
 
 /** ProviderGateway for Stripe on the official SDK; one short-lived client per call, so no key is held between calls. */
 export const makeStripeGateway = (options: StripeGatewayOptions) => {
-  const clientFor = (key: string) =>
-    new Stripe(key, {
-      maxNetworkRetries: 1,
-      timeout: Duration.toMillis(options.timeout),
-      ...Option.match(options.baseUrl, {
-        onNone: () => ({}),
-        onSome: (url) => ({
-          host: url.hostname,
-          protocol: url.protocol === "http:" ? ("http" as const) : ("https" as const),
-          ...(url.port === "" ? {} : { port: Number(url.port) })
-        })
-      })
-    })
+  // The connect flow's few calls may retry once inside the SDK (sync calls never do: the engine decides).
+  const clientFor = (key: string) => stripeClient(options, key, 1)
 
   const call = <A>(action: string, key: string, run: (client: Stripe) => Promise<A>) =>
     Effect.tryPromise({ try: () => run(clientFor(key)), catch: toGatewayError(action) })
