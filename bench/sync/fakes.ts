@@ -1,5 +1,6 @@
 import { startFakeQuickBooks } from "../../test/sandbox/FakeQuickBooks.ts"
 import { startFakeStripe } from "../../test/sandbox/FakeStripe.ts"
+import { serveFakes } from "./harness.ts"
 
 /**
  * The Stripe and QuickBooks fakes of bench/sync/run.ts in a process of their own, so that their CPU (building,
@@ -9,9 +10,7 @@ import { startFakeStripe } from "../../test/sandbox/FakeStripe.ts"
 const stripe = await startFakeStripe()
 const quickbooks = await startFakeQuickBooks()
 
-type Message = { readonly id: number; readonly op: string } & Record<string, any>
-
-const ops: Record<string, (m: Message) => unknown> = {
+const ops: Parameters<typeof serveFakes>[0] = {
   addStripeKey: (m) => stripe.addKey(m.key),
   seedStripe: (m) => stripe.seed(m.accountId, "customer", m.count),
   seedQuickBooks: (m) => quickbooks.seed(m.realm, "customer", m.count),
@@ -46,17 +45,7 @@ const ops: Record<string, (m: Message) => unknown> = {
   quickBooksRequests: (m) => quickbooks.dataRequests(m.realm).length
 }
 
-process.on("message", (m: Message) => {
-  Promise.resolve()
-    .then(() => ops[m.op]!(m))
-    .then(
-      (result) => process.send!({ id: m.id, result }),
-      (error: unknown) => process.send!({ id: m.id, error: String(error) })
-    )
-})
-process.on("disconnect", () => process.exit(0))
-process.send!({
-  ready: true,
+serveFakes(ops, {
   stripeUrl: stripe.url,
   quickbooks: {
     url: quickbooks.url,

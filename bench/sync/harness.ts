@@ -96,6 +96,26 @@ export const forkFakes = async <Ready>(module: URL, watch: ReturnType<typeof mak
   return { child, ready, fake }
 }
 
+/**
+ * The fakes' side of `forkFakes`: answers each `{ id, op, ...args }` with `ops[op]`'s result, exits with its parent,
+ * and reports ready with what the benchmark needs to know (the fakes' URLs).
+ */
+export const serveFakes = (
+  ops: Record<string, (m: Record<string, any>) => unknown>,
+  ready: Record<string, unknown>
+) => {
+  process.on("message", (m: { readonly id: number; readonly op: string } & Record<string, any>) => {
+    Promise.resolve()
+      .then(() => ops[m.op]!(m))
+      .then(
+        (result) => process.send!({ id: m.id, result }),
+        (error: unknown) => process.send!({ id: m.id, error: String(error) })
+      )
+  })
+  process.on("disconnect", () => process.exit(0))
+  process.send!({ ready: true, ...ready })
+}
+
 /** A new database on the admin URL's server; `drop` removes it. */
 export const freshDatabase = async (adminUrl: string, name: string) => {
   const admin = new pg.Client({ connectionString: adminUrl })

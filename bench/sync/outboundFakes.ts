@@ -1,5 +1,6 @@
 import { startFakeMailchimp } from "../../test/sandbox/FakeMailchimp.ts"
 import { startFakeStripe } from "../../test/sandbox/FakeStripe.ts"
+import { serveFakes } from "./harness.ts"
 
 /**
  * The Stripe and Mailchimp fakes of bench/sync/outbound.ts in a process of their own, so that their CPU is counted
@@ -8,9 +9,7 @@ import { startFakeStripe } from "../../test/sandbox/FakeStripe.ts"
 const stripe = await startFakeStripe()
 const mailchimp = await startFakeMailchimp()
 
-type Message = { readonly id: number; readonly op: string } & Record<string, any>
-
-const ops: Record<string, (m: Message) => unknown> = {
+const ops: Parameters<typeof serveFakes>[0] = {
   addStripeKey: (m) => stripe.addKey(m.key),
   setStripeRateLimit: (m) => stripe.setRateLimit(m.accountId, { limit: m.limit, windowMs: m.windowMs }),
   /** Writes since `since` (epoch ms): how many, how many 429s, and the first and last arrival. */
@@ -36,17 +35,7 @@ const ops: Record<string, (m: Message) => unknown> = {
   mailchimpMembers: () => mailchimp.records(mailchimp.accountId, "contact").length
 }
 
-process.on("message", (m: Message) => {
-  Promise.resolve()
-    .then(() => ops[m.op]!(m))
-    .then(
-      (result) => process.send!({ id: m.id, result }),
-      (error: unknown) => process.send!({ id: m.id, error: String(error) })
-    )
-})
-process.on("disconnect", () => process.exit(0))
-process.send!({
-  ready: true,
+serveFakes(ops, {
   stripeUrl: stripe.url,
   mailchimp: { url: mailchimp.url, clientId: mailchimp.clientId, clientSecret: mailchimp.clientSecret }
 })
