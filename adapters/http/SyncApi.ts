@@ -51,7 +51,7 @@ export const SyncHistory = Schema.Struct({
   nextCursor: Schema.NullOr(Schema.String)
 }).annotate({ identifier: "SyncHistory" })
 
-const EntityState = Schema.Union([JobStatus, Schema.Literals(["never_synced", "stalled"])])
+const EntityState = Schema.Union([JobStatus, Schema.Literals(["never_synced", "stalled", "outbound_only"])])
 
 const CurrentJob = Schema.NullOr(
   Schema.Struct({

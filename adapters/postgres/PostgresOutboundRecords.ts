@@ -104,6 +104,21 @@ export const PostgresOutboundRecords = {
         return Option.fromNullishOr((rows[0] as { externalId: string } | undefined)?.externalId)
       })
 
+      const records = Effect.fn("OutboundRecords.records")(function* (
+        tenantId: TenantId,
+        venueId: VenueId,
+        entityType: EntityType,
+        ids: ReadonlyArray<string>
+      ) {
+        if (ids.length === 0) return new Map<string, Record<string, unknown>>()
+        const rows = (yield* sql`SELECT id, data::text AS data FROM platform_records
+          WHERE venue_id = ${venueId} AND entity_type = ${entityType} AND id IN ${sql.in(ids)} AND NOT deleted`.pipe(
+          withTenant(sql, tenantId),
+          Effect.mapError(unavailable)
+        )) as unknown as ReadonlyArray<{ readonly id: string; readonly data: string }>
+        return new Map(rows.map((r) => [r.id, JSON.parse(r.data) as Record<string, unknown>]))
+      })
+
       const commitPush = Effect.fn("OutboundRecords.commitPush")(function* (c: PushCommit) {
         yield* Effect.annotateCurrentSpan({ "sync.job.id": c.jobId, "sync.records": c.pushed.length })
         const input = JSON.stringify(
@@ -223,6 +238,7 @@ export const PostgresOutboundRecords = {
         changes,
         links,
         linkOf,
+        records,
         commitPush,
         position,
         savePosition,

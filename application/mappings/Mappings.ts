@@ -3,7 +3,7 @@ import type { Connection } from "../../domain/Connection.ts"
 import { canonicalCatalogs, type EntityType } from "../../domain/canonical/EntityType.ts"
 import { ConnectionNotFound, Forbidden, Unprocessable } from "../../domain/Errors.ts"
 import type { VenueId } from "../../domain/Ids.ts"
-import { providerCatalog, sidesOf, supportedEntities, supports } from "../../domain/mapping/Catalogs.ts"
+import { providerCatalog, sidesOf } from "../../domain/mapping/Catalogs.ts"
 import { compileRules, type MappingOutcome } from "../../domain/mapping/Compile.ts"
 import { defaultTemplate } from "../../domain/mapping/DefaultTemplates.ts"
 import type { FieldCatalog, FieldSpec } from "../../domain/mapping/FieldCatalog.ts"
@@ -16,7 +16,7 @@ import { OAuthProviderName } from "../../domain/OAuth.ts"
 import { ReauthorizationRequired } from "../../domain/OAuthErrors.ts"
 import type { Principal } from "../../domain/Principal.ts"
 import type { Provider } from "../../domain/Provider.ts"
-import { entitiesFor, supportsPair } from "../../domain/sync/SupportedPairs.ts"
+import { entitiesFor, mappedEntities, supportsPair } from "../../domain/sync/SupportedPairs.ts"
 import { ConnectionSettingsStore } from "../../ports/ConnectionSettingsStore.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { CustomFieldDiscovery } from "../../ports/CustomFieldDiscovery.ts"
@@ -94,11 +94,11 @@ export class Mappings extends Context.Service<Mappings>()("integration-service/a
 
     /** The supported-pairs table decides: a pair that is never synced in a direction has no mapping for it. */
     const requireSupported = (provider: Provider, entityType: EntityType, direction?: Direction) =>
-      !supports(provider, entityType)
+      !mappedEntities(provider).includes(entityType)
         ? Effect.fail(
             new Unprocessable({
               field: "entityType",
-              message: `${provider} maps ${supportedEntities[provider].join(", ")}, not ${entityType}`
+              message: `${provider} maps ${mappedEntities(provider).join(", ")}, not ${entityType}`
             })
           )
         : direction !== undefined && !supportsPair(provider, entityType, direction)

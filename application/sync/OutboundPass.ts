@@ -88,6 +88,8 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
       const credential = yield* Ref.make<DataCredential>(yield* credentials.current(connection))
       const linkOf = (other: EntityType, platformId: string) =>
         Effect.map(outbound.linkOf(tenantId, connection.id, other, platformId), Option.getOrNull)
+      const recordsOf = (other: EntityType, platformIds: ReadonlyArray<string>) =>
+        outbound.records(tenantId, job.venueId as VenueId, other, platformIds)
 
       const plan = (changes: ReadonlyArray<PlatformChange>, links: ReadonlyMap<string, PushLink>): Plan => {
         const items: Array<OutboundItem> = []
@@ -146,7 +148,8 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
             credential: c,
             items,
             call: (operation, effect) => calls.call(target, operation, effect),
-            linkOf
+            linkOf,
+            recordsOf
           })
         )
         // A refused token is renewed once and the chunk pushed again: its keys make the repeat harmless.

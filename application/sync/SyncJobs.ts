@@ -3,12 +3,11 @@ import type { Connection } from "../../domain/Connection.ts"
 import type { EntityType } from "../../domain/canonical/EntityType.ts"
 import { ConnectionNotFound, Unprocessable } from "../../domain/Errors.ts"
 import type { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
-import { supportedEntities } from "../../domain/mapping/Catalogs.ts"
 import type { Principal } from "../../domain/Principal.ts"
 import type { Provider } from "../../domain/Provider.ts"
 import { type ConflictPolicy, defaultPolicy } from "../../domain/sync/ConflictPolicy.ts"
 import { progressOf } from "../../domain/sync/Progress.ts"
-import { entitiesFor, supportsDirection, supportsPair } from "../../domain/sync/SupportedPairs.ts"
+import { entitiesFor, mappedEntities, supportsDirection, supportsPair } from "../../domain/sync/SupportedPairs.ts"
 import type { JobMode, JobStatus, Priority, SyncDirection, SyncJob } from "../../domain/sync/SyncJob.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { OutboundRecords } from "../../ports/sync/OutboundRecords.ts"
@@ -122,7 +121,7 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
     ) {
       yield* requireManage(principal, input.venueId)
       const direction = input.direction ?? "inbound"
-      const offered = entitiesFor(provider, "inbound").filter((e) => supportsDirection(provider, e, direction))
+      const offered = mappedEntities(provider).filter((e) => supportsDirection(provider, e, direction))
       const entityTypes = input.entityTypes ?? offered
       const unsupported = entityTypes.filter((e) => !supportsDirection(provider, e, direction))
       if (unsupported.length > 0)
@@ -311,13 +310,14 @@ export class SyncJobs extends Context.Service<SyncJobs>()("integration-service/a
               ...progressOf(job.counts.fetched, job.total, job.startedAt, now)
             }
           : null
-      return supportedEntities[provider].map((entityType) => {
+      return mappedEntities(provider).map((entityType) => {
         const job = jobs.find((j) => j.entityType === entityType && j.direction === "inbound")
         const pushed = jobs.find((j) => j.entityType === entityType && j.direction === "outbound")
         const cursor = cursors.find((c) => c.entityType === entityType)
         return {
           entityType,
-          state: stateOf(job),
+          // The top-level state is the inbound side's; an entity only pushed says so.
+          state: supportsPair(provider, entityType, "inbound") ? stateOf(job) : ("outbound_only" as const),
           lastSuccessAt: cursor?.lastSuccessAt ?? null,
           lastFullSyncAt: cursor?.lastFullAt ?? null,
           nextScheduledAt: nextRunAt,

@@ -87,6 +87,13 @@ export class OutboundRecords extends Context.Service<
       entityType: EntityType,
       platformId: string
     ) => Effect.Effect<Option.Option<string>, StoreUnavailable>
+    /** The venue's live platform records of an entity among `ids` (a writer's look-up: an order's buyer). */
+    readonly records: (
+      tenantId: TenantId,
+      venueId: VenueId,
+      entityType: EntityType,
+      ids: ReadonlyArray<string>
+    ) => Effect.Effect<ReadonlyMap<string, Record<string, unknown>>, StoreUnavailable>
     readonly commitPush: (commit: PushCommit) => Effect.Effect<void, LostClaim | StoreUnavailable>
     /** Where the next incremental outbound pass starts (a change sequence number); none: from the beginning. */
     readonly position: (

@@ -63,6 +63,11 @@ export interface WriteRequest<E> {
   readonly call: WriteCall<E>
   /** The provider id another entity's record was pushed as (a QuickBooks order's customer and items); null if never. */
   readonly linkOf: (entityType: EntityType, platformId: string) => Effect.Effect<string | null, E>
+  /** The venue's live platform records of another entity, by id (a Mailchimp order's buyer and products). */
+  readonly recordsOf: (
+    entityType: EntityType,
+    platformIds: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyMap<string, Record<string, unknown>>, E>
 }
 
 /** One provider's writer, on its official SDK (adapters/providers/<provider>/<Provider>Writes.ts). */

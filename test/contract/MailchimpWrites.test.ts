@@ -11,7 +11,7 @@ import { defaultTemplate } from "../../domain/mapping/DefaultTemplates.ts"
 import type { DataCredential } from "../../ports/sync/ProviderData.ts"
 import type { ExternalLink, OutboundItem, ProviderWriter, WriteRequest } from "../../ports/sync/ProviderWrites.ts"
 import { type FakeMailchimp, startFakeMailchimp } from "../sandbox/FakeMailchimp.ts"
-import { byPlatformId, failureOf, linkOf, readPass } from "../support/WriterContract.ts"
+import { byPlatformId, failureOf, linkOf, noRecords, readPass } from "../support/WriterContract.ts"
 
 let fake: FakeMailchimp
 beforeAll(async () => {
@@ -99,7 +99,8 @@ const run = (
       return effect
     },
     linkOf: (entityType: EntityType, platformId: string) =>
-      Effect.succeed(links.get(`${entityType}/${platformId}`) ?? null)
+      Effect.succeed(links.get(`${entityType}/${platformId}`) ?? null),
+    recordsOf: noRecords
   }
   return write.write(request)
 }
@@ -443,7 +444,8 @@ describe("MailchimpWrites against the sandbox fake", () => {
           if (operation === "read_batch_contact" && polls++ === 0) fake.inject({ status: 503, accountId: account })
           return effect
         },
-        linkOf: () => Effect.succeed(null)
+        linkOf: () => Effect.succeed(null),
+        recordsOf: noRecords
       }
       const crashed = yield* failureOf(write.write(failing))
       assert.strictEqual(crashed.kind, "unavailable")

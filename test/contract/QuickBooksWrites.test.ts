@@ -10,7 +10,7 @@ import type { DataCredential } from "../../ports/sync/ProviderData.ts"
 import type { ExternalLink, OutboundItem } from "../../ports/sync/ProviderWrites.ts"
 import { type FakeQuickBooks, startFakeQuickBooks } from "../sandbox/FakeQuickBooks.ts"
 import type { FakeQuickBooksEntityType, QuickBooksObject } from "../sandbox/FakeQuickBooksData.ts"
-import { byPlatformId, linkOf } from "../support/WriterContract.ts"
+import { byPlatformId, linkOf, noRecords } from "../support/WriterContract.ts"
 
 let fake: FakeQuickBooks
 beforeAll(async () => {
@@ -78,7 +78,8 @@ const session = (realm = newRealm()) => {
           operations.push(operation)
           return effect.pipe(Effect.tap(() => Effect.sync(() => after.call(operation))))
         },
-        linkOf: (type: EntityType, platformId: string) => Effect.succeed(links.get(`${type}:${platformId}`) ?? null)
+        linkOf: (type: EntityType, platformId: string) => Effect.succeed(links.get(`${type}:${platformId}`) ?? null),
+        recordsOf: noRecords
       })
       for (const o of outcomes) if (o.outcome !== "failed") links.set(`${entityType}:${o.platformId}`, o.externalId)
       return outcomes

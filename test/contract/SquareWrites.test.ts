@@ -13,7 +13,7 @@ import type {
 } from "../../ports/sync/ProviderWrites.ts"
 import { bearerToken, json, serveReplies } from "../sandbox/FakeHttp.ts"
 import { fakeSquareData } from "../sandbox/FakeSquareData.ts"
-import { byPlatformId, failureOf, linkOf, newKey, readPass } from "../support/WriterContract.ts"
+import { byPlatformId, failureOf, linkOf, newKey, noRecords, readPass } from "../support/WriterContract.ts"
 
 /**
  * The Square fake's data routes behind a bearer token that names the merchant and its scopes. The OAuth server of
@@ -117,7 +117,8 @@ const push = (
         operations.push(operation)
         return effect
       }),
-    linkOf: () => Effect.succeed(null)
+    linkOf: () => Effect.succeed(null),
+    recordsOf: noRecords
   }
   return w.write(request)
 }

@@ -10,7 +10,7 @@ import { defaultTemplate } from "../../domain/mapping/DefaultTemplates.ts"
 import type { DataCredential, PageRequest, ProviderCallFailed } from "../../ports/sync/ProviderData.ts"
 import type { ExternalLink, OutboundItem, WriteOutcome } from "../../ports/sync/ProviderWrites.ts"
 import { type FakeStripe, startFakeStripe } from "../sandbox/FakeStripe.ts"
-import { linkOf, newKey, readPass } from "../support/WriterContract.ts"
+import { linkOf, newKey, noRecords, readPass } from "../support/WriterContract.ts"
 
 let fake: FakeStripe
 beforeAll(async () => {
@@ -98,7 +98,8 @@ const push = (account: Account, entityType: EntityType, items: ReadonlyArray<Out
         operations.push(operation)
         return effect
       },
-      linkOf: (entity, platformId) => Effect.succeed(links.get(`${entity}:${platformId}`) ?? null)
+      linkOf: (entity, platformId) => Effect.succeed(links.get(`${entity}:${platformId}`) ?? null),
+      recordsOf: noRecords
     })
     return { outcomes, operations }
   })

@@ -3,12 +3,14 @@ import type { IncomingMessage } from "node:http"
 import { bearerToken, json, type Reply, redirect, serveReplies, text } from "./FakeHttp.ts"
 import { fakeMailchimpBatches } from "./FakeMailchimpBatches.ts"
 import { fakeMailchimpData } from "./FakeMailchimpData.ts"
+import { fakeMailchimpEcommerce } from "./FakeMailchimpEcommerce.ts"
 import { type FakeAudience, fakeMailchimpLists } from "./FakeMailchimpLists.ts"
 import { fakeMailchimpMergeFields } from "./FakeMailchimpMergeFields.ts"
 import { type AuthorizationCode, fakeOAuthState } from "./FakeOAuth.ts"
 
 export type { FakeBatch } from "./FakeMailchimpBatches.ts"
 export type { FakeDataRequest, FakeMailchimpInjection, FakeMember, FakeMemberChange } from "./FakeMailchimpData.ts"
+export type { FakeOrder, FakeOrderLine } from "./FakeMailchimpEcommerce.ts"
 export type { FakeAudience, FakeListWebhook } from "./FakeMailchimpLists.ts"
 export type { FakeMergeField } from "./FakeMailchimpMergeFields.ts"
 export type { FakeOAuthFailure } from "./FakeOAuth.ts"
@@ -22,7 +24,7 @@ export type { FakeOAuthFailure } from "./FakeOAuth.ts"
  * metadata's `api_endpoint` points back here so the marketing SDK hits the fake.
  * The account's audiences and their webhooks: see FakeMailchimpLists; their merge fields: FakeMailchimpMergeFields;
  * their members, the API's limits and injected failures: FakeMailchimpData; batch operations and their results
- * archive: FakeMailchimpBatches. Each token belongs to one account
+ * archive: FakeMailchimpBatches; e-commerce stores, products and orders: FakeMailchimpEcommerce. Each token belongs to one account
  * (`<dc>:<user_id>`, the service's account id): the OAuth flow's to the fake's own user, `issueToken`'s to any.
  */
 export interface FakeMailchimpOptions {
@@ -78,9 +80,15 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
   const oauth = fakeOAuthState()
   const { now, takeFailure } = oauth
   const data = fakeMailchimpData({ now, audiences: () => lists.controls.audiences().map((a) => a.id), problem })
+  const ecommerce = fakeMailchimpEcommerce({
+    now,
+    problem,
+    audiences: () => lists.controls.audiences().map((a) => a.id)
+  })
   /** What one request of the account is answered after `admit`: alone or as a batch's operation. */
   const execute = (account: string, method: string, requested: URL, body: string) =>
     data.respond(account, method, requested, body) ??
+    ecommerce.respond(account, method, requested, body) ??
     mergeFields.respond(method, requested) ??
     lists.respond(method, requested, body)
   const batches = await fakeMailchimpBatches({ now, problem, execute })
@@ -178,7 +186,7 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
       if (route === "POST /oauth2/token") return tokenEndpoint(new URLSearchParams(body))
       if (route === "GET /oauth2/metadata") return metadata(req)
       if (route === "GET /3.0/ping") return ping(req)
-      if (requested.pathname.startsWith("/3.0/lists") || requested.pathname.startsWith("/3.0/batches")) {
+      if (["/3.0/lists", "/3.0/batches", "/3.0/ecommerce"].some((prefix) => requested.pathname.startsWith(prefix))) {
         const reply = api(req, requested, body)
         if (reply !== undefined) return dated(reply)
       }
@@ -207,6 +215,7 @@ export const startFakeMailchimp = async (options: FakeMailchimpOptions = {}) => 
     ...oauth.controls,
     ...data.controls,
     ...batches.controls,
+    ...ecommerce.controls,
     /** A token for `account` (default: the fake's own), as if that login had gone through the OAuth flow. */
     issueToken: (account: string = accountId) => {
       const accessToken = token()

@@ -9,6 +9,9 @@ let keys = 0
 /** A push's key: 32 hex characters, as the engine derives them from (connection, entity, record, version). */
 export const newKey = () => (++keys).toString(16).padStart(32, "0")
 
+/** A writer's look-up of platform records where the test gives none (only Mailchimp's orders look any up). */
+export const noRecords = () => Effect.succeed(new Map<string, Record<string, unknown>>())
+
 /** A write's outcomes by the platform id each answers for. */
 export const byPlatformId = (outcomes: ReadonlyArray<WriteOutcome>) => new Map(outcomes.map((o) => [o.platformId, o]))
 

@@ -40,6 +40,19 @@ export interface MarketingClient {
     ) => Promise<Record<string, unknown>>
     readonly deleteListMember: (listId: string, subscriberHash: string) => Promise<unknown>
   }
+  readonly ecommerce: {
+    readonly getStore: (storeId: string, opts: Record<string, unknown>) => Promise<Record<string, unknown>>
+    readonly addStore: (body: Record<string, unknown>) => Promise<Record<string, unknown>>
+    readonly addStoreProduct: (storeId: string, body: Record<string, unknown>) => Promise<Record<string, unknown>>
+    readonly addStoreOrder: (storeId: string, body: Record<string, unknown>) => Promise<Record<string, unknown>>
+    readonly updateOrder: (
+      storeId: string,
+      orderId: string,
+      body: Record<string, unknown>
+    ) => Promise<Record<string, unknown>>
+    readonly deleteOrder: (storeId: string, orderId: string) => Promise<unknown>
+    readonly deleteOrderLineItem: (storeId: string, orderId: string, lineId: string) => Promise<unknown>
+  }
   readonly batches: {
     readonly start: (body: { readonly operations: ReadonlyArray<Record<string, unknown>> }) => Promise<BatchStatus>
     readonly status: (batchId: string) => Promise<BatchStatus>

@@ -12,11 +12,14 @@ import type {
 import { readBatchResults } from "./MailchimpBatchResults.ts"
 import { MailchimpClientConfig, type MarketingClient, mailchimpClient } from "./MailchimpClient.ts"
 import { problemReason } from "./MailchimpDataFailure.ts"
+import { mailchimpOrderWrites } from "./MailchimpOrderWrites.ts"
 
 /** Above this many items one write goes through `POST /batches`; up to it, a call per member costs fewer calls. */
 export const batchThreshold = 50
 /** Items per write: one batch (Mailchimp sets no operation count per batch; 5,000 PUTs are about 2.5 MB). */
 const batchLimit = 5000
+/** Orders per write: each is its own call (five at once), so a write is a few seconds' work. */
+const ordersPerWrite = 100
 /** Members written at once outside a batch: half of Mailchimp's 10 connections per key, the rest for reads. */
 const concurrency = 5
 /** The longest wait between two polls of a batch, however long it runs. */
@@ -185,6 +188,7 @@ const parsed = (response: string): unknown => {
  */
 export const mailchimpWrites = (config: MailchimpWritesConfig): ProviderWriter => {
   const { timeoutMs, clientFor, call: sdk, oldestAudience } = mailchimpClient(config.client)
+  const orders = mailchimpOrderWrites(sdk)
   const pollInterval = Duration.fromInputUnsafe(config.pollInterval)
   const batchTimeoutMs = Duration.toMillis(Duration.fromInputUnsafe(config.batchTimeout))
 
@@ -322,14 +326,15 @@ export const mailchimpWrites = (config: MailchimpWritesConfig): ProviderWriter =
   })
 
   const write = Effect.fn("MailchimpWrites.write")(function* <E>(request: WriteRequest<E>) {
-    if (request.entityType !== "contact")
-      return yield* callFailed("rejected", `Mailchimp takes contacts only, not ${request.entityType}`)
+    if (request.entityType !== "contact" && request.entityType !== "order")
+      return yield* callFailed("rejected", `Mailchimp takes contacts and orders, not ${request.entityType}`)
     const client = clientFor(request.credential)
     if (client === undefined)
       return yield* callFailed("unauthorized", "the connection has no Mailchimp API endpoint; connect again")
     const listId = request.credential.audienceId ?? (yield* request.call("read_audiences", oldestAudience(client)))
     if (listId === null) return yield* callFailed("not_found", "the Mailchimp account has no audience to write to")
     yield* Effect.annotateCurrentSpan({ "mailchimp.list_id": listId, "sync.items": request.items.length })
+    if (request.entityType === "order") return yield* orders.write(request, client, listId)
 
     const targets = new Set<string>()
     const plans = request.items.map((item): Plan => {
@@ -348,7 +353,7 @@ export const mailchimpWrites = (config: MailchimpWritesConfig): ProviderWriter =
 
   return {
     provider: "mailchimp",
-    batchSize: (_entityType: EntityType) => batchLimit,
+    batchSize: (entityType: EntityType) => (entityType === "order" ? ordersPerWrite : batchLimit),
     write
   }
 }

@@ -11,6 +11,7 @@ import type { Rule } from "../../../domain/mapping/Rule.ts"
 import { formatInstant, inverseOf, type Transform } from "../../../domain/mapping/Transform.ts"
 import { validateRules } from "../../../domain/mapping/Validate.ts"
 import type { Provider } from "../../../domain/Provider.ts"
+import { mappedEntities } from "../../../domain/sync/SupportedPairs.ts"
 
 const fixture = (provider: string, file: string) =>
   JSON.parse(readFileSync(new URL(`../../fixtures/sync/${provider}/${file}.json`, import.meta.url), "utf8"))
@@ -69,7 +70,7 @@ describe("default templates", () => {
       }
     }
     for (const t of builtInTemplates) {
-      assert.isTrue(supportedEntities[t.provider].includes(t.entityType))
+      assert.isTrue(mappedEntities(t.provider).includes(t.entityType), `${t.provider} ${t.entityType}`)
       const { sources, targets } = sidesOf(t.provider, t.entityType, t.direction, customFields[t.provider])
       assert.deepStrictEqual(
         validateRules(t.rules, sources, targets),

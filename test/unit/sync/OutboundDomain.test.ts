@@ -5,7 +5,12 @@ import { defaultTemplate } from "../../../domain/mapping/DefaultTemplates.ts"
 import { providers } from "../../../domain/Provider.ts"
 import { ConflictPolicy, defaultPolicy, shouldPush } from "../../../domain/sync/ConflictPolicy.ts"
 import { fieldsHash, outboundKey } from "../../../domain/sync/OutboundKey.ts"
-import { entitiesFor, supportsDirection, supportsPair } from "../../../domain/sync/SupportedPairs.ts"
+import {
+  entitiesFor,
+  mappedEntities,
+  supportsDirection,
+  supportsPair
+} from "../../../domain/sync/SupportedPairs.ts"
 
 const at = (ms: number) => new Date(Date.UTC(2026, 11, 1) + ms)
 
@@ -48,6 +53,14 @@ describe("supported pairs", () => {
     expect(supportsDirection("stripe", "customer", "bidirectional")).toBe(true)
     expect(supportsDirection("stripe", "order", "bidirectional")).toBe(false)
     expect(supportsDirection("quickbooks", "invoice", "outbound")).toBe(true)
+  })
+
+  it("Mailchimp takes orders outbound only (e-commerce orders); its mapped entities are both directions'", () => {
+    expect(supportsDirection("mailchimp", "order", "outbound")).toBe(true)
+    expect(supportsDirection("mailchimp", "order", "inbound")).toBe(false)
+    expect(supportsDirection("mailchimp", "order", "bidirectional")).toBe(false)
+    expect(mappedEntities("mailchimp")).toEqual(["contact", "order"])
+    expect(mappedEntities("quickbooks")).toEqual(entitiesFor("quickbooks", "inbound"))
   })
 })
 
