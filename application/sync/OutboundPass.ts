@@ -184,24 +184,44 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
 
       const readPage = (after: string) =>
         outbound.changes(tenantId, job.venueId as VenueId, entityType, after, pageSize)
-      // A page's commit runs while the next page is pushed (pages hold other records, so its plan needs nothing of
-      // the commit); the next commit waits for it, so checkpoints advance in order.
+      // A page's commit runs while the next page is pushed; the next commit waits for it, so checkpoints advance in
+      // order. Records whose push is not committed yet: a page naming one again (changed meanwhile) is planned only
+      // once that commit is in, or its link would be missed and the record created twice.
       let committing: Fiber.Fiber<void, LostClaim | StoreUnavailable> | undefined
       const settle = Effect.suspend(() => (committing === undefined ? Effect.void : Fiber.join(committing)))
+      const uncommitted = new Set<string>()
 
-      let changes = yield* readPage(checkpoint.cursor ?? "0")
-      while (changes.length > 0) {
-        if (yield* Ref.get(stop)) {
-          yield* settle
-          return "stopped" as const
-        }
+      /** A page's links and plan; null while one of its records waits for an earlier page's commit. */
+      const prepare = Effect.fnUntraced(function* (changes: ReadonlyArray<PlatformChange>) {
+        if (changes.some((c) => uncommitted.has(c.id))) return null
+        for (const c of changes) uncommitted.add(c.id)
         const links = yield* outbound.links(
           tenantId,
           connection.id as ConnectionId,
           entityType,
           changes.map((c) => c.id)
         )
-        const { items, skipped, problems, conflicts } = plan(changes, new Map(links.map((l) => [l.platformId, l])))
+        return plan(changes, new Map(links.map((l) => [l.platformId, l])))
+      })
+      /** The page after a change number, planned at once (while the page before is pushed) unless a record waits. */
+      const pageAfter = (after: string) =>
+        Effect.flatMap(readPage(after), (changes) =>
+          Effect.map(changes.length === 0 ? Effect.succeed(null) : prepare(changes), (planned) => ({
+            changes,
+            planned
+          }))
+        )
+
+      let current = yield* pageAfter(checkpoint.cursor ?? "0")
+      while (current.changes.length > 0) {
+        if (yield* Ref.get(stop)) {
+          yield* settle
+          return "stopped" as const
+        }
+        const changes = current.changes
+        // Once every earlier commit is in, no record waits: a deferred page is planned now.
+        const { items, skipped, problems, conflicts } =
+          current.planned ?? (yield* settle.pipe(Effect.andThen(prepare(changes))))!
         const [written, following] = yield* Effect.all(
           [
             Effect.forEach(chunks(items), writeChunk, { concurrency }).pipe(
@@ -214,7 +234,7 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
                 }
               })
             ),
-            readPage(changes.at(-1)!.seq)
+            pageAfter(changes.at(-1)!.seq)
           ],
           { concurrency: 2 }
         ).pipe(
@@ -256,10 +276,17 @@ export class OutboundPass extends Context.Service<OutboundPass>()("integration-s
               counts,
               checkpoint: next
             })
-            .pipe(Effect.andThen(logLines(next.pages, failures, conflicts)))
+            .pipe(
+              Effect.andThen(
+                Effect.sync(() => {
+                  for (const c of changes) uncommitted.delete(c.id)
+                })
+              ),
+              Effect.andThen(logLines(next.pages, failures, conflicts))
+            )
         )
         checkpoint = next
-        changes = following
+        current = following
       }
       yield* settle
       yield* outbound.savePosition(tenantId, connection.id as ConnectionId, entityType, checkpoint.cursor ?? "0", full)
