@@ -8,9 +8,11 @@ import { ReauthorizationRequired } from "../domain/OAuthErrors.ts"
 import type { Principal } from "../domain/Principal.ts"
 import { ConnectionStore } from "../ports/ConnectionStore.ts"
 import { OAuthProviders } from "../ports/OAuthProvider.ts"
+import { CallLedger } from "../ports/operations/CallLedger.ts"
 import { requireRead } from "./Authorize.ts"
 import type { TestResult } from "./Connections.ts"
 import { NeedsReauth, type ReauthReason } from "./NeedsReauth.ts"
+import { ledgered, outcomeOfCredentialCall } from "./operations/Ledgered.ts"
 import { TokenVault } from "./TokenVault.ts"
 
 /** One check of an OAuth connection, recorded as a health sample; `failure` says why it failed, typed. */
@@ -38,6 +40,7 @@ export class AccessTokenCheck extends Context.Service<AccessTokenCheck>()(
       const providers = yield* OAuthProviders
       const tokenVault = yield* TokenVault
       const reauth = yield* NeedsReauth
+      const ledger = yield* Effect.serviceOption(CallLedger)
 
       const check = Effect.fn("AccessTokenCheck.check")(function* (
         connection: Connection,
@@ -51,11 +54,18 @@ export class AccessTokenCheck extends Context.Service<AccessTokenCheck>()(
         const started = yield* Clock.currentTimeMillis
         const attempt = yield* Effect.result(
           Effect.flatMap(tokenVault.accessToken({ tenantId: connection.tenantId, id: connection.id }), (token) =>
-            client.verifyAccessToken({
-              accessToken: token.token,
-              accountId: connection.accountId,
-              extra: token.extra
-            })
+            // The refresh, when one was due, is counted by the TokenVault; this is the check's own call.
+            ledgered(
+              ledger,
+              { provider, connectionId: connection.id },
+              source === "reconnect" ? "reconnect_check" : "health_check",
+              client.verifyAccessToken({
+                accessToken: token.token,
+                accountId: connection.accountId,
+                extra: token.extra
+              }),
+              outcomeOfCredentialCall
+            )
           )
         )
         const at = yield* Clock.currentTimeMillis

@@ -16,10 +16,12 @@ import type { Provider } from "../domain/Provider.ts"
 import { checkStripeKey } from "../domain/StripeKey.ts"
 import { ConnectionStore, type SealedField } from "../ports/ConnectionStore.ts"
 import { CredentialVault } from "../ports/CredentialVault.ts"
+import { CallLedger } from "../ports/operations/CallLedger.ts"
 import { ProviderGateway } from "../ports/ProviderGateway.ts"
 import { WebhookEndpoints } from "../ports/WebhookEndpoints.ts"
 import { requireManage, requireRead } from "./Authorize.ts"
 import { NeedsReauth } from "./NeedsReauth.ts"
+import { ledgered, outcomeOfCredentialCall, recordEnded } from "./operations/Ledgered.ts"
 import { stripeSyncEvents } from "./WebhookHandlers.ts"
 
 export interface ConnectionView {
@@ -58,6 +60,7 @@ export class Connections extends Context.Service<Connections>()("integration-ser
     const vault = yield* CredentialVault
     const gateway = yield* ProviderGateway
     const reauth = yield* NeedsReauth
+    const ledger = yield* Effect.serviceOption(CallLedger)
     // Stripe webhook endpoints are registered only where the service knows its public URL and has somewhere to keep them.
     const endpoints = yield* Effect.serviceOption(WebhookEndpoints)
     const publicBaseUrl = yield* Config.option(Config.String("PUBLIC_BASE_URL")).pipe(Effect.orDie)
@@ -73,9 +76,24 @@ export class Connections extends Context.Service<Connections>()("integration-ser
     })
 
     /** The provider call, timed, as one health sample; a refused key is a failed check, not an outage. */
-    const timedVerify = Effect.fnUntraced(function* (provider: Provider, apiKey: Redacted.Redacted<string>) {
+    const timedVerify = Effect.fnUntraced(function* (
+      provider: Provider,
+      apiKey: Redacted.Redacted<string>,
+      countAs?: { readonly connectionId: string; readonly operation: string }
+    ) {
       const started = yield* Clock.currentTimeMillis
-      const result = yield* Effect.result(gateway.verifyApiKey(provider, apiKey))
+      const verify = gateway.verifyApiKey(provider, apiKey)
+      const result = yield* Effect.result(
+        countAs === undefined
+          ? verify
+          : ledgered(
+              ledger,
+              { provider, connectionId: countAs.connectionId },
+              countAs.operation,
+              verify,
+              outcomeOfCredentialCall
+            )
+      )
       const latencyMs = (yield* Clock.currentTimeMillis) - started
       return { result, latencyMs }
     })
@@ -120,6 +138,7 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       const previous = yield* registry.find(connection.tenantId, connection.id)
       const publicId = newEndpointPublicId()
       const url = `${publicBaseUrl.value.replace(/\/$/, "")}/api/v1/integrations/webhooks/stripe?endpoint=${publicId}`
+      const registering = yield* Clock.currentTimeMillis
       const registered = yield* gateway.registerWebhookEndpoint("stripe", apiKey, { url, events: stripeWebhookEvents })
       const undo = gateway.deleteWebhookEndpoint("stripe", apiKey, registered.endpointId).pipe(Effect.ignore)
       const connectionId = yield* Effect.gen(function* () {
@@ -139,8 +158,16 @@ export class Connections extends Context.Service<Connections>()("integration-ser
         })
         return id
       }).pipe(Effect.onError(() => undo))
+      // Counted once the connection exists: a connect that stored nothing has nothing to count against.
+      yield* recordEnded(ledger, { provider: "stripe", connectionId }, "webhook_create", "ok", registering)
       if (Option.isSome(previous) && previous.value.providerEndpointId !== registered.endpointId) {
-        yield* gateway.deleteWebhookEndpoint("stripe", apiKey, previous.value.providerEndpointId).pipe(Effect.ignore)
+        yield* ledgered(
+          ledger,
+          { provider: "stripe", connectionId },
+          "webhook_delete",
+          gateway.deleteWebhookEndpoint("stripe", apiKey, previous.value.providerEndpointId),
+          outcomeOfCredentialCall
+        ).pipe(Effect.ignore)
       }
       return connectionId
     })
@@ -154,7 +181,13 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       if (Option.isSome(sealed)) {
         yield* vault.open(apiKeyPlace(connection), sealed.value).pipe(
           Effect.flatMap((apiKey) =>
-            gateway.deleteWebhookEndpoint(connection.provider, apiKey, registered.value.providerEndpointId)
+            ledgered(
+              ledger,
+              { provider: connection.provider, connectionId: connection.id },
+              "webhook_delete",
+              gateway.deleteWebhookEndpoint(connection.provider, apiKey, registered.value.providerEndpointId),
+              outcomeOfCredentialCall
+            )
           ),
           Effect.catch((error) => Effect.logWarning("webhook endpoint left at the provider", error.message))
         )
@@ -182,6 +215,15 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       const sealed = yield* vault.seal(apiKeyPlace(proposed), request.apiKey)
       const id = yield* saveWithWebhookEndpoint(proposed, request.apiKey, [{ field: "api_key", sealed }], save)
       const connection = id === proposed.id ? proposed : new Connection({ ...proposed, id })
+      // The key's check, counted now that its connection exists (a refused connect stores, and counts, nothing).
+      const counted = yield* Clock.currentTimeMillis
+      yield* recordEnded(
+        ledger,
+        { provider: connection.provider, connectionId: connection.id },
+        "key_check",
+        "ok",
+        counted - latencyMs
+      )
       yield* store.recordHealth(
         new HealthCheck({
           tenantId: connection.tenantId,
@@ -236,7 +278,7 @@ export class Connections extends Context.Service<Connections>()("integration-ser
     })
 
     /** Opens the stored key and asks the provider again; records the outcome as a health sample. */
-    const check = Effect.fnUntraced(function* (connection: Connection) {
+    const check = Effect.fnUntraced(function* (connection: Connection, operation: "health_check" | "reconnect_check") {
       const sealed = yield* store.secret(apiKeyPlace(connection))
       if (Option.isNone(sealed)) {
         return yield* new Unprocessable({
@@ -245,7 +287,10 @@ export class Connections extends Context.Service<Connections>()("integration-ser
         })
       }
       const apiKey = yield* vault.open(apiKeyPlace(connection), sealed.value)
-      const { result, latencyMs } = yield* timedVerify(connection.provider, apiKey)
+      const { result, latencyMs } = yield* timedVerify(connection.provider, apiKey, {
+        connectionId: connection.id,
+        operation
+      })
       const at = yield* now
       const error = result._tag === "Failure" ? result.failure.message : null
       const health = yield* store.recordHealth(
@@ -267,7 +312,7 @@ export class Connections extends Context.Service<Connections>()("integration-ser
       if (connection.status === "disconnected") {
         return yield* new Unprocessable({ field: "provider", message: `${provider} is disconnected for this venue` })
       }
-      const { latencyMs, error, health } = yield* check(connection)
+      const { latencyMs, error, health } = yield* check(connection, "health_check")
       return { ok: error === null, latencyMs, error, health } satisfies TestResult
     })
 
@@ -278,7 +323,7 @@ export class Connections extends Context.Service<Connections>()("integration-ser
     ) {
       yield* requireManage(principal, venueId)
       const connection = yield* existing(principal, venueId, provider)
-      const { result, at } = yield* check(connection)
+      const { result, at } = yield* check(connection, "reconnect_check")
       if (result._tag === "Failure") {
         const failure: InvalidCredentials | ProviderUnavailable | Unprocessable = result.failure
         if (failure instanceof InvalidCredentials) {

@@ -16,7 +16,7 @@ import { WebhookEndpoints } from "../ports/WebhookEndpoints.ts"
 import { requireManage } from "./Authorize.ts"
 import { makeKeyedLock } from "./KeyedLock.ts"
 import { NeedsReauth } from "./NeedsReauth.ts"
-import { ledgered, outcomeOfOAuthCall } from "./operations/Ledgered.ts"
+import { ledgered, outcomeOfCredentialCall } from "./operations/Ledgered.ts"
 import { TokenVault } from "./TokenVault.ts"
 import { mailchimpWebhookEvents } from "./WebhookHandlers.ts"
 
@@ -63,7 +63,14 @@ export class MailchimpAudience extends Context.Service<MailchimpAudience>()(
         connection: Connection,
         operation: "webhook_create" | "webhook_delete",
         call: Effect.Effect<A, E>
-      ) => ledgered(ledger, { provider: "mailchimp", connectionId: connection.id }, operation, call, outcomeOfOAuthCall)
+      ) =>
+        ledgered(
+          ledger,
+          { provider: "mailchimp", connectionId: connection.id },
+          operation,
+          call,
+          outcomeOfCredentialCall
+        )
 
       const access = Effect.fnUntraced(function* (connection: Connection) {
         const token = yield* tokenVault.accessToken({ tenantId: connection.tenantId, id: connection.id })

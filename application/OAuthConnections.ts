@@ -25,7 +25,7 @@ import { AccessTokenCheck } from "./AccessTokenCheck.ts"
 import { requireManage } from "./Authorize.ts"
 import type { ConnectionView } from "./Connections.ts"
 import { MailchimpAudience } from "./MailchimpAudience.ts"
-import { ledgered, outcomeOfOAuthCall, recordEnded } from "./operations/Ledgered.ts"
+import { ledgered, outcomeOfCredentialCall, recordEnded } from "./operations/Ledgered.ts"
 import { TokenVault } from "./TokenVault.ts"
 
 /** How long an authorization may take from connect to callback. */
@@ -275,7 +275,7 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
                   .pipe(Effect.orElseSucceed(Option.none)),
                 (c) => c.id
               )
-        const answered = outcomeOfOAuthCall(exchanged)
+        const answered = outcomeOfCredentialCall(exchanged)
         if (Option.isSome(counted) && answered !== null)
           yield* recordEnded(ledger, { provider, connectionId: counted.value }, "oauth_exchange", answered, started)
         if (Exit.isFailure(exchanged)) return yield* Effect.failCause(exchanged.cause)
@@ -407,7 +407,7 @@ export class OAuthConnections extends Context.Service<OAuthConnections>()(
             { provider: s.provider, connectionId: connection.id },
             "oauth_revoke",
             client.revoke(pair),
-            (exit) => (Exit.isSuccess(exit) && !exit.value.revoked ? null : outcomeOfOAuthCall(exit))
+            (exit) => (Exit.isSuccess(exit) && !exit.value.revoked ? null : outcomeOfCredentialCall(exit))
           )
           return (
             outcome.revoked ? { revoked: true, error: null } : { revoked: false, error: outcome.reason }

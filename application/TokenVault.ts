@@ -17,7 +17,7 @@ import { type SealedTokens, type StoredTokens, TokenStore } from "../ports/Token
 import { makeKeyedLock } from "./KeyedLock.ts"
 import { recordTokenRefresh } from "./Metrics.ts"
 import { NeedsReauth } from "./NeedsReauth.ts"
-import { ledgered, outcomeOfOAuthCall } from "./operations/Ledgered.ts"
+import { ledgered, outcomeOfCredentialCall } from "./operations/Ledgered.ts"
 
 export interface AccessToken {
   readonly token: Redacted.Redacted<string>
@@ -230,7 +230,7 @@ export class TokenVault extends Context.Service<TokenVault>()("integration-servi
               { provider: stored.provider, connectionId: stored.connectionId },
               "oauth_refresh",
               provider.refresh(pair.refreshToken).pipe(recordTokenRefresh(stored.provider)),
-              outcomeOfOAuthCall
+              outcomeOfCredentialCall
             )
           )
           if (result._tag === "Failure") {

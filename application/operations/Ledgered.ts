@@ -20,17 +20,18 @@ export const outcomeOfExit = <A, E>(exit: Exit.Exit<A, E>): CallOutcome =>
   Exit.isSuccess(exit) ? "ok" : outcomeOfFailure(errorOf(exit))
 
 /**
- * A call made with OAuth credentials (a token endpoint through the TokenVault or an OAuth client, an API call with
- * an access token): a refused grant or token is the provider answering 4xx; `ProviderUnavailable` is its outage
- * (5xx, 429, the network) when retryable, else a refusal (4xx). Anything else (no tokens stored, the database)
- * happened before or after the call: not counted.
+ * A call made with a venue's credentials (a token endpoint through the TokenVault or an OAuth client, an API call with
+ * an access token or API key): a refused grant, token or key is the provider answering 4xx; `ProviderUnavailable` is
+ * its outage (5xx, 429, the network) when retryable, else a refusal (4xx). Anything else (no tokens stored, the
+ * database) happened before or after the call: not counted.
  */
-export const outcomeOfOAuthCall = <A, E>(exit: Exit.Exit<A, E>): CallOutcome | null => {
+export const outcomeOfCredentialCall = <A, E>(exit: Exit.Exit<A, E>): CallOutcome | null => {
   if (Exit.isSuccess(exit)) return "ok"
   const error = errorOf(exit) as { readonly _tag?: unknown; readonly retryable?: unknown } | undefined
   switch (error?._tag) {
     case "OAuthGrantRejected":
     case "ReauthorizationRequired":
+    case "InvalidCredentials":
       return "4xx"
     case "ProviderUnavailable":
       return error.retryable === true ? "5xx" : "4xx"

@@ -27,6 +27,15 @@ const connect = (provider: OAuthProviderName, venueId: string) =>
     return { tenantId: tenant, id: ConnectionId.make(done.body.connection.id) }
   })
 
+/** The ledger's calls of a connection: [operation, outcome, calls], in that order. */
+const counted = (connectionId: string) =>
+  asTenant(
+    tenant,
+    (sql) => sql<{ operation: string; outcome: string; calls: number }>`
+    SELECT operation, outcome, sum(calls)::int AS calls FROM provider_call_minutes
+    WHERE connection_id = ${connectionId} GROUP BY 1, 2 ORDER BY 1, 2`
+  ).pipe(Effect.map((rows) => rows.map((r) => [r.operation, r.outcome, r.calls])))
+
 const post = (path: string, venueId: string, caller: Caller = admin) =>
   call("POST", path, { caller, body: { venueId } })
 
@@ -192,13 +201,6 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })(
           ] as const)
             assert.strictEqual((yield* post(`/api/v1/integrations/${provider}/disconnect`, venue(n))).status, 200)
           yield* ledger.flush
-          const counted = (connectionId: string) =>
-            asTenant(
-              tenant,
-              (sql) => sql<{ operation: string; outcome: string; calls: number }>`
-              SELECT operation, outcome, sum(calls)::int AS calls FROM provider_call_minutes
-              WHERE connection_id = ${connectionId} GROUP BY 1, 2 ORDER BY 1, 2`
-            ).pipe(Effect.map((rows) => rows.map((r) => [r.operation, r.outcome, r.calls])))
           assert.deepStrictEqual(yield* counted(square.id), [
             ["oauth_exchange", "ok", 1],
             ["oauth_revoke", "ok", 1]
@@ -208,6 +210,45 @@ layer(TestApp, { timeout: "60 seconds", excludeTestServices: true })(
             ["oauth_exchange", "ok", 1],
             ["webhook_create", "ok", 1],
             ["webhook_delete", "ok", 1]
+          ])
+        })
+    )
+
+    it.effect(
+      "on-demand checks and reconnects are in the ledger: an OAuth token's and an API key's, refused ones as 4xx",
+      () =>
+        Effect.gen(function* () {
+          const { stripe } = yield* TestWorld
+          const ledger = yield* CallLedger
+          const square = yield* connect("square", venue(9))
+          assert.strictEqual((yield* testConnection("square", venue(9))).status, 200)
+          assert.strictEqual((yield* post("/api/v1/integrations/square/reconnect", venue(9))).status, 200)
+
+          const apiKey = "sk_test_LedgerChecks0000000009"
+          stripe.addKey(apiKey)
+          const connected = yield* call("POST", "/api/v1/integrations/connect/stripe", {
+            caller: admin,
+            body: { venueId: venue(10), apiKey }
+          })
+          assert.strictEqual(connected.status, 201, connected.text)
+          const keyed = connected.body.id as string
+          assert.strictEqual((yield* testConnection("stripe" as OAuthProviderName, venue(10))).status, 200)
+          stripe.revokeKey(apiKey)
+          assert.strictEqual((yield* post("/api/v1/integrations/stripe/reconnect", venue(10))).status, 422)
+          yield* ledger.flush
+
+          assert.deepStrictEqual(yield* counted(square.id), [
+            ["health_check", "ok", 1],
+            ["oauth_exchange", "ok", 1],
+            // A reconnect renews the token first.
+            ["oauth_refresh", "ok", 1],
+            ["reconnect_check", "ok", 1]
+          ])
+          assert.deepStrictEqual(yield* counted(keyed), [
+            ["health_check", "ok", 1],
+            ["key_check", "ok", 1],
+            ["reconnect_check", "4xx", 1],
+            ["webhook_create", "ok", 1]
           ])
         })
     )
