@@ -44,8 +44,9 @@ export const defaultPrices: PriceTable = {
       "query_*": { microsPer1000: 3_500, quota: true },
       "cdc*": { microsPer1000: 3_500, quota: true },
       company_info: { microsPer1000: 3_500, quota: true },
-      // The health check reads CompanyInfo too. Token endpoint calls (oauth_*) are not API calls: not metered.
-      health_check: { microsPer1000: 3_500, quota: true }
+      // Health and reconnect checks read CompanyInfo too. Token endpoint calls (oauth_*) are not API calls: not metered.
+      health_check: { microsPer1000: 3_500, quota: true },
+      reconnect_check: { microsPer1000: 3_500, quota: true }
     }
   },
   workerMicrosPerSecond: 6

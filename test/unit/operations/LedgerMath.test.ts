@@ -106,6 +106,9 @@ describe("prices", () => {
       quota: true
     })
     assert.deepStrictEqual(priceOf(defaultPrices, "quickbooks", "company_info").quota, true)
+    // Health and reconnect checks read CompanyInfo: metered like it.
+    for (const check of ["health_check", "reconnect_check"])
+      assert.strictEqual(priceOf(defaultPrices, "quickbooks", check).quota, true, check)
     assert.deepStrictEqual(priceOf(defaultPrices, "quickbooks", "write_invoice"), { microsPer1000: 0, quota: false })
     for (const p of ["stripe", "square", "mailchimp"] as const)
       assert.deepStrictEqual(costOfCalls(defaultPrices, p, "read_customer", "ok", 1_000), {
