@@ -2,8 +2,8 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import {
   assertAllUnchanged,
+  countsSince,
   latestOutbound,
-  outboundJobs,
   putRecords,
   removeRecord,
   startFullOutbound
@@ -17,19 +17,6 @@ const venue = (n: number) => `0c000000-1111-4000-8000-0000000000${String(n).padS
 const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
 /** Each venue signs in as its own seller: the fake keeps each seller's data apart. */
 const merchantOf = (n: number) => `MLSYNCOUTBOUND${String(n).padStart(2, "0")}`
-
-/** The counts of the venue's outbound jobs for the entity since `after` (debounced changes may take several jobs). */
-const countsSince = (venueId: string, entityType: string, after: { readonly id: string }) =>
-  Effect.map(outboundJobs("square", venueId, admin, entityType), (outbound) => {
-    const newer = outbound.slice(
-      0,
-      outbound.findIndex((j) => j.id === after.id)
-    )
-    assert.isNotEmpty(newer, "the changes ran a job")
-    for (const job of newer) assert.strictEqual(job.status, "completed", JSON.stringify(job))
-    const sum = (key: string) => newer.reduce((total, j) => total + j.counts[key], 0)
-    return { created: sum("created"), updated: sum("updated"), deleted: sum("deleted"), failed: sum("failed") }
-  })
 
 /** A full outbound pass over unchanged records: no call reaches Square and every record counts as unchanged. */
 const fullPassSendsNothing = (venueId: string, merchant: string, entityType: string, live: number) =>
@@ -135,7 +122,7 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "3 seconds" }), { timeout: "300 seco
             platform.delete(i)
           }
           yield* jobsSettled("square", venueId, admin)
-          assert.deepStrictEqual(yield* countsSince(venueId, "customer", first), {
+          assert.deepStrictEqual(yield* countsSince("square", venueId, admin, "customer", first), {
             created: 0,
             updated: 100,
             deleted: 10,
@@ -189,7 +176,7 @@ layer(syncAppWith({ SYNC_OUTBOUND_DEBOUNCE: "3 seconds" }), { timeout: "300 seco
             platform.delete(i)
           }
           yield* jobsSettled("square", venueId, admin)
-          assert.deepStrictEqual(yield* countsSince(venueId, "product", first), {
+          assert.deepStrictEqual(yield* countsSince("square", venueId, admin, "product", first), {
             created: 0,
             updated: count / 10,
             deleted: deleted.length,

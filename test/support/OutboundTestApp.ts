@@ -33,6 +33,28 @@ export const outboundJobs = (provider: string, venueId: string, caller: Caller, 
     jobs.filter((j) => j.direction === "outbound" && j.entityType === entityType)
   )
 
+/**
+ * The summed counts of the venue's outbound jobs of the entity newer than `after` (debounced changes may take several
+ * jobs), each of which completed.
+ */
+export const countsSince = (
+  provider: string,
+  venueId: string,
+  caller: Caller,
+  entityType: string,
+  after: { readonly id: string }
+) =>
+  Effect.map(outboundJobs(provider, venueId, caller, entityType), (outbound) => {
+    const newer = outbound.slice(
+      0,
+      outbound.findIndex((j) => j.id === after.id)
+    )
+    assert.isNotEmpty(newer, "the changes ran a job")
+    for (const job of newer) assert.strictEqual(job.status, "completed", JSON.stringify(job))
+    const sum = (key: string) => newer.reduce((total, j) => total + j.counts[key], 0)
+    return { created: sum("created"), updated: sum("updated"), deleted: sum("deleted"), failed: sum("failed") }
+  })
+
 /** The venue's newest outbound job of the entity for `provider`. */
 export const latestOutbound = (provider: string, venueId: string, caller: Caller, entityType: string) =>
   Effect.map(outboundJobs(provider, venueId, caller, entityType), (jobs) => jobs[0]!)

@@ -5,12 +5,7 @@ import { defaultTemplate } from "../../../domain/mapping/DefaultTemplates.ts"
 import { providers } from "../../../domain/Provider.ts"
 import { ConflictPolicy, defaultPolicy, shouldPush } from "../../../domain/sync/ConflictPolicy.ts"
 import { fieldsHash, outboundKey } from "../../../domain/sync/OutboundKey.ts"
-import {
-  entitiesFor,
-  mappedEntities,
-  supportsDirection,
-  supportsPair
-} from "../../../domain/sync/SupportedPairs.ts"
+import { entitiesFor, mappedEntities, supportsDirection, supportsPair } from "../../../domain/sync/SupportedPairs.ts"
 
 const at = (ms: number) => new Date(Date.UTC(2026, 11, 1) + ms)
 
