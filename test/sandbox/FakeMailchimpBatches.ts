@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from "node:crypto"
 import { createServer } from "node:http"
 import { gzipSync } from "node:zlib"
 import { json, listen, type Reply } from "./FakeHttp.ts"
+import { mailchimpProblems, type Problem } from "./FakeMailchimpProblems.ts"
 
 /**
  * Mailchimp's batch operations (PROVIDERS.md §1c Batch, §5; shapes of test/fixtures/sync/mailchimp/batch_*.json):
@@ -37,8 +38,6 @@ interface Batch {
   completedAt: number | null
   archive: Buffer | null
 }
-
-type Problem = (status: number, title: string, detail: string, extra?: object) => Reply
 
 export interface FakeMailchimpBatchesOptions {
   readonly now: () => number
@@ -91,6 +90,7 @@ const s3Error = (code: string, message: string) =>
 /** The batches part of the fake; `listen` starts its archive server. */
 export const fakeMailchimpBatches = async (options: FakeMailchimpBatchesOptions) => {
   const { now, problem } = options
+  const { unvalidated, jsonParseError } = mailchimpProblems(problem)
   const batches = new Map<string, Batch>()
   const signingKey = randomBytes(16)
   let pollsToFinish = 2
@@ -185,20 +185,12 @@ export const fakeMailchimpBatches = async (options: FakeMailchimpBatchesOptions)
     batch.archive = tarGz(files, Math.floor(batch.completedAt / 1000))
   }
 
-  const unvalidated = (errors: ReadonlyArray<{ readonly field: string; readonly message: string }>) =>
-    problem(
-      400,
-      "Invalid Resource",
-      "The resource submitted could not be validated. For field-specific details, see the 'errors' array.",
-      { errors }
-    )
-
   const start = (accountId: string, text: string): Reply => {
     let request: unknown
     try {
       request = JSON.parse(text)
     } catch {
-      return problem(400, "JSON Parse Error", "We encountered an unspecified JSON parsing error.")
+      return jsonParseError()
     }
     const operations = (request as { operations?: unknown } | null)?.operations
     if (!Array.isArray(operations))

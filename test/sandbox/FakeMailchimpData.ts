@@ -1,5 +1,6 @@
 import { hash, randomBytes } from "node:crypto"
 import { json, type Reply } from "./FakeHttp.ts"
+import { mailchimpProblems, type Problem } from "./FakeMailchimpProblems.ts"
 
 /**
  * The members of each audience (`GET /3.0/lists/{id}/members`) on the Marketing API's wire (PROVIDERS.md §1c, §1d,
@@ -67,8 +68,6 @@ export interface FakeDataRequest {
   /** Path and query, e.g. `/3.0/lists/5b3a7e9c21/members?count=1000&offset=0`. */
   readonly path: string
 }
-
-type Problem = (status: number, title: string, detail: string, extra?: object) => Reply
 
 type MemberBody = Omit<FakeMember, "last_changed">
 
@@ -303,6 +302,7 @@ export interface FakeMailchimpDataOptions {
 /** The data part of the fake: `admit` runs before any `/3.0/lists…` answer, `respond` answers `…/members`. */
 export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
   const { now, problem } = options
+  const { notFound, unvalidated, jsonParseError } = mailchimpProblems(problem)
   const audiences = new Map<string, Audience>()
   const requests = new Map<string, Array<FakeDataRequest>>()
   /** When each admitted request came, per account: what a rate limit counts. */
@@ -470,15 +470,6 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
     })
   }
 
-  const notFound = () => problem(404, "Resource Not Found", "The requested resource could not be found.")
-  const unvalidated = (errors: ReadonlyArray<{ readonly field: string; readonly message: string }>) =>
-    problem(
-      400,
-      "Invalid Resource",
-      "The resource submitted could not be validated. For field-specific details, see the 'errors' array.",
-      { errors }
-    )
-
   /** A request body's JSON object, or undefined when it is none (Mailchimp's JSON Parse Error). */
   const jsonBody = (text: string): Record<string, unknown> | undefined => {
     try {
@@ -607,7 +598,7 @@ export const fakeMailchimpData = (options: FakeMailchimpDataOptions) => {
         "The requested method and resource are not compatible. See the Allow header for this resource's available methods."
       )
     const body = jsonBody(text)
-    if (body === undefined) return problem(400, "JSON Parse Error", "We encountered an unspecified JSON parsing error.")
+    if (body === undefined) return jsonParseError()
     return method === "PUT" ? putMember(accountId, listId, hash, body) : patchMember(accountId, listId, hash, body)
   }
 

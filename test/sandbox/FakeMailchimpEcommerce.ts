@@ -1,4 +1,5 @@
 import { json, type Reply } from "./FakeHttp.ts"
+import { mailchimpProblems, type Problem } from "./FakeMailchimpProblems.ts"
 
 /**
  * Mailchimp's e-commerce stores, products and orders (Marketing API 3.0 `/ecommerce/stores…`, PROVIDERS.md §1c and
@@ -36,8 +37,6 @@ interface Store {
   readonly orders: Map<string, FakeOrder>
 }
 
-type Problem = (status: number, title: string, detail: string, extra?: object) => Reply
-
 export interface FakeMailchimpEcommerceOptions {
   readonly now: () => number
   readonly problem: Problem
@@ -51,6 +50,7 @@ const isText = (value: unknown) => typeof value === "string" && value !== ""
 
 export const fakeMailchimpEcommerce = (options: FakeMailchimpEcommerceOptions) => {
   const { problem } = options
+  const { notFound, unvalidated, jsonParseError } = mailchimpProblems(problem)
   /** `account/store id` → store. */
   const stores = new Map<string, Store>()
   const counts = new Map<string, { stores: number; products: number; orders: number }>()
@@ -64,14 +64,6 @@ export const fakeMailchimpEcommerce = (options: FakeMailchimpEcommerceOptions) =
   }
   const instant = () => new Date(options.now()).toISOString().replace(/\.\d{3}Z$/, "+00:00")
 
-  const notFound = () => problem(404, "Resource Not Found", "The requested resource could not be found.")
-  const unvalidated = (errors: ReadonlyArray<{ readonly field: string; readonly message: string }>) =>
-    problem(
-      400,
-      "Invalid Resource",
-      "The resource submitted could not be validated. For field-specific details, see the 'errors' array.",
-      { errors }
-    )
   const badRequest = (detail: string) => problem(400, "Bad Request", detail)
   const required = (body: Record<string, unknown>, fields: ReadonlyArray<string>, prefix = "") =>
     fields.filter((f) => body[f] === undefined || body[f] === null || body[f] === "").map((f) => `${prefix}${f}`)
@@ -219,7 +211,7 @@ export const fakeMailchimpEcommerce = (options: FakeMailchimpEcommerceOptions) =
     if (version !== "3.0" || ecommerce !== "ecommerce" || storesSegment !== "stores" || rest.length > 0)
       return undefined
     const body = method === "POST" || method === "PATCH" ? jsonBody(text) : {}
-    if (body === undefined) return problem(400, "JSON Parse Error", "We encountered an unspecified JSON parsing error.")
+    if (body === undefined) return jsonParseError()
     if (storeId === undefined) return method === "POST" ? addStore(accountId, body) : undefined
     const store = stores.get(`${accountId}/${storeId}`)
     if (store === undefined) return notFound()

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto"
 import { json, type Reply } from "./FakeHttp.ts"
+import { mailchimpProblems, type Problem } from "./FakeMailchimpProblems.ts"
 
 /**
  * Mailchimp's audiences (`/3.0/lists`) and their webhooks, on the Marketing API's wire (PROVIDERS.md §1b, §5):
@@ -20,8 +21,6 @@ export interface FakeListWebhook {
   readonly sources: Readonly<Record<string, boolean>>
   readonly list_id: string
 }
-
-type Problem = (status: number, title: string, detail: string, extra?: object) => Reply
 
 const eventNames = ["subscribe", "unsubscribe", "profile", "cleaned", "upemail", "campaign"]
 const sourceNames = ["user", "admin", "api"]
@@ -107,7 +106,7 @@ export const fakeMailchimpLists = (audiences: ReadonlyArray<FakeAudience>, probl
   const lists = new Map(audiences.map((a) => [a.id, a]))
   const webhooks = new Map<string, FakeListWebhook>()
   const stats = { listReads: 0, webhooksCreated: 0, webhooksDeleted: 0 }
-  const notFound = () => problem(404, "Resource Not Found", "The requested resource could not be found.")
+  const { notFound } = mailchimpProblems(problem)
 
   const hooksOf = (listId: string) => [...webhooks.values()].filter((w) => w.list_id === listId)
 

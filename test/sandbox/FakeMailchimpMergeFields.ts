@@ -1,4 +1,5 @@
 import { json, type Reply } from "./FakeHttp.ts"
+import type { Problem } from "./FakeMailchimpProblems.ts"
 
 /**
  * The merge fields of each audience (`GET /3.0/lists/{id}/merge-fields`, `count`/`offset`, `total_items`), on the
@@ -13,8 +14,6 @@ export interface FakeMergeField {
   readonly required: boolean
   readonly options: Readonly<Record<string, unknown>>
 }
-
-type Problem = (status: number, title: string, detail: string, extra?: object) => Reply
 
 const defaults: ReadonlyArray<FakeMergeField> = [
   { merge_id: 1, tag: "FNAME", name: "First Name", type: "text", required: false, options: { size: 25 } },
