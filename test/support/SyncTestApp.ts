@@ -123,7 +123,7 @@ export const startSync = (
 
 /**
  * Runs a sync of the venue to its end under its own idempotency key (the same request within a minute is the same
- * job); every entity's state ends completed. Answers the jobs it started.
+ * job); every entity's inbound state ends completed. Answers the jobs it started.
  */
 export const syncToEnd = (
   provider: string,
@@ -136,8 +136,9 @@ export const syncToEnd = (
     const started = yield* startSync(provider, caller, { venueId, ...body }, { "idempotency-key": key })
     assert.strictEqual(started.status, 202, started.text)
     const states = yield* settled(provider, venueId, caller)
+    // Entities only pushed (Mailchimp's orders) have no inbound side to complete.
     assert.isTrue(
-      states.every((e) => e.state === "completed"),
+      states.every((e) => e.state === "completed" || e.state === "outbound_only"),
       JSON.stringify(states)
     )
     return started.body.jobs as ReadonlyArray<any>
