@@ -48,6 +48,24 @@ const send = (response: ServerResponse, reply: WebhookReply, requestId: string) 
     .end(json)
 }
 
+/** How long a refused request's connection keeps discarding what the client still sends after our answer. */
+const lingerMillis = 2_000
+
+/**
+ * A lingering close (as web servers do for an unread body): Node closes the connection once the answer is written,
+ * and a close while the client is still sending resets it — the reset can reach the client before it has read our
+ * 413, which it then never sees. Instead the write side is closed (the client reads the answer, then the end), what
+ * still arrives is discarded, and the socket is destroyed when the client closes or after `lingerMillis`.
+ */
+const lingerOnClose = (request: IncomingMessage) => {
+  const socket = request.socket
+  socket.destroySoon = () => {
+    socket.end()
+    socket.resume()
+    setTimeout(() => socket.destroy(), lingerMillis).unref()
+  }
+}
+
 /** The listener: true when it took the request (a known provider's POST), false to leave it to Effect. */
 const make = Effect.gen(function* () {
   const ingest = yield* IngestWebhook
@@ -117,6 +135,7 @@ const make = Effect.gen(function* () {
       chunks = []
       request.off("data", onData).off("end", onEnd)
       response.setHeader("connection", "close")
+      lingerOnClose(request)
       send(response, tooLarge, crypto.randomUUID())
       if (logRequests) runFork(requestLine(url)(tooLarge).pipe(Effect.withLogSpan("http.span")))
     }
