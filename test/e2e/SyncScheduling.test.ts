@@ -99,12 +99,20 @@ layer(App, { timeout: "120 seconds", excludeTestServices: true })("sync scheduli
       })
       assert.strictEqual(started.status, 202, started.text)
       yield* settled("stripe", venueId, admin)
-      const finished = spans.getFinishedSpans()
-      const root = finished.find((s) => s.attributes["http.request_id"] === "trace-sync-1")
-      assert.isDefined(root, "the HTTP server span")
-      const trace = finished.filter((s) => s.spanContext().traceId === root!.spanContext().traceId)
+      const wanted = ["SyncJobs.request", "SyncWorker.job", "SyncEngine.run", "SyncRecords.commitPage"]
+      const traceOf = Effect.sync(() => {
+        const finished = spans.getFinishedSpans()
+        const root = finished.find((s) => s.attributes["http.request_id"] === "trace-sync-1")
+        assert.isDefined(root, "the HTTP server span")
+        return finished.filter((s) => s.spanContext().traceId === root!.spanContext().traceId)
+      })
+      // The job shows completed from inside its span: the worker's spans end a moment after.
+      const trace = yield* eventually(
+        Effect.map(traceOf, (t) => (wanted.every((w) => t.some((s) => s.name === w)) ? t : undefined)),
+        5
+      ).pipe(Effect.catchDefect(() => traceOf))
       const names = trace.map((s) => s.name)
-      assert.includeMembers(names, ["SyncJobs.request", "SyncWorker.job", "SyncEngine.run", "SyncRecords.commitPage"])
+      assert.includeMembers(names, wanted)
       // 250 customers, pages of 100: three provider calls, each with its page commit.
       assert.strictEqual(names.filter((n) => n === "SyncEngine.page").length, 3, names.join(","))
       assert.isTrue(
