@@ -2,10 +2,10 @@ import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
 import type { EntityType } from "../../domain/canonical/EntityType.ts"
 import { Unprocessable } from "../../domain/Errors.ts"
 import type { ConnectionId, TenantId, VenueId } from "../../domain/Ids.ts"
-import { supportedEntities, supports } from "../../domain/mapping/Catalogs.ts"
 import type { CostGroup, CostRange } from "../../domain/operations/CostRange.ts"
 import type { Principal } from "../../domain/Principal.ts"
 import { type Provider, providers } from "../../domain/Provider.ts"
+import { entitiesFor, supportsPair } from "../../domain/sync/SupportedPairs.ts"
 import { type Priority, priorities } from "../../domain/sync/SyncJob.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
 import { OperationsStore } from "../../ports/operations/OperationsStore.ts"
@@ -122,12 +122,12 @@ export class Admin extends Context.Service<Admin>()("integration-service/applica
     const forceSync = Effect.fn("Admin.forceSync")(function* (principal: Principal, input: ForceSyncInput) {
       const scope = yield* scopeOf(principal)
       const unsupported = (input.entityTypes ?? []).filter(
-        (e) => input.provider !== undefined && !supports(input.provider, e)
+        (e) => input.provider !== undefined && !supportsPair(input.provider, e, "inbound")
       )
       if (unsupported.length > 0)
         return yield* new Unprocessable({
           field: "entityTypes",
-          message: `${input.provider} syncs ${supportedEntities[input.provider!].join(", ")}, not ${unsupported.join(", ")}`
+          message: `${input.provider} syncs ${entitiesFor(input.provider!, "inbound").join(", ")}, not ${unsupported.join(", ")}`
         })
       const rows = (yield* store.venues(scope, {
         provider: input.provider,
@@ -148,8 +148,8 @@ export class Admin extends Context.Service<Admin>()("integration-service/applica
         for (const row of group) {
           const connection = found.find((c) => c.id === row.connectionId)
           if (connection === undefined || connection.status !== "connected") continue
-          const entities = (input.entityTypes ?? supportedEntities[connection.provider]).filter((e) =>
-            supports(connection.provider, e)
+          const entities = (input.entityTypes ?? entitiesFor(connection.provider, "inbound")).filter((e) =>
+            supportsPair(connection.provider, e, "inbound")
           )
           for (const entityType of new Set(entities)) {
             const job = yield* syncJobs.requestFor(

@@ -1,6 +1,5 @@
 import { Cause, Clock, Config, Context, Duration, Effect, Layer, Option } from "effect"
 import { TenantId } from "../../domain/Ids.ts"
-import { supportedEntities } from "../../domain/mapping/Catalogs.ts"
 import { entitiesFor } from "../../domain/sync/SupportedPairs.ts"
 import { priorities } from "../../domain/sync/SyncJob.ts"
 import { ConnectionStore } from "../../ports/ConnectionStore.ts"
@@ -79,7 +78,7 @@ export class SyncWorker extends Context.Service<SyncWorker>()("integration-servi
           (c) => c.id === connectionId
         )
         if (connection === undefined) continue
-        yield* Effect.forEach(supportedEntities[connection.provider], (entityType) =>
+        yield* Effect.forEach(entitiesFor(connection.provider, "inbound"), (entityType) =>
           jobs.requestFor(
             connection,
             entityType,

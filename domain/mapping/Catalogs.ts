@@ -14,21 +14,6 @@ const catalogs: Record<Provider, Record<string, FieldCatalog>> = {
   mailchimp: mailchimpCatalog
 }
 
-/**
- * The entity types each provider can map, and from which of its objects:
- * Stripe order = PaymentIntent, payment = Charge; Square product = catalog ITEM;
- * QuickBooks product = Item, order = SalesReceipt; Mailchimp contact = list member.
- */
-export const supportedEntities: Record<Provider, ReadonlyArray<EntityType>> = {
-  stripe: ["customer", "product", "order", "invoice", "payment"],
-  square: ["customer", "product", "order", "payment"],
-  quickbooks: ["customer", "product", "order", "invoice", "payment"],
-  mailchimp: ["contact"]
-}
-
-export const supports = (provider: Provider, entity: EntityType): boolean =>
-  supportedEntities[provider].includes(entity)
-
 /** The provider's standard fields for an entity type (custom fields come from discovery). */
 export const providerCatalog = (provider: Provider, entity: EntityType): FieldCatalog =>
   catalogs[provider][entity] ?? []

@@ -4,7 +4,9 @@ import type { Provider } from "../Provider.ts"
 export type PairDirection = "inbound" | "outbound"
 
 /**
- * What goes where. Inbound: every object the provider keeps for the entity. Outbound: what a ticketing platform owns
+ * What goes where, and so what each provider maps. Inbound: every object the provider keeps for the entity (Stripe
+ * order = PaymentIntent, payment = Charge; Square product = catalog ITEM; QuickBooks product = Item, order =
+ * SalesReceipt; Mailchimp contact = list member). Outbound: what a ticketing platform owns
  * and the provider should hold — events and ticket types as Stripe products and prices, Square catalog items (with
  * their inventory) and QuickBooks items; ticket buyers as Stripe, Square and QuickBooks customers and Mailchimp
  * members; orders and invoices as QuickBooks sales receipts and invoices, orders as Mailchimp e-commerce orders (in a

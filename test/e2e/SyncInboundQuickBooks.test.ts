@@ -1,6 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { supportedEntities } from "../../domain/mapping/Catalogs.ts"
+import { entitiesFor } from "../../domain/sync/SupportedPairs.ts"
 import type { FakeQuickBooksEntityType } from "../sandbox/FakeQuickBooksData.ts"
 import { connectOAuth } from "../support/SyncConnect.ts"
 import { changeLines, latestJob, liveOf, readFeed, syncAppWith, syncToEnd } from "../support/SyncTestApp.ts"
@@ -11,7 +11,7 @@ const venueId = "f3f3f3f3-1111-4000-8000-000000000001"
 const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
 /** The company the venue chooses: the fake binds the connection's token to it, so the data is seeded there. */
 const realm = "9341450000000777"
-const entities = supportedEntities.quickbooks as ReadonlyArray<FakeQuickBooksEntityType>
+const entities = entitiesFor("quickbooks", "inbound") as ReadonlyArray<FakeQuickBooksEntityType>
 
 const ids = (records: ReadonlyArray<Record<string, unknown>>) => records.map((r) => String(r.Id)).sort()
 

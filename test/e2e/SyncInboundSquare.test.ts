@@ -1,6 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { supportedEntities } from "../../domain/mapping/Catalogs.ts"
+import { entitiesFor } from "../../domain/sync/SupportedPairs.ts"
 import type { FakeSquareEntity } from "../sandbox/FakeSquare.ts"
 import { connectOAuth } from "../support/SyncConnect.ts"
 import { changeLines, latestJob, liveOf, readFeed, syncAppWith, syncToEnd } from "../support/SyncTestApp.ts"
@@ -11,7 +11,7 @@ const venueId = "f2f2f2f2-1111-4000-8000-000000000001"
 const admin: Caller = { tenantId: tenant, venueIds: [], role: "admin" }
 /** The seller the venue signs in as: the fake binds the connection's token to it, so the data is seeded there. */
 const merchant = "MLSYNCINBOUND01"
-const entities = supportedEntities.square as ReadonlyArray<FakeSquareEntity>
+const entities = entitiesFor("square", "inbound") as ReadonlyArray<FakeSquareEntity>
 
 const ids = (records: ReadonlyArray<Record<string, unknown>>) => records.map((r) => String(r.id)).sort()
 

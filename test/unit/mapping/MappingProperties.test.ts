@@ -3,15 +3,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import * as fc from "fast-check"
 import { canonicalCatalogs, canonicalSchemas, type EntityType } from "../../../domain/canonical/EntityType.ts"
-import { sidesOf, supportedEntities } from "../../../domain/mapping/Catalogs.ts"
+import { sidesOf } from "../../../domain/mapping/Catalogs.ts"
 import { compileRules } from "../../../domain/mapping/Compile.ts"
 import { builtInTemplates } from "../../../domain/mapping/DefaultTemplates.ts"
 import type { FieldCatalog, FieldSpec } from "../../../domain/mapping/FieldCatalog.ts"
 import type { Rule } from "../../../domain/mapping/Rule.ts"
 import { formatInstant, inverseOf, type Transform } from "../../../domain/mapping/Transform.ts"
 import { validateRules } from "../../../domain/mapping/Validate.ts"
-import type { Provider } from "../../../domain/Provider.ts"
-import { mappedEntities } from "../../../domain/sync/SupportedPairs.ts"
+import { type Provider, providers } from "../../../domain/Provider.ts"
+import { entitiesFor, mappedEntities } from "../../../domain/sync/SupportedPairs.ts"
 
 const fixture = (provider: string, file: string) =>
   JSON.parse(readFileSync(new URL(`../../fixtures/sync/${provider}/${file}.json`, import.meta.url), "utf8"))
@@ -59,9 +59,8 @@ const customFields: Record<Provider, FieldCatalog> = {
 
 describe("default templates", () => {
   it("exist for every supported provider × entity, inbound, in every venue type, and validate against both catalogs", () => {
-    for (const [provider, entities] of Object.entries(supportedEntities) as Array<
-      [Provider, ReadonlyArray<EntityType>]
-    >) {
+    for (const provider of providers) {
+      const entities = entitiesFor(provider, "inbound")
       for (const entity of entities) {
         const names = builtInTemplates
           .filter((t) => t.provider === provider && t.entityType === entity && t.direction === "inbound")

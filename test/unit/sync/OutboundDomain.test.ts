@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { supportedEntities } from "../../../domain/mapping/Catalogs.ts"
 import { defaultTemplate } from "../../../domain/mapping/DefaultTemplates.ts"
 import { providers } from "../../../domain/Provider.ts"
 import { ConflictPolicy, defaultPolicy, shouldPush } from "../../../domain/sync/ConflictPolicy.ts"
@@ -35,9 +34,8 @@ describe("conflict policies", () => {
 })
 
 describe("supported pairs", () => {
-  it("inbound is every entity the provider maps; outbound only what has a default outbound template", () => {
+  it("outbound only what has a default outbound template", () => {
     for (const provider of providers) {
-      expect([...entitiesFor(provider, "inbound")].sort()).toEqual([...supportedEntities[provider]].sort())
       for (const entity of entitiesFor(provider, "outbound"))
         expect(defaultTemplate(provider, entity, "outbound"), `${provider} ${entity}`).toBeDefined()
     }
