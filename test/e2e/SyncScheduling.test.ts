@@ -91,6 +91,15 @@ layer(App, { timeout: "120 seconds", excludeTestServices: true })("sync scheduli
       const { spans } = yield* TestWorld
       const venueId = venue(2)
       yield* connectStripe(venueId, 250)
+      // The scheduler's initial full sync first: asked while it is still queued, POST /sync would join that job,
+      // which runs in the scheduler's trace.
+      yield* eventually(
+        Effect.map(
+          call("GET", `${base}/stripe/sync/history?venueId=${venueId}&entityType=customer`, { caller: admin }),
+          (r) =>
+            r.body.jobs.some((j: any) => j.requestedBy === "scheduler" && j.status === "completed") ? true : undefined
+        )
+      )
       yield* settled("stripe", venueId, admin)
       const started = yield* call("POST", `${base}/stripe/sync`, {
         caller: admin,
